@@ -1,0 +1,26 @@
+"""scratch-lstm: an LSTM written from its gate equations, weight-compatible with ``torch.nn.LSTM``.
+
+Start reading at :mod:`scratch_lstm.cell` (one step), then :mod:`scratch_lstm.lstm` (the loop over
+time and the stack of layers).
+"""
+
+from .cell import LSTMCell, LSTMStep, lstm_step
+from .classifier import LSTMClassifier
+from .convert import from_torch, to_torch
+from .lstm import LSTM, lstm_layer
+from .params import format_parameters, lstm_num_parameters
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LSTM",
+    "LSTMCell",
+    "LSTMClassifier",
+    "LSTMStep",
+    "format_parameters",
+    "from_torch",
+    "lstm_layer",
+    "lstm_num_parameters",
+    "lstm_step",
+    "to_torch",
+]

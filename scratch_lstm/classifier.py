@@ -1,0 +1,58 @@
+"""The seed's sequence classifier: an LSTM over the rows of an image, a Linear on the last step."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from .lstm import LSTM
+
+BACKENDS = ("scratch", "fused", "torch")
+
+
+class LSTMClassifier(nn.Module):
+    """``x (N, L, Q) -> logits (N, num_classes)``: the seed's ``RecurrentNeuralNetworkClass``.
+
+    The LSTM (``batch_first``) reads ``L`` steps of ``Q`` features; its last step's output goes
+    through ``lin``. Submodules are named ``rnn`` and ``lin`` as in the seed, so a state dict of
+    the reference model (``reference/seed_rnn.py``) loads into this one and back.
+
+    Args:
+        backend: ``"scratch"`` (:class:`scratch_lstm.LSTM`, the teaching path), ``"fused"``
+            (:class:`scratch_lstm.LSTM` with ``impl="fused"``) or ``"torch"`` (``nn.LSTM``).
+            All three share parameter names, so checkpoints move freely between them.
+    """
+
+    def __init__(
+        self,
+        input_size: int = 28,
+        hidden_size: int = 256,
+        num_classes: int = 10,
+        num_layers: int = 2,
+        dropout: float = 0.0,
+        backend: str = "scratch",
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        self.backend = backend
+        self.input_size, self.hidden_size, self.num_classes = input_size, hidden_size, num_classes
+        factory = {"device": device, "dtype": dtype}
+        args = (input_size, hidden_size, num_layers)
+        kwargs = {"batch_first": True, "dropout": dropout, **factory}
+        if backend == "torch":
+            self.rnn = nn.LSTM(*args, **kwargs)
+        else:
+            self.rnn = LSTM(*args, **kwargs, impl=backend)
+        self.lin = nn.Linear(hidden_size, num_classes, **factory)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits ``(N, num_classes)`` for a batch of sequences ``x (N, L, Q)``."""
+        if x.dim() != 3 or x.size(-1) != self.input_size:
+            raise ValueError(
+                f"LSTMClassifier expects x of shape (N, L, {self.input_size}) (batch, steps, "
+                f"features), got {list(x.shape)}; reshape images with x.view(N, L, Q)"
+            )
+        rnn_out, _ = self.rnn(x)  # (N, L, H)
+        return self.lin(rnn_out[:, -1])  # (N, C): the last step's output
