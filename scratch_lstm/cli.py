@@ -151,12 +151,33 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--seed", type=int, default=0)
     i.set_defaults(func=_cmd_inspect)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    b = sub.add_parser("bench", help="time the scratch LSTM against nn.LSTM (same weights)")
+    from .bench import add_arguments
+
+    add_arguments(b)
+    b.set_defaults(func=_cmd_bench)
+
+    g = sub.add_parser("gates", help="gate heatmaps, trajectories and saturation for one test digit")
+    g.add_argument("--checkpoint", required=True, help="a trained checkpoint (last.pt or best.pt)")
+    g.add_argument("--index", type=int, default=0, help="which test image (default: %(default)s)")
+    g.add_argument("--out", required=True, help="folder for the PNGs and gates.json")
+    _add_data_flags(g)
+    g.set_defaults(func=_cmd_gates)
     return parser
 
 
-_EXTRA_COMMANDS: list = []
+def _cmd_bench(args) -> int:
+    from .bench import run
+
+    run(args)
+    return 0
+
+
+def _cmd_gates(args) -> int:
+    from .gates_report import gates_report
+
+    gates_report(args.checkpoint, args.index, args.out, args.dataset, args.data_dir, args.download)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

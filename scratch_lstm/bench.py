@@ -1,0 +1,189 @@
+"""Benchmark the scratch LSTM against ``torch.nn.LSTM`` with identical weights.
+
+For each configuration and each of this project's implementations (``scratch``: the teaching
+path; ``fused``: the fast path), times inference (``torch.no_grad`` forward) and a training step
+(forward + backward), interleaving the two modules so both see the same machine state, and
+reports medians, the median of per-pair ratios (ours / torch), samples per second, the bytes
+autograd saves for backward, and on CUDA the peak memory of a training step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from .convert import from_torch
+
+
+@dataclass
+class BenchConfig:
+    """One benchmark shape (batch_first input ``(batch, seq_len, input_size)``)."""
+
+    name: str
+    batch: int
+    seq_len: int
+    input_size: int
+    hidden_size: int
+    num_layers: int
+
+
+CONFIGS = {
+    "seed": BenchConfig("seed", 128, 28, 28, 256, 2),
+    "long": BenchConfig("long", 128, 784, 1, 128, 1),
+    "batch1024": BenchConfig("batch1024", 1024, 28, 28, 256, 2),
+}
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time(fn, device) -> float:
+    """Seconds for one call; CUDA events on the GPU, perf_counter on the CPU."""
+    if device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1000
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def saved_bytes(fn) -> int:
+    """Bytes of the distinct storages autograd saves for backward while ``fn`` runs."""
+    seen: dict[int, int] = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values())
+
+
+def bench_config(cfg: BenchConfig, impl: str, device, dtype=torch.float32, repeats: int = 10,
+                 warmup: int = 2) -> dict:
+    """Time ``impl`` against nn.LSTM on one configuration; returns one result row."""
+    torch.manual_seed(0)
+    ref = nn.LSTM(cfg.input_size, cfg.hidden_size, cfg.num_layers, batch_first=True,
+                  device=device, dtype=dtype)
+    ours = from_torch(ref, impl=impl)
+    x = torch.randn(cfg.batch, cfg.seq_len, cfg.input_size, device=device, dtype=dtype)
+
+    def infer(m):
+        with torch.no_grad():
+            m(x)
+
+    def train_step(m):
+        m.zero_grad(set_to_none=True)
+        out, (h, c) = m(x)
+        (out.sum() + h.sum() + c.sum()).backward()
+
+    row = {**asdict(cfg), "impl": impl, "device": str(device), "dtype": str(dtype).replace("torch.", "")}
+    for kind, fn in (("infer", infer), ("train", train_step)):
+        for _ in range(warmup):
+            fn(ref), fn(ours)
+        t_ref, t_ours = [], []
+        for r in range(repeats):  # interleave, alternating who goes first
+            pair = ((ref, t_ref), (ours, t_ours)) if r % 2 == 0 else ((ours, t_ours), (ref, t_ref))
+            for m, sink in pair:
+                _sync(device)
+                sink.append(_time(lambda: fn(m), device))
+        row[f"{kind}_torch_ms"] = 1000 * statistics.median(t_ref)
+        row[f"{kind}_ours_ms"] = 1000 * statistics.median(t_ours)
+        row[f"{kind}_ratio"] = statistics.median(o / t for o, t in zip(t_ours, t_ref))
+        row[f"{kind}_ours_samples_per_s"] = cfg.batch / statistics.median(t_ours)
+    row["saved_torch_mb"] = saved_bytes(lambda: train_step(ref)) / 2**20
+    row["saved_ours_mb"] = saved_bytes(lambda: train_step(ours)) / 2**20
+    if device.type == "cuda":
+        for name, m in (("torch", ref), ("ours", ours)):
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
+            base = torch.cuda.memory_allocated(device)
+            train_step(m)
+            _sync(device)
+            row[f"peak_{name}_mb"] = (torch.cuda.max_memory_allocated(device) - base) / 2**20
+    return row
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain-text table of benchmark rows."""
+    cuda = any("peak_ours_mb" in r for r in rows)
+    head = (f"{'config':<10} {'impl':<7} {'B':>5} {'T':>4} {'H':>4} {'K':>2} | "
+            f"{'infer ms (ours/torch)':>22} {'ratio':>6} | {'train ms (ours/torch)':>22} {'ratio':>6} | "
+            f"{'train samples/s':>15} | {'saved MB (ours/torch)':>21}" + (" | peak MB (ours/torch)" if cuda else ""))
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        line = (f"{r['name']:<10} {r['impl']:<7} {r['batch']:>5} {r['seq_len']:>4} {r['hidden_size']:>4} "
+                f"{r['num_layers']:>2} | {r['infer_ours_ms']:>10.2f} / {r['infer_torch_ms']:>9.2f} "
+                f"{r['infer_ratio']:>6.2f} | {r['train_ours_ms']:>10.2f} / {r['train_torch_ms']:>9.2f} "
+                f"{r['train_ratio']:>6.2f} | {r['train_ours_samples_per_s']:>15.0f} | "
+                f"{r['saved_ours_mb']:>9.1f} / {r['saved_torch_mb']:>9.1f}")
+        if cuda:
+            line += f" | {r['peak_ours_mb']:>8.1f} / {r['peak_torch_mb']:>8.1f}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The benchmark's flags (shared by ``scratch-lstm bench`` and ``benchmarks/bench_lstm.py``)."""
+    p.add_argument("--config", nargs="+", choices=sorted(CONFIGS), default=list(CONFIGS),
+                   help="configurations to run (default: all)")
+    p.add_argument("--impl", nargs="+", choices=("scratch", "fused"), default=["scratch", "fused"])
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on CUDA (both modules)")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads on the CPU")
+    p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+
+
+def run(args) -> list[dict]:
+    """Run the benchmark for parsed ``args``; prints the table and returns the rows."""
+    if args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    torch.backends.cudnn.allow_tf32 = args.tf32
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else (
+        f"CPU, {torch.get_num_threads()} threads")
+    print(f"scratch-lstm bench: torch {torch.__version__} on {where}; dtype {args.dtype}"
+          + (f"; TF32 {'on' if args.tf32 else 'off'}" if device.type == "cuda" else "")
+          + f"; median of {args.repeats} interleaved repeats")
+    rows = []
+    for name in args.config:
+        for impl in args.impl:
+            rows.append(bench_config(CONFIGS[name], impl, device, getattr(torch, args.dtype),
+                                     args.repeats, args.warmup))
+            rows[-1]["where"] = where
+            rows[-1]["tf32"] = bool(args.tf32)
+            print(format_table(rows[-1:]).splitlines()[-1] if len(rows) > 1 else format_table(rows),
+                  flush=True)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=2)
+    return rows
+
+
+def main(argv=None) -> int:
+    """Entry point of ``benchmarks/bench_lstm.py``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    run(parser.parse_args(argv))
+    return 0

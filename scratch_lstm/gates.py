@@ -1,0 +1,172 @@
+"""Instruments for studying the gates: traces of every gate at every step, named weight views,
+and the forget-gate initialisations that ``nn.LSTM`` lacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
+
+from .cell import LSTMCell
+from .lstm import LSTM
+from .params import GATES
+
+
+@dataclass
+class GateTrace:
+    """The gates and states of one layer and direction at every time step.
+
+    Each tensor is ``(T, B, H)`` (``(B, T, H)`` with ``batch_first``; ``(T, H)`` for unbatched
+    input), indexed in the input's time order for both directions:
+    ``c[t] = f[t] * c_prev + i[t] * g[t]`` and ``h[t] = o[t] * tanh(c[t])``, where ``c_prev``
+    is ``c[t-1]`` going forward and ``c[t+1]`` in the reverse direction. With projection,
+    ``h_proj[t] = h[t] @ W_hr.T`` is what the next step and layer receive; else ``h_proj`` is None.
+    """
+
+    layer: int
+    direction: str  # "forward" or "reverse"
+    i: Tensor
+    f: Tensor
+    g: Tensor
+    o: Tensor
+    c: Tensor
+    h: Tensor
+    h_proj: Tensor | None
+
+    def __getitem__(self, key: str) -> Tensor | None:
+        return getattr(self, key)
+
+
+def trace_gates(lstm: LSTM | nn.LSTM, input: Tensor, hx=None) -> list[GateTrace]:
+    """Run ``lstm`` on ``input`` and return every gate of every step, one record per layer and
+    direction in ``nn.LSTM``'s order (layer 0 forward, layer 0 reverse, layer 1 forward, ...).
+
+    The values come from the same code as the forward pass (:func:`scratch_lstm.lstm_step`,
+    even for ``impl="fused"``). An ``nn.LSTM`` is traced through a scratch copy of itself.
+    Padded or unbatched tensors only: pad a :class:`PackedSequence` first.
+    """
+    if isinstance(lstm, nn.LSTM):
+        from .convert import from_torch
+
+        lstm = from_torch(lstm)
+    if not isinstance(lstm, LSTM):
+        raise TypeError(f"trace_gates expects scratch_lstm.LSTM or nn.LSTM, got {type(lstm).__name__}")
+    if isinstance(input, PackedSequence):
+        raise TypeError("trace_gates takes padded input; use torch.nn.utils.rnn.pad_packed_sequence first")
+    steps_per_direction: list[list] = []
+    lstm._forward(input, hx, trace=steps_per_direction)
+    unbatched = input.dim() == 2
+    D = 2 if lstm.bidirectional else 1
+    records = []
+    for k, steps in enumerate(steps_per_direction):
+        def stack(field):
+            t = torch.stack([getattr(s, field) for s in steps])  # (T, B, ·)
+            if unbatched:
+                return t.squeeze(1)  # (T, ·)
+            return t.transpose(0, 1) if lstm.batch_first else t  # (B, T, ·)
+        records.append(GateTrace(
+            layer=k // D, direction="reverse" if k % D else "forward",
+            **{name: stack(name) for name in ("i", "f", "g", "o", "c", "h")},
+            h_proj=stack("h_proj") if lstm.proj_size > 0 else None,
+        ))
+    return records
+
+
+def gate_weights(module: LSTM | LSTMCell | nn.LSTM | nn.LSTMCell, layer: int = 0,
+                 reverse: bool = False) -> dict[str, Tensor]:
+    """The textbook names of the stacked parameters, as views (writes go into the module).
+
+    Keys ``W_ii, W_if, W_ig, W_io`` (input weights, ``(H, I)``), ``W_hi ... W_ho`` (recurrent,
+    ``(H, P)``), ``b_ii ... b_io`` and ``b_hi ... b_ho`` (``(H,)``, when there is a bias) and
+    ``W_hr`` (``(P, H)``, with projection). ``W_if`` is rows ``H:2H`` of ``weight_ih_l{layer}``.
+    """
+    if isinstance(module, (LSTMCell, nn.LSTMCell)):
+        if layer != 0 or reverse:
+            raise ValueError("an LSTMCell has one layer and one direction")
+        sfx = ""
+    else:
+        if not 0 <= layer < module.num_layers:
+            raise ValueError(f"layer must be in 0..{module.num_layers - 1}, got {layer}")
+        if reverse and not module.bidirectional:
+            raise ValueError("reverse=True needs a bidirectional LSTM")
+        sfx = f"_l{layer}" + ("_reverse" if reverse else "")
+    views = {}
+    for stacked, prefix in (("weight_ih", "W_i"), ("weight_hh", "W_h"), ("bias_ih", "b_i"),
+                            ("bias_hh", "b_h")):
+        tensor = getattr(module, stacked + sfx, None)
+        if tensor is None:
+            continue
+        for gate, block in zip(GATES, tensor.chunk(4, dim=0)):
+            views[prefix + gate] = block
+    w_hr = getattr(module, "weight_hr" + sfx, None)
+    if w_hr is not None:
+        views["W_hr"] = w_hr
+    return views
+
+
+def _forget_and_input_biases(lstm):
+    if not lstm.bias:
+        raise ValueError("the LSTM has no biases (bias=False); nothing to initialise")
+    names = [n for n, _ in lstm.named_parameters() if n.startswith("bias_")]
+    for name in names:
+        if name.startswith("bias_ih"):
+            sfx = name[len("bias_ih"):]
+            yield getattr(lstm, "bias_ih" + sfx), getattr(lstm, "bias_hh" + sfx)
+
+
+@torch.no_grad()
+def init_forget_bias(lstm: LSTM | nn.LSTM | LSTMCell | nn.LSTMCell, value: float = 1.0) -> None:
+    """Set every forget-gate bias so that ``b_if + b_hf = value`` (``b_hf = 0``).
+
+    The common ``b_f = 1`` start (Gers et al. 2000; Jozefowicz et al. 2015): the cell keeps its
+    memory by default early in training. ``nn.LSTM`` has no such option (pytorch issue #20102).
+    """
+    for b_ih, b_hh in _forget_and_input_biases(lstm):
+        H = b_ih.numel() // 4
+        b_ih[H : 2 * H] = value
+        b_hh[H : 2 * H] = 0.0
+
+
+@torch.no_grad()
+def chrono_init(lstm: LSTM | nn.LSTM | LSTMCell | nn.LSTMCell, t_max: int,
+                generator: torch.Generator | None = None) -> None:
+    """Chrono initialisation (Tallec & Ollivier 2018): ``b_f ~ log(U(1, t_max - 1))``, ``b_i = -b_f``.
+
+    Spreads the gates' characteristic forgetting times over ``1 .. t_max`` steps, for inputs with
+    dependencies up to ``t_max`` steps long (e.g. 784 for pixel-level MNIST). ``b_hi`` and
+    ``b_hf`` are zeroed so the sums equal the drawn values.
+    """
+    if t_max < 3:
+        raise ValueError(f"chrono_init needs t_max >= 3, got {t_max}")
+    for b_ih, b_hh in _forget_and_input_biases(lstm):
+        H = b_ih.numel() // 4
+        u = torch.rand(H, generator=generator, dtype=torch.float64) * (t_max - 2) + 1
+        b_f = torch.log(u).to(b_ih)
+        b_ih[H : 2 * H] = b_f
+        b_ih[:H] = -b_f
+        b_hh[: 2 * H] = 0.0
+
+
+def saturation(traces: list[GateTrace], eps: float = 0.05) -> dict[str, dict[str, float]]:
+    """Share of gate values near their limits, per record (``"l0_forward"``...) and gate.
+
+    For the sigmoid gates i, f, o: share below ``eps`` (closed) and above ``1 - eps`` (open);
+    for g (tanh): share with ``|g| > 1 - eps``.
+    """
+    stats = {}
+    for rec in traces:
+        key = f"l{rec.layer}_{rec.direction}"
+        entry = {}
+        for gate in ("i", "f", "o"):
+            v = rec[gate].detach()
+            entry[f"{gate}_closed"] = (v < eps).double().mean().item()
+            entry[f"{gate}_open"] = (v > 1 - eps).double().mean().item()
+        entry["g_saturated"] = (rec.g.detach().abs() > 1 - eps).double().mean().item()
+        stats[key] = entry
+    return stats
+
+
+__all__ = ["GateTrace", "trace_gates", "gate_weights", "init_forget_bias", "chrono_init", "saturation"]
