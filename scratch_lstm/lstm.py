@@ -281,7 +281,7 @@ class LSTM(nn.Module):
 
     def _check_input(self, x: Tensor, expected_dim: int) -> None:
         weight = self.weight_ih_l0
-        if x.dtype != weight.dtype:
+        if x.dtype != weight.dtype and not torch._C._is_any_autocast_enabled():
             raise ValueError(
                 f"LSTM input dtype ({x.dtype}) does not match weight dtype ({weight.dtype}). "
                 f"Convert input: input.to({weight.dtype}), or convert model: model.to({x.dtype})"

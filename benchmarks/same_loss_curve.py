@@ -1,0 +1,65 @@
+"""Train the classifier on every backend from the same initialisation and batches; print the
+losses of the first steps side by side.
+
+With float64 the curves agree to many digits: the backends compute the same function and the same
+gradients, only the summation order differs.
+
+    python benchmarks/same_loss_curve.py --steps 20 --dtype float64
+    python benchmarks/same_loss_curve.py --steps 20 --dtype float64 --data-dir ../shared/data
+"""
+
+import argparse
+import sys
+
+import torch
+import torch.nn.functional as F
+
+from scratch_lstm import LSTMClassifier
+from scratch_lstm.classifier import BACKENDS
+from scratch_lstm.data import Batches, load_dataset
+
+
+def loss_curves(steps: int, dtype: torch.dtype, data_dir=None, seed: int = 0, batch_size: int = 128,
+                hidden_size: int = 256, num_layers: int = 2) -> dict[str, list[float]]:
+    """Per-backend training losses of the first ``steps`` Adam steps (lr 1e-3), same init and data."""
+    ds = load_dataset("auto", data_dir)
+    curves = {}
+    for backend in BACKENDS:
+        torch.manual_seed(seed)
+        model = LSTMClassifier(hidden_size=hidden_size, num_layers=num_layers, backend=backend, dtype=dtype)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        batches = Batches(ds.train_images, ds.train_labels, batch_size, stats=ds.stats, shuffle=True,
+                          generator=torch.Generator().manual_seed(seed))
+        losses = []
+        for (x, y), _ in zip(batches, range(steps)):
+            loss = F.cross_entropy(model(x.to(dtype)), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        curves[backend] = losses
+    return curves
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--hidden-size", type=int, default=256)
+    parser.add_argument("--num-layers", type=int, default=2)
+    args = parser.parse_args(argv)
+    curves = loss_curves(args.steps, getattr(torch, args.dtype), args.data_dir,
+                         hidden_size=args.hidden_size, num_layers=args.num_layers)
+    print(f"{'step':>4}  " + "  ".join(f"{b:>20}" for b in curves) + "   max |scratch - torch|")
+    for k in range(args.steps):
+        row = [curves[b][k] for b in curves]
+        print(f"{k + 1:>4}  " + "  ".join(f"{v:>20.15f}" for v in row)
+              + f"   {abs(curves['scratch'][k] - curves['torch'][k]):.1e}")
+    worst = max(abs(a - b) for a, b in zip(curves["scratch"], curves["torch"]))
+    print(f"largest difference over {args.steps} steps ({args.dtype}): {worst:.1e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
