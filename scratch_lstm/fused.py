@@ -4,8 +4,8 @@ Selected with ``LSTM(..., impl="fused")``; verified against ``torch.nn.LSTM`` by
 equivalence suite as the teaching path. The forward computes the same gates as
 :func:`scratch_lstm.lstm_step`, with three changes that save time but not meaning:
 
-1. The input projection of *all* steps is one GEMM before the loop:
-   ``Z_x = X W_ih^T + b_ih + b_hh``, ``(T*B, 4H)``; each step then adds only ``h_{t-1} W_hh^T``.
+1. The input projection of *all* steps is one GEMM before the loop: ``Z_x = X W_ih^T``,
+   ``(T*B, 4H)``; each step then adds ``h_{t-1} W_hh^T`` and the biases.
 2. Results go into preallocated ``(T, B, ·)`` buffers instead of per-step lists.
 3. Autograd records nothing inside the loop: :class:`LSTMLayerFunction` saves the gate
    activations and runs the backward below, with the weight gradients as single GEMMs over all
@@ -38,28 +38,34 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 
-def _forward_loop(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, save):
+def _forward_loop(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse):
     T, B, I = x.shape
     H = w_hh.size(0) // 4
     P = w_hh.size(1)
-    x2 = x.reshape(T * B, I)
+    g_rows = slice(2 * H, 3 * H)
+    # tanh(z) = 2σ(2z) - 1: doubling the g rows lets one sigmoid cover all four gates per step.
+    w_ih2, w_hh2 = w_ih.clone(), w_hh.clone()
+    w_ih2[g_rows] *= 2
+    w_hh2[g_rows] *= 2
+    b2 = None
     if b_ih is not None:
-        Zx = torch.addmm(b_ih + b_hh, x2, w_ih.t())  # (T*B, 4H): every step's input part at once
-    else:
-        Zx = x2 @ w_ih.t()  # (T*B, 4H)
-    A = Zx.view(T, B, 4 * H)  # pre-activations, turned into activations [i|f|g|o] in place
+        b2 = b_ih + b_hh  # (4H,)
+        b2[g_rows] *= 2
+    Zx = x.reshape(T * B, I) @ w_ih2.t()  # (T*B, 4H): every step's input part in one GEMM
+    S = Zx.view(T, B, 4 * H)  # pre-activations, turned in place into [σ(z_i)|σ(z_f)|σ(2z_g)|σ(z_o)]
     C = x.new_empty(T, B, H)  # c_t
     TC = x.new_empty(T, B, H)  # tanh(c_t)
     Y = x.new_empty(T, B, P)  # h_t (projected if w_hr)
     M = x.new_empty(T, B, H) if w_hr is not None else None  # o_t ⊙ tanh(c_t) before projection
     h, c = h0, c0
     for t in reversed(range(T)) if reverse else range(T):
-        a = A[t]  # (B, 4H)
-        a.addmm_(h, w_hh.t())  # z_t = Z_x[t] + h_{t-1} W_hh^T
-        torch.sigmoid_(a[:, : 2 * H])  # i_t, f_t
-        torch.tanh_(a[:, 2 * H : 3 * H])  # g_t
-        torch.sigmoid_(a[:, 3 * H :])  # o_t
-        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+        s = S[t]  # (B, 4H)
+        s.addmm_(h, w_hh2.t())  # z_t = x_t W_ih^T + h_{t-1} W_hh^T + b   (g rows doubled)
+        if b2 is not None:
+            s.add_(b2)  # per step, while s is in cache (a broadcast over all steps is slow)
+        torch.sigmoid_(s)  # i_t, f_t, σ(2 z_g), o_t
+        i, f, s_g, o = s.chunk(4, dim=1)  # each (B, H)
+        g = s_g * 2 - 1  # g_t = tanh(z_g) = 2σ(2 z_g) - 1
         c = torch.addcmul(f * c, i, g, out=C[t])  # c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
         tc = torch.tanh(c, out=TC[t])
         if w_hr is None:
@@ -67,7 +73,7 @@ def _forward_loop(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, save):
         else:
             m = torch.mul(o, tc, out=M[t])
             h = torch.mm(m, w_hr.t(), out=Y[t])  # h_t = W_hr (o_t ⊙ tanh(c_t))
-    return A, C, TC, Y, M, h, c
+    return S, C, TC, Y, M, h, c
 
 
 class LSTMLayerFunction(torch.autograd.Function):
@@ -79,46 +85,43 @@ class LSTMLayerFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse):
-        A, C, TC, Y, M, h_n, c_n = _forward_loop(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, True)
+        S, C, TC, Y, M, h_n, c_n = _forward_loop(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse)
         ctx.reverse = reverse
         ctx.has_bias = b_ih is not None
-        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, A, C, TC, Y, M)
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, S, C, TC, Y, M)
         return Y, h_n.clone(), c_n.clone()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dY, dh_n, dc_n):
-        x, h0, c0, w_ih, w_hh, w_hr, A, C, TC, Y, M = ctx.saved_tensors
+        x, h0, c0, w_ih, w_hh, w_hr, S, C, TC, Y, M = ctx.saved_tensors
         T, B, I = x.shape
         H = C.size(2)
         reverse = ctx.reverse
-        i, f, g, o = A[..., :H], A[..., H : 2 * H], A[..., 2 * H : 3 * H], A[..., 3 * H :]
-        # Local derivatives of every step at once: σ'(z) = σ(1-σ), tanh'(z) = 1 - tanh²
-        dact = A * (1 - A)  # (T, B, 4H): right for i, f, o
-        dact[..., 2 * H : 3 * H] = 1 - g * g  # and for g
-        dc_from_m = o * (1 - TC * TC)  # (T, B, H): ∂c contribution per unit dm
-
-        dZ = torch.empty_like(A)  # (T, B, 4H) gate pre-activation gradients
+        dZ = torch.empty_like(S)  # (T, B, 4H) gradients of the gate pre-activations z_t
         dH = torch.empty_like(Y) if w_hr is not None else None  # dh_t, for dW_hr
         dh, dc = dh_n, dc_n
-        order = range(T) if reverse else reversed(range(T))
-        for t in order:
+        # Per step, so every operand stays in cache (whole-sequence elementwise ops are slower).
+        for t in range(T) if reverse else reversed(range(T)):
             prev = t + 1 if reverse else t - 1  # the step that fed this one
             c_prev = c0 if prev in (-1, T) else C[prev]
+            s, tc = S[t], TC[t]
+            i, f, s_g, o = s.chunk(4, dim=1)
+            g = s_g * 2 - 1  # g_t = 2σ(2 z_g) - 1
             dh = dY[t] + dh  # dh_t = dy_t + dh_t^rec
             if w_hr is not None:
                 dH[t] = dh
                 dm = dh @ w_hr  # dm_t = dh_t W_hr
             else:
                 dm = dh
-            dc = torch.addcmul(dc, dm, dc_from_m[t])  # dc_t = dc^rec + dm ⊙ o ⊙ (1 - tanh²c)
+            dc = torch.addcmul(dc, dm * o, 1 - tc * tc)  # dc_t = dc^rec + dm ⊙ o ⊙ (1 - tanh²c)
             dz = dZ[t]
-            torch.mul(dc, g[t], out=dz[:, :H])  # di_t = dc_t ⊙ g_t
+            torch.mul(dc, g, out=dz[:, :H])  # di_t = dc_t ⊙ g_t
             torch.mul(dc, c_prev, out=dz[:, H : 2 * H])  # df_t = dc_t ⊙ c_{t-1}
-            torch.mul(dc, i[t], out=dz[:, 2 * H : 3 * H])  # dg_t = dc_t ⊙ i_t
-            torch.mul(dm, TC[t], out=dz[:, 3 * H :])  # do_t = dm_t ⊙ tanh(c_t)
-            dz.mul_(dact[t])  # through σ' and tanh'
-            dc = dc * f[t]  # dc^rec sent to the previous step
+            torch.mul(dc, i, out=dz[:, 2 * H : 3 * H]).mul_(4)  # 4 dg_t: tanh'(z) = 4σ(2z)(1-σ(2z))
+            torch.mul(dm, tc, out=dz[:, 3 * H :])  # do_t = dm_t ⊙ tanh(c_t)
+            dz.mul_(s).mul_(1 - s)  # through σ'(z) = σ(1-σ): dz_t = [di σ'_i | df σ'_f | dg tanh'_g | do σ'_o]
+            dc = dc * f  # dc^rec sent to the previous step
             dh = dz @ w_hh  # dh^rec sent to the previous step
 
         dZ2 = dZ.view(T * B, 4 * H)
@@ -155,5 +158,5 @@ def fused_lstm_layer(
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
         y, h_n, c_n = LSTMLayerFunction.apply(*tensors, reverse)
         return y, (h_n, c_n)
-    *_, Y, _, h_n, c_n = _forward_loop(*tensors, reverse, False)
+    *_, Y, _, h_n, c_n = _forward_loop(*tensors, reverse)
     return Y, (h_n, c_n)
