@@ -140,3 +140,38 @@ def test_inspect_prints_the_seed_walk_through(capsys):
     assert "x:[2x20x28] => rnn_out:[2x20x256]" in text
     assert "hn:[2x2x256] cn:[2x2x256]" in text
     assert "Total number of parameters:[821,770]." in text
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    from scratch_lstm.train import atomic_write_bytes, save_json
+
+    path = tmp_path / "metrics.json"
+    save_json(path, {"epoch": 1})
+
+    def broken(fh):
+        fh.write(b'{"epo')
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_bytes(path, broken)
+    assert json.loads(path.read_text()) == {"epoch": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]  # no temp file left
+
+
+def test_resolve_device_and_checkpoint_model_round_trip(tmp_path):
+    from scratch_lstm.train import load_checkpoint, model_from_checkpoint, resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    bad = tmp_path / "bad.pt"
+    torch.save({"weights": torch.zeros(1)}, bad)
+    with pytest.raises(train_module.TrainingError, match="not a scratch-lstm checkpoint"):
+        load_checkpoint(bad)
+    (tmp_path / "junk.pt").write_bytes(b"not a zip")
+    with pytest.raises(train_module.TrainingError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "1", "--out", str(out)]) == 0
+    ckpt = load_checkpoint(out / "best.pt")
+    model = model_from_checkpoint(ckpt, backend="torch")
+    assert isinstance(model.rnn, torch.nn.LSTM) and model.rnn.hidden_size == 16
