@@ -29,19 +29,19 @@ parser.add_argument("--fast", action="store_true", help="a few seconds, for smok
 args = parser.parse_args()
 
 checkpoint = args.checkpoint
-dataset = "auto"
 if checkpoint is None:
     run = tempfile.mkdtemp(prefix="scratch-lstm-gates-")
     train(TrainConfig(dataset="mnist-sample", hidden_size=32 if args.fast else 64, epochs=1 if args.fast else 3,
                       batch_size=50, lr=3e-3, train_subset=300 if args.fast else None, out=run,
                       log_every=0))
-    checkpoint, dataset = str(Path(run) / "last.pt"), "mnist-sample"
+    checkpoint = str(Path(run) / "last.pt")
 
-result = gates_report(checkpoint, args.index, args.out, dataset, args.data_dir)
+result = gates_report(checkpoint, args.index, args.out, data_dir=args.data_dir)  # the checkpoint's dataset
 
 # The equations, checked on the trained model's own traces:
-model = model_from_checkpoint(load_checkpoint(checkpoint)).eval()
-ds = load_dataset(dataset, args.data_dir)
+ckpt = load_checkpoint(checkpoint)
+model = model_from_checkpoint(ckpt).eval()
+ds = load_dataset(ckpt["dataset"], args.data_dir)
 x = sequence_view(ds.test_images[args.index : args.index + 1], "rows", *ds.stats)
 with torch.no_grad():
     rec = trace_gates(model.rnn, x)[0]  # layer 0; tensors (1, 28, H)

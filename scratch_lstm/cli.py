@@ -29,10 +29,11 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
-def _add_data_flags(p: argparse.ArgumentParser, default_dataset: str = "auto") -> None:
-    p.add_argument("--dataset", choices=DATASETS, default=default_dataset,
+def _add_data_flags(p: argparse.ArgumentParser, for_checkpoint: bool = False) -> None:
+    help_default = "the dataset the checkpoint was trained on" if for_checkpoint else "%(default)s"
+    p.add_argument("--dataset", choices=DATASETS, default=None if for_checkpoint else "auto",
                    help="auto: full MNIST if found (or downloaded), else the embedded sample; "
-                        "mnist and fashion-mnist never fall back (default: %(default)s)")
+                        f"mnist and fashion-mnist never fall back (default: {help_default})")
     p.add_argument("--data-dir", help="folder with DIR/MNIST/raw/* or the four IDX files itself")
     p.add_argument("--download", action="store_true",
                    help="download through torchvision into --data-dir if not found locally")
@@ -53,7 +54,7 @@ def _cmd_eval(args) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     device = resolve_device(args.device)
     model = model_from_checkpoint(ckpt, args.backend, device)
-    ds = load_dataset(args.dataset, args.data_dir, args.download)
+    ds = load_dataset(args.dataset or ckpt.get("dataset", "auto"), args.data_dir, args.download)
     sequence = ckpt.get("sequence", "rows")
     perm = pixel_permutation(ckpt.get("permutation_seed", 0)) if sequence == "permuted" else None
     batches = Batches(ds.test_images, ds.test_labels, args.batch_size, sequence, ds.stats, perm,
@@ -132,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="accuracy and confusion matrix of a checkpoint on the test split")
     e.add_argument("--checkpoint", required=True)
-    _add_data_flags(e)
+    _add_data_flags(e, for_checkpoint=True)
     e.add_argument("--backend", choices=BACKENDS, default=None,
                    help="evaluate on this backend (default: the one it was trained with)")
     e.add_argument("--batch-size", type=_positive_int, default=1000)
@@ -161,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--checkpoint", required=True, help="a trained checkpoint (last.pt or best.pt)")
     g.add_argument("--index", type=int, default=0, help="which test image (default: %(default)s)")
     g.add_argument("--out", required=True, help="folder for the PNGs and gates.json")
-    _add_data_flags(g)
+    _add_data_flags(g, for_checkpoint=True)
     g.set_defaults(func=_cmd_gates)
     return parser
 

@@ -18,17 +18,18 @@ def _rounded(t: torch.Tensor) -> list:
     return [[round(v, 5) for v in row] for row in t.tolist()]
 
 
-def gates_report(checkpoint: str, index: int, out: str, dataset: str = "auto",
+def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = None,
                  data_dir: str | None = None, download: bool = False) -> dict:
     """Trace test image ``index`` through the checkpoint's model and a freshly initialised one
     (same configuration and seed); write ``gates_trained.png``, ``gates_fresh.png``,
     ``trajectory.png``, ``change.png`` and ``gates.json`` into ``out``. Returns the JSON dict.
+    ``dataset`` defaults to the one the checkpoint was trained on.
     """
     ckpt = load_checkpoint(checkpoint)
     trained = model_from_checkpoint(ckpt, backend="scratch").eval()
     torch.manual_seed(ckpt.get("config", {}).get("seed", 0))
     fresh = LSTMClassifier(**ckpt["model_config"], dtype=trained.lin.weight.dtype).eval()
-    ds = load_dataset(dataset, data_dir, download)
+    ds = load_dataset(dataset or ckpt.get("dataset", "auto"), data_dir, download)
     if not 0 <= index < len(ds.test_labels):
         raise DataError(f"--index {index} is out of range: the test split has {len(ds.test_labels)} images")
     sequence = ckpt.get("sequence", "rows")

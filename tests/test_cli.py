@@ -86,6 +86,9 @@ def test_torch_checkpoint_evaluates_the_same_on_the_scratch_backend(tmp_path, ca
         accs.append(next(line for line in text.splitlines() if line.startswith("test accuracy")))
     assert accs[0] == accs[1] == accs[2]
     assert f"{100 * read_metrics(out)[-1]['test_acc']:.2f}%" in accs[0]
+    # without --dataset, eval uses the dataset the checkpoint was trained on
+    assert main(["eval", "--checkpoint", str(out / "last.pt")]) == 0
+    assert "data: mnist-sample test split" in capsys.readouterr().out
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
