@@ -122,6 +122,7 @@ class LSTMCell(nn.Module):
             nn.init.uniform_(p, -bound, bound)
 
     def extra_repr(self) -> str:
+        """The arguments that differ from the defaults, as in torch's repr."""
         s = f"{self.input_size}, {self.hidden_size}"
         return s if self.bias is True else s + f", bias={self.bias}"
 

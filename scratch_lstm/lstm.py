@@ -188,6 +188,7 @@ class LSTM(nn.Module):
         return tuple(getattr(self, n) if n else None for n in self._direction_names[k])
 
     def extra_repr(self) -> str:
+        """The arguments that differ from the defaults, as in torch's repr."""
         s = f"{self.input_size}, {self.hidden_size}"
         if self.proj_size != 0:
             s += f", proj_size={self.proj_size}"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -334,6 +333,3 @@ def _device_name(device: torch.device) -> str:
 __all__ = ["TrainConfig", "TrainingError", "DataError", "train", "evaluate", "load_checkpoint",
            "model_from_checkpoint", "resolve_device", "save_checkpoint", "save_json",
            "atomic_write_bytes"]
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("use: scratch-lstm train ...")

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from scratch_lstm.data import (
-    FILES, Batches, DataError, load_dataset, load_idx_folder, load_sample, pixel_permutation,
+    FILES, Batches, DataError, load_dataset, load_sample, pixel_permutation,
     read_idx, sequence_view,
 )
 

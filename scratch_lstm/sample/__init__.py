@@ -1,0 +1,1 @@
+"""The embedded MNIST sample (mnist_sample.npz); see scripts/make_mnist_sample.py."""
