@@ -108,13 +108,12 @@ def gate_weights(module: LSTM | LSTMCell | nn.LSTM | nn.LSTMCell, layer: int = 0
 
 
 def _forget_and_input_biases(lstm):
+    """Yield ``(bias_ih, bias_hh)`` of every layer and direction."""
     if not lstm.bias:
         raise ValueError("the LSTM has no biases (bias=False); nothing to initialise")
-    names = [n for n, _ in lstm.named_parameters() if n.startswith("bias_")]
-    for name in names:
+    for name, b_ih in lstm.named_parameters():
         if name.startswith("bias_ih"):
-            sfx = name[len("bias_ih"):]
-            yield getattr(lstm, "bias_ih" + sfx), getattr(lstm, "bias_hh" + sfx)
+            yield b_ih, getattr(lstm, "bias_hh" + name[len("bias_ih"):])
 
 
 @torch.no_grad()
