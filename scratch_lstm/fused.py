@@ -40,6 +40,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+_BLOCK_ROWS = 1024  # rows (steps x batch) of the input projection computed at once in inference
+
 
 def _forward_loop(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, keep=True):
     """The forward over all steps; with ``keep=False`` (inference) c_t and tanh(c_t) are not kept."""
@@ -55,15 +57,28 @@ def _forward_loop(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, keep=True):
     if b_ih is not None:
         b2 = b_ih + b_hh  # (4H,)
         b2[g_rows] *= 2
-    Zx = x.reshape(T * B, I) @ w_ih2.t()  # (T*B, 4H): every step's input part in one GEMM
-    S = Zx.view(T, B, 4 * H)  # pre-activations, turned in place into [σ(z_i)|σ(z_f)|σ(2z_g)|σ(z_o)]
+    order = list(reversed(range(T))) if reverse else list(range(T))
+    # x_t W_ih^T for every step: one GEMM over all steps when training (the backward keeps S);
+    # in inference, GEMMs over blocks of steps into one reused buffer, so no (T, B, 4H) tensor
+    # is allocated (on the CPU, first touching a fresh large buffer costs more than the GEMM).
+    S = (x.reshape(T * B, I) @ w_ih2.t()).view(T, B, 4 * H) if keep else None
+    block = max(1, _BLOCK_ROWS // B)  # steps per block in inference
+    buffer = None if keep else x.new_empty(min(block, T), B, 4 * H)
     C = x.new_empty(T, B, H) if keep else None  # c_t, for the backward
     TC = x.new_empty(T, B, H) if keep else None  # tanh(c_t)
     Y = x.new_empty(T, B, P)  # h_t (projected if w_hr)
     M = x.new_empty(T, B, H) if keep and w_hr is not None else None  # o_t ⊙ tanh(c_t), unprojected
     h, c = h0, c0
-    for t in reversed(range(T)) if reverse else range(T):
-        s = S[t]  # (B, 4H)
+    for n, t in enumerate(order):
+        if keep:
+            s = S[t]  # (B, 4H), becomes [σ(z_i) | σ(z_f) | σ(2 z_g) | σ(z_o)] in place
+        else:
+            if n % block == 0:  # project the next block of steps, in processing order
+                ts = order[n : n + block]
+                lo, hi = min(ts), max(ts) + 1
+                projected = buffer[: hi - lo]
+                torch.mm(x[lo:hi].reshape(-1, I), w_ih2.t(), out=projected.view(-1, 4 * H))
+            s = projected[t - lo]
         s.addmm_(h, w_hh2.t())  # z_t = x_t W_ih^T + h_{t-1} W_hh^T + b   (g rows doubled)
         if b2 is not None:
             s.add_(b2)  # per step, while s is in cache (a broadcast over all steps is slow)

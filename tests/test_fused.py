@@ -42,11 +42,13 @@ def test_hand_backward_equals_autograd_through_the_equations(T, proj, reverse):
         torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-10)
 
 
-def test_inference_path_equals_training_path():
-    args = tensors(T=5, B=2, I=3, H=4, P=2, bias=True, proj=True)
+@pytest.mark.parametrize("T, B", [(5, 2), (25, 100)])  # one block; blocks of 10 steps, one partial
+@pytest.mark.parametrize("reverse", [True, False])
+def test_inference_path_equals_training_path(T, B, reverse):
+    args = tensors(T=T, B=B, I=3, H=4, P=2, bias=True, proj=True)
     with torch.no_grad():
-        y0, (h0, c0) = fused_lstm_layer(*args)
-    y1, (h1, c1) = fused_lstm_layer(*args)
+        y0, (h0, c0) = fused_lstm_layer(*args, reverse=reverse)
+    y1, (h1, c1) = fused_lstm_layer(*args, reverse=reverse)
     assert not y0.requires_grad and y1.requires_grad
     for a, e in ((y0, y1), (h0, h1), (c0, c1)):
         torch.testing.assert_close(a, e, rtol=0, atol=0)
