@@ -5,7 +5,8 @@ equivalence suite as the teaching path. The forward computes the same gates as
 :func:`scratch_lstm.lstm_step`, with changes that save time but not meaning:
 
 1. The input projection of *all* steps is one GEMM before the loop: ``Z_x = X W_ih^T``,
-   ``(T*B, 4H)``; each step then adds ``h_{t-1} W_hh^T`` and the biases.
+   ``(T*B, 4H)`` (in inference, one GEMM per block of steps into a reused buffer); each step
+   then adds ``h_{t-1} W_hh^T`` and the biases.
 2. One sigmoid per step covers all four gates: the g rows of the weights and biases are doubled,
    so the g block holds ``σ(2 z_g)`` and ``g = tanh(z_g) = 2σ(2 z_g) - 1`` (torch's CPU tanh
    costs about twice its sigmoid on these shapes). Its derivative is ``4σ(2z_g)(1 - σ(2z_g))``.
