@@ -11,7 +11,7 @@ from .classifier import LSTMClassifier
 from .data import DataError, load_dataset, pixel_permutation, sequence_view
 from .gates import saturation, trace_gates
 from .plots import plot_gate_change, plot_gates, plot_hidden_trajectory
-from .train import load_checkpoint, model_from_checkpoint
+from .train import atomic_write_bytes, load_checkpoint, model_from_checkpoint
 
 
 def _rounded(t: torch.Tensor) -> list:
@@ -55,7 +55,7 @@ def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = No
             }
         plot_hidden_trajectory(traces["trained"], out_dir / "trajectory.png")
         plot_gate_change(traces["fresh"], traces["trained"], out_dir / "change.png")
-    (out_dir / "gates.json").write_text(json.dumps(result) + "\n")
+    atomic_write_bytes(out_dir / "gates.json", lambda fh: fh.write((json.dumps(result) + "\n").encode()))
     print(f"digit {index} (label {label}): trained model predicts {result['trained']['predicted']}, "
           f"fresh model {result['fresh']['predicted']}")
     for key, sat in result["trained"]["saturation"].items():

@@ -145,6 +145,12 @@ def evaluate(model, batches, num_classes: int = 10) -> dict:
             "confusion": confusion.tolist()}
 
 
+def _write_metrics(out: Path, history: list[dict]) -> None:
+    """Atomically rewrite metrics.jsonl: one JSON object per finished epoch."""
+    text = "".join(json.dumps(m) + "\n" for m in history)
+    atomic_write_bytes(out / "metrics.jsonl", lambda fh: fh.write(text.encode()))
+
+
 def _dataset_line(cfg: TrainConfig, ds: Dataset) -> str:
     if ds.name == "mnist-sample" and cfg.dataset == "auto":
         return (f"data: full MNIST not found (give --data-dir DIR, or --download with internet); "
@@ -233,8 +239,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
             torch.cuda.set_rng_state(ckpt["rng"]["cuda"], device)
         history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()
                    if line.strip()][:start_epoch]
-        atomic_write_bytes(out / "metrics.jsonl",
-                           lambda fh: fh.write("".join(json.dumps(m) + "\n" for m in history).encode()))
+        _write_metrics(out, history)
         log(f"resumed from {out / 'last.pt'} after epoch {start_epoch}")
     save_json(out / "config.json", asdict(cfg))
 
@@ -283,8 +288,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
                    "samples_per_s": round(seen / train_seconds, 1),
                    "lr": optimizer.param_groups[0]["lr"]}
         history.append(metrics)
-        with open(out / "metrics.jsonl", "a") as fh:
-            fh.write(json.dumps(metrics) + "\n")
+        _write_metrics(out, history)
         checkpoint = {
             "version": CHECKPOINT_VERSION, "model": model.state_dict(),
             "optimizer": optimizer.state_dict(), "epoch": epoch, "config": asdict(cfg),
