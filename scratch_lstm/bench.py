@@ -1,10 +1,14 @@
 """Benchmark the scratch LSTM against ``torch.nn.LSTM`` with identical weights.
 
 For each configuration and each of this project's implementations (``scratch``: the teaching
-path; ``fused``: the fast path), times inference (``torch.no_grad`` forward) and a training step
-(forward + backward), interleaving the two modules so both see the same machine state, and
-reports medians, the median of per-pair ratios (ours / torch), samples per second, the bytes
-autograd saves for backward, and on CUDA the peak memory of a training step.
+path; ``fused``: the fast path; ``triton``: the GPU kernels), times inference (``torch.no_grad``
+forward) and a training step (forward + backward), interleaving the two modules so both see the
+same machine state, and reports medians, the median of per-pair ratios (ours / torch), samples
+per second, the bytes autograd saves for backward, and on CUDA the peak memory of a training step.
+
+On CUDA the ``triton`` rows replay each call from a CUDA graph (:mod:`scratch_lstm.cuda_graphs`),
+as the trainer runs them; ``--cuda-graph all`` graphs every module, ``nn.LSTM`` included, and
+``none`` runs everything eagerly.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import torch
 from torch import nn
 
 from .convert import from_torch
+from .cuda_graphs import CUDAGraphStep
 
 
 @dataclass
@@ -73,9 +78,21 @@ def saved_bytes(fn) -> int:
     return sum(seen.values())
 
 
+def _caller(fn, module, graphed: bool, x, warmup: int):
+    """A no-argument call of ``fn(module)``, replayed from a CUDA graph when ``graphed``."""
+    if not graphed:
+        return lambda: fn(module)
+    step = CUDAGraphStep(lambda _: fn(module), warmup=warmup)  # fn reads the same x every call
+    return lambda: step(x[:0])  # an empty view of x keys the graph on its device
+
+
 def bench_config(cfg: BenchConfig, impl: str, device, dtype=torch.float32, repeats: int = 10,
-                 warmup: int = 2) -> dict:
-    """Time ``impl`` against nn.LSTM on one configuration; returns one result row."""
+                 warmup: int = 2, cuda_graph: str = "triton") -> dict:
+    """Time ``impl`` against nn.LSTM on one configuration; returns one result row.
+
+    ``cuda_graph`` (``"triton"``, ``"all"`` or ``"none"``) says whose calls replay from a CUDA
+    graph on a GPU; the row records it.
+    """
     torch.manual_seed(0)
     ref = nn.LSTM(cfg.input_size, cfg.hidden_size, cfg.num_layers, batch_first=True,
                   device=device, dtype=dtype)
@@ -91,16 +108,21 @@ def bench_config(cfg: BenchConfig, impl: str, device, dtype=torch.float32, repea
         out, (h, c) = m(x)
         (out.sum() + h.sum() + c.sum()).backward()
 
-    row = {**asdict(cfg), "impl": impl, "device": str(device), "dtype": str(dtype).replace("torch.", "")}
+    graphed = {"torch": cuda_graph == "all" and device.type == "cuda",
+               "ours": cuda_graph in ("all", impl) and device.type == "cuda"}
+    row = {**asdict(cfg), "impl": impl, "device": str(device), "dtype": str(dtype).replace("torch.", ""),
+           "cuda_graph_torch": graphed["torch"], "cuda_graph_ours": graphed["ours"]}
     for kind, fn in (("infer", infer), ("train", train_step)):
-        for _ in range(warmup):
-            fn(ref), fn(ours)
+        calls = {"torch": _caller(fn, ref, graphed["torch"], x, warmup),
+                 "ours": _caller(fn, ours, graphed["ours"], x, warmup)}
+        for _ in range(warmup + 1):  # + 1: a graphed call records on its first call after warm-up
+            calls["torch"](), calls["ours"]()
         t_ref, t_ours = [], []
         for r in range(repeats):  # interleave, alternating who goes first
-            pair = ((ref, t_ref), (ours, t_ours)) if r % 2 == 0 else ((ours, t_ours), (ref, t_ref))
-            for m, sink in pair:
+            pair = (("torch", t_ref), ("ours", t_ours)) if r % 2 == 0 else (("ours", t_ours), ("torch", t_ref))
+            for name, sink in pair:
                 _sync(device)
-                sink.append(_time(lambda: fn(m), device))
+                sink.append(_time(calls[name], device))
         row[f"{kind}_torch_ms"] = 1000 * statistics.median(t_ref)
         row[f"{kind}_ours_ms"] = 1000 * statistics.median(t_ours)
         row[f"{kind}_ratio"] = statistics.median(o / t for o, t in zip(t_ours, t_ref))
@@ -141,7 +163,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The benchmark's flags (shared by ``scratch-lstm bench`` and ``benchmarks/bench_lstm.py``)."""
     p.add_argument("--config", nargs="+", choices=sorted(CONFIGS), default=list(CONFIGS),
                    help="configurations to run (default: all)")
-    p.add_argument("--impl", nargs="+", choices=("scratch", "fused"), default=["scratch", "fused"])
+    p.add_argument("--impl", nargs="+", choices=("scratch", "fused", "triton"),
+                   default=["scratch", "fused"],
+                   help="this project's implementations to time (triton needs CUDA, or TRITON_INTERPRET=1)")
+    p.add_argument("--cuda-graph", choices=("triton", "all", "none"), default="triton",
+                   help="on CUDA, whose calls replay from a CUDA graph (default: the triton rows, "
+                        "as the trainer runs them)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--repeats", type=int, default=10)
@@ -170,7 +197,7 @@ def run(args) -> list[dict]:
     for name in args.config:
         for impl in args.impl:
             rows.append(bench_config(CONFIGS[name], impl, device, getattr(torch, args.dtype),
-                                     args.repeats, args.warmup))
+                                     args.repeats, args.warmup, args.cuda_graph))
             rows[-1]["where"] = where
             rows[-1]["tf32"] = bool(args.tf32)
             print(format_table(rows[-1:]).splitlines()[-1] if len(rows) > 1 else format_table(rows),

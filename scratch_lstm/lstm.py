@@ -19,7 +19,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from .cell import LSTMStep, lstm_step
 
-IMPLS = ("scratch", "fused")
+IMPLS = ("scratch", "fused", "triton")
 
 
 def lstm_layer(
@@ -213,6 +213,13 @@ class LSTM(nn.Module):
         return self._forward(input, hx)
 
     def _forward(self, input, hx, trace: list | None = None):
+        if self.impl == "triton":
+            from .triton_lstm import unavailable_reason
+
+            device = (input.data if isinstance(input, PackedSequence) else input).device
+            reason = unavailable_reason(device)
+            if reason is not None:
+                raise RuntimeError(reason)
         if isinstance(input, PackedSequence):
             x, batch_sizes, sorted_indices, unsorted_indices = input
             self._check_input(x, expected_dim=2)
@@ -276,6 +283,10 @@ class LSTM(nn.Module):
             from .fused import fused_lstm_layer
 
             return fused_lstm_layer(x, h0, c0, *weights, reverse=reverse)
+        if self.impl == "triton" and sizes is None and trace is None:
+            from .triton_lstm import triton_lstm_layer
+
+            return triton_lstm_layer(x, h0, c0, *weights, reverse=reverse)
         return lstm_layer(x, h0, c0, *weights, reverse=reverse, batch_sizes=sizes, trace=trace)
 
     # ---- input checks (the same conditions as nn.LSTM, with messages that say how to fix) ---

@@ -5,6 +5,11 @@ import os
 import torch
 from hypothesis import HealthCheck, settings
 
+# Without a GPU, Triton's kernels run in its CPU interpreter (read when the kernels are defined,
+# so before anything imports scratch_lstm.triton_lstm).
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 settings.register_profile(
     "ci",
     deadline=None,

@@ -1,0 +1,403 @@
+r"""The GPU path (``impl="triton"``): the gate equations of :mod:`scratch_lstm.cell` as Triton kernels.
+
+Read :mod:`scratch_lstm.cell` (the equations) and :mod:`scratch_lstm.fused` (their derivatives)
+first: this file computes exactly the same numbers, arranged for a GPU.
+
+**What stays outside the time loop.** The input projection ``Z_x = X W_ih^T + b_ih + b_hh`` of
+*all* T steps does not depend on the recurrence, so it is one large GEMM (cuBLAS, through
+``torch.addmm``) before the loop: ``(T*B, I) @ (I, 4H) -> (T*B, 4H)``. Inside the loop only
+``h_{t-1} W_hh^T`` is left, a product that cannot be batched over time because ``h_{t-1}`` is
+the previous step's result. Likewise the weight gradients ``dW_ih = Σ_t dz_t^T x_t``,
+``dW_hh = Σ_t dz_t^T h_{t-1}`` and ``db = Σ_t dz_t`` are single GEMMs after the backward loop.
+
+**One kernel per time step.** :func:`_forward_step` does the recurrent product *and* the gate
+arithmetic of one step, so ``z_t`` never goes through GPU memory between them. Its grid tiles
+the ``(B, H)`` state: program ``(pb, ph)`` owns batch rows ``pb*BLOCK_B ...`` and hidden units
+``j = ph*BLOCK_H ...``, and for those units it computes all four gates. Gate ``k`` of unit ``j``
+is column ``k*H + j`` of ``z_t`` (the rows of ``W_hh`` are stacked ``[W_hi; W_hf; W_hg; W_ho]``,
+gate order i, f, g, o as in ``nn.LSTM``), so the program keeps four ``(BLOCK_B, BLOCK_H)``
+accumulators, one per gate, each ``h_{t-1}[rows, :] @ W_h{k}[units, :]^T`` built from
+``BLOCK_K``-wide slices with ``tl.dot``. Then, per element, as in ``lstm_step``::
+
+    i = σ(z_i)            f = σ(z_f)            g = tanh(z_g)            o = σ(z_o)
+    c_t = f ⊙ c_{t-1} + i ⊙ g                  h_t = o ⊙ tanh(c_t)
+
+Every unit of ``h_t`` depends on *all* of ``h_{t-1}``, which other programs computed; the only
+grid-wide barrier a GPU offers cheaply is the end of a kernel, hence one launch per step.
+
+**States live in two buffers with one spare slot.** ``Hs`` and ``Cs`` are ``(T+1, B, H)``: the
+initial state goes in slot 0 (slot T when running in reverse) and step t writes slot ``t+1``
+(slot ``t`` in reverse), so ``h_{t-1}`` is always "the slot before" and the output sequence is a
+contiguous view of ``Hs``. The backward reads ``c_{t-1}`` and ``h_{t-1}`` from the same buffers.
+
+**Backward, also one kernel per step** (:func:`_backward_step`, the equations of
+:mod:`scratch_lstm.fused`). Program ``(pb, ph)`` owns units ``j`` again. It first finishes
+``dh_t = dy_t + dz_{t+1} W_hh[:, j]`` (the recurrent gradient the step after sends back, a
+product over all 4H gate columns of ``dz_{t+1}``, which the previous launch completed), then goes
+through the gates of its units::
+
+    dc_t = dc_{t+1}^rec + dh_t ⊙ o_t ⊙ (1 - tanh²(c_t))
+    dz_t = [dc_t ⊙ g_t ⊙ i_t(1-i_t) | dc_t ⊙ c_{t-1} ⊙ f_t(1-f_t) | dc_t ⊙ i_t ⊙ (1-g_t²) | dh_t ⊙ tanh(c_t) ⊙ o_t(1-o_t)]
+    dc_t^rec = dc_t ⊙ f_t                                            (sent to step t-1)
+
+**What the CUDA graph removes.** A step's kernel runs for a few microseconds, about as long as
+Python and the driver need to launch it, so an eager loop of T launches is bound by launching.
+:mod:`scratch_lstm.cuda_graphs` records the whole training step once (forward, backward and the
+optimizer) and then replays it with one call: the GPU runs the T kernels back to back and no
+Python runs per step.
+
+**Coverage.** The kernels compute in float32 (``tl.dot`` in IEEE fp32, or TF32 when
+``torch.backends.cuda.matmul.allow_tf32`` is set, as for cuBLAS). Under autocast the layer runs
+in float32 and :class:`scratch_lstm.LSTM` returns the autocast dtype, like ``nn.LSTM``. What the
+kernels do not cover goes through :func:`scratch_lstm.fused.fused_lstm_layer`: ``proj_size > 0``,
+float64 (and float16/bfloat16 weights), and ``PackedSequence`` input (which the fused path itself
+sends through the teaching path). Double backward (``create_graph=True``) recomputes the layer
+through the teaching path, as the fused path does. On the CPU the kernels run only under
+``TRITON_INTERPRET=1`` (Triton's interpreter, slow; that is how CI tests them); otherwise using
+``impl="triton"`` on CPU tensors raises an error that names the impl to use instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import Tensor
+
+try:  # Triton ships with the Linux CUDA builds of torch; import scratch_lstm must work without it.
+    import triton
+    import triton.language as tl
+except ImportError:  # pragma: no cover - depends on the platform
+    triton = None
+
+
+def interpreting() -> bool:
+    """Whether Triton kernels run in Triton's CPU interpreter (``TRITON_INTERPRET=1``)."""
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def unavailable_reason(device: torch.device) -> str | None:
+    """Why the Triton kernels cannot run on ``device`` here, or ``None`` if they can."""
+    if triton is None:
+        return ("impl='triton' needs the triton package, which is not installed (it ships with "
+                "the Linux CUDA builds of torch); use impl='fused', the same hand-derived "
+                "backward in torch ops, which runs everywhere")
+    if device.type == "cuda" or (device.type == "cpu" and interpreting()):
+        return None
+    return (f"impl='triton' runs its kernels on a CUDA GPU, but the input is on {device.type}; "
+            "use impl='fused' (the same hand-derived backward in torch ops) off the GPU, or set "
+            "TRITON_INTERPRET=1 before importing scratch_lstm to run the kernels in Triton's "
+            "slow CPU interpreter")
+
+
+def kernels_cover(x: Tensor, w_ih: Tensor, w_hr: Tensor | None) -> bool:
+    """Whether the kernels compute this layer (else it goes through the fused path)."""
+    return w_hr is None and x.dtype == torch.float32 and w_ih.dtype == torch.float32
+
+
+if triton is not None:
+
+    @triton.jit
+    def _forward_step(
+        Z,  # (T, B, 4H) x_t W_ih^T + b for every t; with SAVE, step t overwrites its slice with [i|f|g|o]
+        Y,  # (T, B, H) out: the hidden states h_t
+        H0,  # (B, H) the initial hidden state, contiguous
+        Cs,  # (T+1, B, H) cell states: c_0 in slot 0 (slot T in reverse), c_t in slot t+1 (t)
+        W_hh,  # (4H, H) recurrent weights [W_hi; W_hf; W_hg; W_ho], contiguous
+        t,  # the time step this launch computes
+        has_prev,  # 0 for the first step processed (h_{t-1} is H0), else 1
+        B,
+        H,
+        REVERSE: tl.constexpr,
+        SAVE: tl.constexpr,
+        BLOCK_B: tl.constexpr,
+        BLOCK_H: tl.constexpr,
+        BLOCK_K: tl.constexpr,
+        PRECISION: tl.constexpr,
+    ):
+        """One LSTM step for the tile (rows, units) of the state: h_t, c_t (and the gates)."""
+        rows = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)  # (BB,) batch rows
+        units = tl.program_id(1) * BLOCK_H + tl.arange(0, BLOCK_H)  # (BH,) hidden units j
+        row_ok, unit_ok = rows < B, units < H
+        tile_ok = row_ok[:, None] & unit_ok[None, :]  # (BB, BH)
+        step = t.to(tl.int64)
+        if REVERSE:
+            prev, out, step_before = step + 1, step, step + 1  # Cs slots of c_{t-1} and c_t; the step before t
+        else:
+            prev, out, step_before = step, step + 1, step - 1
+        state = rows[:, None] * H + units[None, :]  # (BB, BH) offsets into one (B, H) slot
+        if has_prev:
+            h_rows = Y + step_before * B * H + rows * H  # (BB,) h_{t-1}: the output of the step before
+        else:
+            h_rows = H0 + rows * H  # (BB,) h_{t-1} = h_0
+
+        # z_t[:, kH + j] = Σ_k h_{t-1}[:, k] W_hh[kH + j, k]  for the four gates k, BLOCK_K columns at a time
+        acc_i = tl.zeros((BLOCK_B, BLOCK_H), dtype=tl.float32)
+        acc_f = tl.zeros((BLOCK_B, BLOCK_H), dtype=tl.float32)
+        acc_g = tl.zeros((BLOCK_B, BLOCK_H), dtype=tl.float32)
+        acc_o = tl.zeros((BLOCK_B, BLOCK_H), dtype=tl.float32)
+        for k0 in range(0, H, BLOCK_K):
+            ks = k0 + tl.arange(0, BLOCK_K)  # (BK,)
+            k_ok = ks < H
+            h_prev = tl.load(h_rows[:, None] + ks[None, :], mask=row_ok[:, None] & k_ok[None, :],
+                             other=0.0)  # (BB, BK)
+            w = W_hh + units[None, :] * H + ks[:, None]  # (BK, BH): W_hh[j, k] transposed
+            w_ok = k_ok[:, None] & unit_ok[None, :]
+            acc_i += tl.dot(h_prev, tl.load(w, mask=w_ok, other=0.0), input_precision=PRECISION)
+            acc_f += tl.dot(h_prev, tl.load(w + H * H, mask=w_ok, other=0.0), input_precision=PRECISION)
+            acc_g += tl.dot(h_prev, tl.load(w + 2 * H * H, mask=w_ok, other=0.0), input_precision=PRECISION)
+            acc_o += tl.dot(h_prev, tl.load(w + 3 * H * H, mask=w_ok, other=0.0), input_precision=PRECISION)
+
+        z = Z + step * B * 4 * H + rows[:, None] * 4 * H + units[None, :]  # (BB, BH) gate i's columns
+        i = tl.sigmoid(acc_i + tl.load(z, mask=tile_ok, other=0.0))  # i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)
+        f = tl.sigmoid(acc_f + tl.load(z + H, mask=tile_ok, other=0.0))  # f_t = σ(W_if x_t + b_if + W_hf h_{t-1} + b_hf)
+        g = 2 * tl.sigmoid(2 * (acc_g + tl.load(z + 2 * H, mask=tile_ok, other=0.0))) - 1  # g_t = tanh(...) = 2σ(2z) - 1
+        o = tl.sigmoid(acc_o + tl.load(z + 3 * H, mask=tile_ok, other=0.0))  # o_t = σ(W_io x_t + b_io + W_ho h_{t-1} + b_ho)
+        c_prev = tl.load(Cs + prev * B * H + state, mask=tile_ok, other=0.0)
+        c = f * c_prev + i * g  # c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+        h = o * (2 * tl.sigmoid(2 * c) - 1)  # h_t = o_t ⊙ tanh(c_t)
+
+        tl.store(Cs + out * B * H + state, c, mask=tile_ok)
+        tl.store(Y + step * B * H + state, h, mask=tile_ok)
+        if SAVE:  # the activations the backward needs, in place of the pre-activations
+            tl.store(z, i, mask=tile_ok)
+            tl.store(z + H, f, mask=tile_ok)
+            tl.store(z + 2 * H, g, mask=tile_ok)
+            tl.store(z + 3 * H, o, mask=tile_ok)
+
+    @triton.jit
+    def _backward_step(
+        G,  # (T, B, 4H) the saved gates [i|f|g|o] of every step
+        Cs,  # (T+1, B, H) the cell states of the forward (slots as in _forward_step)
+        dY,  # (T, B, H) gradient of the outputs h_t, any strides
+        dZ,  # (T, B, 4H) out: gradients of the gate pre-activations z_t
+        dC,  # (B, H) in: dc^rec from the step after (dc_n first); out: dc^rec for the step before
+        dHn,  # (B, H) gradient of h_n, used by the first step processed (the last in time)
+        W_hh,  # (4H, H)
+        t,  # the time step this launch differentiates
+        has_next,  # 0 for the first step processed (no step after it), else 1
+        B,
+        H,
+        s_yt,
+        s_yb,
+        s_yh,
+        REVERSE: tl.constexpr,
+        BLOCK_B: tl.constexpr,
+        BLOCK_H: tl.constexpr,
+        BLOCK_K: tl.constexpr,
+        PRECISION: tl.constexpr,
+    ):
+        """The gradient of one step for the tile (rows, units): dz_t and the new dc^rec."""
+        rows = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)  # (BB,)
+        units = tl.program_id(1) * BLOCK_H + tl.arange(0, BLOCK_H)  # (BH,)
+        row_ok, unit_ok = rows < B, units < H
+        tile_ok = row_ok[:, None] & unit_ok[None, :]
+        step = t.to(tl.int64)
+        if REVERSE:
+            prev, out, after = step + 1, step, step - 1  # slots of c_{t-1}, c_t; the step after t
+        else:
+            prev, out, after = step, step + 1, step + 1
+        state = rows[:, None] * H + units[None, :]  # (BB, BH)
+
+        # dh_t^rec = dz_{t+1} W_hh[:, j]: a product over all 4H gate columns, BLOCK_K at a time
+        if has_next:
+            dh_rec = tl.zeros((BLOCK_B, BLOCK_H), dtype=tl.float32)
+            for r0 in range(0, 4 * H, BLOCK_K):
+                rs = r0 + tl.arange(0, BLOCK_K)  # (BK,) rows of W_hh = columns of dz
+                r_ok = rs < 4 * H
+                dz_after = tl.load(dZ + after * B * 4 * H + rows[:, None] * 4 * H + rs[None, :],
+                                   mask=row_ok[:, None] & r_ok[None, :], other=0.0)  # (BB, BK)
+                w = tl.load(W_hh + rs[:, None] * H + units[None, :],
+                            mask=r_ok[:, None] & unit_ok[None, :], other=0.0)  # (BK, BH)
+                dh_rec += tl.dot(dz_after, w, input_precision=PRECISION)
+        else:
+            dh_rec = tl.load(dHn + state, mask=tile_ok, other=0.0)
+        dy = tl.load(dY + step * s_yt + rows[:, None] * s_yb + units[None, :] * s_yh,
+                     mask=tile_ok, other=0.0)
+        dh = dy + dh_rec  # dh_t = dy_t + dh_t^rec
+
+        gates = G + step * B * 4 * H + rows[:, None] * 4 * H + units[None, :]
+        i = tl.load(gates, mask=tile_ok, other=0.0)
+        f = tl.load(gates + H, mask=tile_ok, other=0.0)
+        g = tl.load(gates + 2 * H, mask=tile_ok, other=0.0)
+        o = tl.load(gates + 3 * H, mask=tile_ok, other=0.0)
+        c = tl.load(Cs + out * B * H + state, mask=tile_ok, other=0.0)
+        c_prev = tl.load(Cs + prev * B * H + state, mask=tile_ok, other=0.0)
+        tc = 2 * tl.sigmoid(2 * c) - 1  # tanh(c_t), recomputed rather than stored
+
+        dc = tl.load(dC + state, mask=tile_ok, other=0.0) + dh * o * (1 - tc * tc)  # dc_t = dc^rec + dh ⊙ o ⊙ (1 - tanh²c)
+        dz = dZ + step * B * 4 * H + rows[:, None] * 4 * H + units[None, :]
+        tl.store(dz, dc * g * i * (1 - i), mask=tile_ok)  # di_t = dc_t ⊙ g_t, through σ'
+        tl.store(dz + H, dc * c_prev * f * (1 - f), mask=tile_ok)  # df_t = dc_t ⊙ c_{t-1}, through σ'
+        tl.store(dz + 2 * H, dc * i * (1 - g * g), mask=tile_ok)  # dg_t = dc_t ⊙ i_t, through tanh'
+        tl.store(dz + 3 * H, dh * tc * o * (1 - o), mask=tile_ok)  # do_t = dh_t ⊙ tanh(c_t), through σ'
+        tl.store(dC + state, dc * f, mask=tile_ok)  # dc^rec sent to the step before
+
+
+TILES = ((16, 16), (32, 16), (16, 32), (64, 16), (32, 32), (64, 32))  # (BLOCK_B, BLOCK_H) to choose from
+
+
+def tiles(B: int, H: int) -> tuple[int, int, int, int]:
+    """``(BLOCK_B, BLOCK_H, BLOCK_K, num_warps)`` for a ``(B, H)`` state.
+
+    The largest tile of :data:`TILES` whose grid still gives every multiprocessor a program
+    (bigger tiles re-read ``W_hh`` less), else the smallest (16 x 16, the least ``tl.dot``
+    takes); 8 warps from 1024 elements per gate up, so the four accumulators fit in registers
+    without spilling (checked for sm_90 by the tests). A heuristic, not a measurement:
+    ``benchmarks/triton_tiles.py`` times the alternatives on a GPU.
+    """
+    if torch.cuda.is_available():
+        n_sm = torch.cuda.get_device_properties(torch.cuda.current_device()).multi_processor_count
+    else:
+        n_sm = 132  # an H100's count, so the interpreter runs what the GPU would
+    best = TILES[0]
+    for bb, bh in TILES:
+        programs = -(-B // bb) * -(-H // bh)
+        if programs >= n_sm and bb * bh > best[0] * best[1]:
+            best = (bb, bh)
+    return best[0], best[1], 32, num_warps_for(*best)
+
+
+def num_warps_for(block_b: int, block_h: int) -> int:
+    """Warps per program: 8 from 1024 elements per gate up, so four accumulators fit in registers."""
+    return 4 if block_b * block_h < 1024 else 8
+
+
+def _precision() -> str:
+    return "tf32" if torch.backends.cuda.matmul.allow_tf32 else "ieee"
+
+
+def _forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse: bool, save: bool):
+    """Run the layer over all steps; returns ``(y, Z, Cs)``, with the gates in Z when ``save``."""
+    T, B, I = x.shape
+    H = w_hh.size(1)
+    Z = x.new_empty(T, B, 4 * H)  # (T, B, 4H)
+    x2 = x.reshape(T * B, I)
+    if b_ih is not None:
+        torch.addmm(b_ih + b_hh, x2, w_ih.t(), out=Z.view(T * B, 4 * H))  # Z_x = X W_ih^T + b
+    else:
+        torch.mm(x2, w_ih.t(), out=Z.view(T * B, 4 * H))
+    y = x.new_empty(T, B, H)  # (T, B, H) the outputs h_t
+    Cs = x.new_empty(T + 1, B, H)  # (T+1, B, H) c_0 and every c_t
+    Cs[T if reverse else 0] = c0
+    if B == 0:
+        return y, Z, Cs
+    BLOCK_B, BLOCK_H, BLOCK_K, num_warps = tiles(B, H)
+    grid = (triton.cdiv(B, BLOCK_B), triton.cdiv(H, BLOCK_H))
+    h0, w_hh = h0.contiguous(), w_hh.contiguous()
+    for n, t in enumerate(reversed(range(T)) if reverse else range(T)):
+        _forward_step[grid](Z, y, h0, Cs, w_hh, t, int(n > 0), B, H, REVERSE=reverse, SAVE=save,
+                            BLOCK_B=BLOCK_B, BLOCK_H=BLOCK_H, BLOCK_K=BLOCK_K,
+                            PRECISION=_precision(), num_warps=num_warps)
+    return y, Z, Cs
+
+
+def _final_state(y, Cs, h0, reverse):
+    """``(h_n, c_n)``: the state after the last step processed (``h_0, c_0`` when T is 0)."""
+    T = y.size(0)
+    if reverse:
+        return y[0] if T else h0, Cs[0]
+    return y[T - 1] if T else h0, Cs[T]
+
+
+def _backward(dY, dh_n, dc_n, x, h0, w_ih, w_hh, y, G, Cs, reverse, has_bias, needs):
+    """The gradients of ``(x, h0, c0, w_ih, w_hh, b_ih, b_hh)``; ``needs`` says which are wanted."""
+    T, B, I = x.shape
+    H = w_hh.size(1)
+    dZ = torch.empty_like(G)  # (T, B, 4H)
+    dC = dc_n.contiguous().clone()  # (B, H)
+    if B > 0:
+        BLOCK_B, BLOCK_H, BLOCK_K, num_warps = tiles(B, H)
+        grid = (triton.cdiv(B, BLOCK_B), triton.cdiv(H, BLOCK_H))
+        w_hh_c, dh_n = w_hh.contiguous(), dh_n.contiguous()
+        order = range(T) if reverse else reversed(range(T))  # against the forward's direction
+        for n, t in enumerate(order):
+            _backward_step[grid](G, Cs, dY, dZ, dC, dh_n, w_hh_c, t, int(n > 0), B, H, *dY.stride(),
+                                 REVERSE=reverse, BLOCK_B=BLOCK_B, BLOCK_H=BLOCK_H, BLOCK_K=BLOCK_K,
+                                 PRECISION=_precision(), num_warps=num_warps)
+    dZ2 = dZ.view(T * B, 4 * H)
+    first = T - 1 if reverse else 0  # the step that read h0
+    rest = slice(0, T - 1) if reverse else slice(1, T)  # the steps that read an output h_{t-1}
+    prev_rest = slice(1, T) if reverse else slice(0, T - 1)  # ... and those outputs
+    dx = (dZ2 @ w_ih).view(T, B, I) if needs[0] else None  # dx_t = dz_t W_ih
+    dh0 = dZ[first] @ w_hh if needs[1] else None  # dh_0 = dz_first W_hh
+    dc0 = dC if needs[2] else None
+    dw_ih = dZ2.t() @ x.reshape(T * B, I) if needs[3] else None  # Σ_t dz_t^T x_t
+    dw_hh = None
+    if needs[4]:  # Σ_t dz_t^T h_{t-1}
+        dw_hh = dZ[first].t() @ h0
+        if T > 1:
+            dw_hh.addmm_(dZ[rest].reshape(-1, 4 * H).t(), y[prev_rest].reshape(-1, H))
+    db = dZ2.sum(0) if has_bias and (needs[5] or needs[6]) else None  # Σ_t dz_t
+    return dx, dh0, dc0, dw_ih, dw_hh, db, db
+
+
+class TritonLayerFunction(torch.autograd.Function):
+    """One LSTM layer-direction on the Triton kernels, with the backward of :mod:`scratch_lstm.fused`.
+
+    ``apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse) -> (y, h_n, c_n, gates, cells)``; the last
+    two are saved activations (not differentiable). Use :func:`triton_lstm_layer`, which checks
+    coverage and falls back.
+    """
+
+    @staticmethod
+    def forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
+        y, G, Cs = _forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, save=True)
+        h_n, c_n = _final_state(y, Cs, h0, reverse)
+        return y, h_n.clone(), c_n.clone(), G, Cs
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse = inputs
+        y, _, _, G, Cs = output
+        ctx.mark_non_differentiable(G, Cs)
+        ctx.reverse = reverse
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, y, G, Cs)
+
+    @staticmethod
+    def backward(ctx, dY, dh_n, dc_n, _dG, _dCs):
+        x, h0, c0, w_ih, w_hh, b_ih, b_hh, y, G, Cs = ctx.saved_tensors
+        needs = ctx.needs_input_grad[:7]
+        if torch.is_grad_enabled():  # create_graph=True: differentiate through the equations
+            from .fused import backward_through_equations
+
+            grads = backward_through_equations(
+                (x, h0, c0, w_ih, w_hh, b_ih, b_hh, None), ctx.reverse, (dY, dh_n, dc_n), needs)
+            return (*grads[:7], None)
+        with torch.autocast(x.device.type, enabled=False):
+            grads = _backward(dY, dh_n, dc_n, x, h0, w_ih, w_hh, y, G, Cs, ctx.reverse,
+                              b_ih is not None, needs)
+        return (*grads, None)
+
+
+def triton_lstm_layer(
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    w_hr: Tensor | None = None,
+    reverse: bool = False,
+) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    """Same contract as :func:`scratch_lstm.lstm_layer` for a padded ``(T, B, I)`` sequence.
+
+    Runs the Triton kernels when they cover the layer (float32, no projection), else
+    :func:`scratch_lstm.fused.fused_lstm_layer`. Raises ``RuntimeError`` where the kernels cannot
+    run at all (CPU tensors without ``TRITON_INTERPRET=1``, or no triton package).
+    """
+    reason = unavailable_reason(x.device)
+    if reason is not None:
+        raise RuntimeError(reason)
+    if not kernels_cover(x, w_ih, w_hr):
+        from .fused import fused_lstm_layer
+
+        return fused_lstm_layer(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse)
+    tensors = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+        y, h_n, c_n, _, _ = TritonLayerFunction.apply(*tensors, reverse)
+        return y, (h_n, c_n)
+    y, _, Cs = _forward(*tensors, reverse, save=False)
+    h_n, c_n = _final_state(y, Cs, h0, reverse)
+    return y, (h_n, c_n)
