@@ -6,7 +6,7 @@ from torch import Tensor, nn
 
 from .lstm import LSTM
 
-BACKENDS = ("scratch", "fused", "torch")
+BACKENDS = ("scratch", "fused", "triton", "torch")
 
 
 class LSTMClassifier(nn.Module):
@@ -18,8 +18,8 @@ class LSTMClassifier(nn.Module):
 
     Args:
         backend: ``"scratch"`` (:class:`scratch_lstm.LSTM`, the teaching path), ``"fused"``
-            (:class:`scratch_lstm.LSTM` with ``impl="fused"``) or ``"torch"`` (``nn.LSTM``).
-            All three share parameter names, so checkpoints move freely between them.
+            or ``"triton"`` (:class:`scratch_lstm.LSTM` with that ``impl``) or ``"torch"``
+            (``nn.LSTM``). All share parameter names, so checkpoints move freely between them.
     """
 
     def __init__(

@@ -23,7 +23,7 @@ def from_torch(module: nn.Module, impl: str = "scratch") -> LSTM | LSTMCell:
     """A :class:`scratch_lstm.LSTM` or :class:`LSTMCell` with the same configuration and weights
     (a copy) as the given ``torch.nn.LSTM`` or ``torch.nn.LSTMCell``.
 
-    ``impl`` chooses the LSTM's path (``"scratch"`` or ``"fused"``).
+    ``impl`` chooses the LSTM's path (``"scratch"``, ``"fused"`` or ``"triton"``).
     """
     if isinstance(module, nn.LSTM):
         kwargs = {a: getattr(module, a) for a in _LSTM_ARGS}

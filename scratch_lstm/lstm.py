@@ -101,7 +101,9 @@ class LSTM(nn.Module):
         proj_size: if ``> 0``, project each hidden state to ``proj_size`` features (LSTMP).
         impl: ``"scratch"`` (default): the teaching path, autograd through :func:`lstm_step`.
             ``"fused"``: the fast path of :mod:`scratch_lstm.fused` (a hand-derived backward
-            through time); packed sequences use the teaching path.
+            through time); packed sequences use the teaching path. ``"triton"``: the GPU
+            kernels of :mod:`scratch_lstm.triton_lstm` (CUDA, float32); what they do not cover
+            (``proj_size``, float64, packed sequences) goes through the fused path.
 
     ``forward(input, hx=None) -> (output, (h_n, c_n))`` with ``output (L, N, D*P)``
     (or ``(N, L, D*P)``, or packed), ``h_n (K*D, N, P)`` and ``c_n (K*D, N, H)`` where ``D`` is

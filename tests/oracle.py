@@ -73,18 +73,19 @@ def cases(draw, forms=INPUT_FORMS, max_layers=3) -> Case:
     )
 
 
-def make_pair(case: Case, dtype: torch.dtype, impl: str = "scratch", gen=None):
+def make_pair(case: Case, dtype: torch.dtype, impl: str = "scratch", gen=None, device="cpu"):
     """nn.LSTM with random weights from ``gen`` and a scratch LSTM loaded from it (strict)."""
     ref = nn.LSTM(**case.module_kwargs(), dtype=dtype)
     with torch.no_grad():
         for p in ref.parameters():
             p.uniform_(-0.8, 0.8, generator=gen)
-    ours = scratch_lstm.LSTM(**case.module_kwargs(), dtype=dtype, impl=impl)
+    ref = ref.to(device)
+    ours = scratch_lstm.LSTM(**case.module_kwargs(), dtype=dtype, impl=impl, device=device)
     ours.load_state_dict(ref.state_dict(), strict=True)
     return ref, ours
 
 
-def make_inputs(case: Case, dtype: torch.dtype, gen):
+def make_inputs(case: Case, dtype: torch.dtype, gen, device="cpu"):
     """Leaf tensors (x, h0, c0) for the case; h0/c0 are None without hx."""
     D = 2 if case.bidirectional else 1
     P = case.proj_size or case.hidden_size
@@ -96,11 +97,11 @@ def make_inputs(case: Case, dtype: torch.dtype, gen):
             case.T, case.B, case.input_size)
         h_shape = (case.num_layers * D, case.B, P)
         c_shape = (case.num_layers * D, case.B, case.hidden_size)
-    x = torch.randn(x_shape, dtype=dtype, generator=gen).requires_grad_()
+    x = torch.randn(x_shape, dtype=dtype, generator=gen).to(device).requires_grad_()
     if not case.with_hx:
         return x, None, None
-    h0 = torch.randn(h_shape, dtype=dtype, generator=gen).requires_grad_()
-    c0 = torch.randn(c_shape, dtype=dtype, generator=gen).requires_grad_()
+    h0 = torch.randn(h_shape, dtype=dtype, generator=gen).to(device).requires_grad_()
+    c0 = torch.randn(c_shape, dtype=dtype, generator=gen).to(device).requires_grad_()
     return x, h0, c0
 
 
@@ -118,17 +119,18 @@ def forward(module, case: Case, x, h0, c0):
     return out, h_n, c_n
 
 
-def assert_same_forward_and_backward(case: Case, dtype: torch.dtype, impl: str = "scratch"):
+def assert_same_forward_and_backward(case: Case, dtype: torch.dtype, impl: str = "scratch",
+                                     device="cpu"):
     """Outputs, final states and all gradients of scratch and nn.LSTM agree to TOL[dtype]."""
     gen = torch.Generator().manual_seed(case.seed)
-    ref, ours = make_pair(case, dtype, impl, gen)
-    leaves = make_inputs(case, dtype, gen)
+    ref, ours = make_pair(case, dtype, impl, gen, device)
+    leaves = make_inputs(case, dtype, gen, device)
     results = []
     for module in (ref, ours):
         x, h0, c0 = (None if t is None else t.detach().clone().requires_grad_() for t in leaves)
         outs = forward(module, case, x, h0, c0)
         cot = torch.Generator().manual_seed(case.seed + 1)
-        loss = sum((o * torch.randn(o.shape, dtype=dtype, generator=cot)).sum() for o in outs)
+        loss = sum((o * torch.randn(o.shape, dtype=dtype, generator=cot).to(device)).sum() for o in outs)
         loss.backward()
         grads = [t.grad for t in (x, h0, c0) if t is not None]
         grads += [p.grad for p in module.parameters()]

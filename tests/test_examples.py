@@ -14,6 +14,7 @@ EXAMPLES = [
     ("03_equivalence.py", [], "copied back into nn.LSTM (strict): True"),
     ("04_train_sequence_mnist.py", ["--fast"], "seed's func_eval on the test split:"),
     ("05_gates.py", ["--fast"], "max |c_t - (f_t*c_(t-1) + i_t*g_t)| over 28 steps"),
+    ("06_gpu_kernels.py", [], "largest difference over all 8x20 units"),
 ]
 
 

@@ -1,0 +1,135 @@
+"""On a CUDA GPU: every impl against cuDNN (TF32 off), and CUDA-graph replays against eager runs.
+
+Skipped without CUDA (CI has none); `benchmarks/gpu_check.sh` runs this module on a GPU.
+"""
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+
+from conftest import TOL
+from oracle import assert_same_forward_and_backward, cases
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+IMPLS = ["scratch", "fused", "triton"]
+
+
+@pytest.fixture(autouse=True)
+def ieee_fp32():
+    """cuDNN and cuBLAS in full fp32, as the kernels (TF32 would differ by ~1e-3)."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@settings(max_examples=25)
+@given(case=cases(max_layers=2))
+def test_equals_cudnn_float32(impl, case):
+    assert_same_forward_and_backward(case, torch.float32, impl, device="cuda")
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("shape", [(28, 128, 28, 256, 2), (784, 16, 1, 128, 1), (28, 1024, 28, 256, 1)],
+                         ids=["seed", "long", "batch1024"])
+def test_benchmark_shapes_equal_cudnn(impl, shape):
+    """The benchmark configurations themselves (the long one with a smaller batch, for time)."""
+    T, B, I, H, K = shape
+    torch.manual_seed(0)
+    ref = torch.nn.LSTM(I, H, K, batch_first=True, device="cuda")
+    ours = __import__("scratch_lstm").LSTM(I, H, K, batch_first=True, device="cuda", impl=impl)
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(B, T, I, device="cuda")
+    results = []
+    for m in (ref, ours):
+        m.zero_grad()
+        out, (h, c) = m(x)
+        (out.square().mean() + h.sum() + c.sum()).backward()
+        results.append([out, h, c] + [p.grad for p in m.parameters()])
+    for a, e in zip(results[1], results[0]):
+        torch.testing.assert_close(a, e, **TOL[torch.float32])
+
+
+def make_classifier_and_adam(backend, seed=0):
+    from scratch_lstm import LSTMClassifier
+
+    torch.manual_seed(seed)
+    model = LSTMClassifier(28, 64, num_layers=2, backend=backend, device="cuda")
+    opt = torch.optim.Adam(model.parameters(), lr=torch.tensor(1e-3, device="cuda"), capturable=True)
+    return model, opt
+
+
+def batches(n, sizes=None, seed=1):
+    gen = torch.Generator().manual_seed(seed)
+    for k in range(n):
+        B = sizes[k] if sizes else 32
+        yield (torch.randn(B, 28, 28, generator=gen).cuda(),
+               torch.randint(0, 10, (B,), generator=gen).cuda())
+
+
+@pytest.mark.parametrize("backend", ["triton", "fused", "torch"])
+def test_cuda_graph_training_step_equals_eager(backend):
+    """Replays of the recorded step (forward, backward, Adam) train exactly as eager steps do,
+    including a batch of another size in between (run eagerly) and a learning-rate change."""
+    from scratch_lstm.cuda_graphs import CUDAGraphStep
+
+    def stepper(model, opt):
+        def step(x, y):
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        return step
+
+    sizes = [32] * 6 + [7] + [32] * 3
+    runs = []
+    for graphed in (False, True):
+        model, opt = make_classifier_and_adam(backend)
+        step = stepper(model, opt)
+        if graphed:
+            step = CUDAGraphStep(step, warmup=2)
+        losses = []
+        for k, (x, y) in enumerate(batches(len(sizes), sizes)):
+            if k == 8:
+                opt.param_groups[0]["lr"].fill_(3e-4)  # in place: the graph reads the tensor
+            losses.append(step(x, y).item())
+        runs.append((losses, [p.detach().clone() for p in model.parameters()], step))
+    (eager_losses, eager_params, _), (graph_losses, graph_params, graph_step) = runs
+    assert graph_step.replays >= 5  # recorded at the 3rd full batch, replayed after
+    assert graph_losses == pytest.approx(eager_losses, rel=1e-6, abs=1e-6)
+    for a, e in zip(graph_params, eager_params):
+        torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-6)
+
+
+def test_cuda_graph_capture_failure_falls_back_and_says_so():
+    from scratch_lstm.cuda_graphs import CUDAGraphStep
+
+    said = []
+    step = CUDAGraphStep(lambda x: x * float(x.sum().item()), warmup=0, on_fallback=said.append)
+    x = torch.ones(3, device="cuda")
+    assert torch.equal(step(x), x * 3) and torch.equal(step(x), x * 3)
+    assert len(said) == 1 and "CUDA graph capture failed" in said[0] and step.replays == 0
+
+
+def test_train_command_on_cuda_with_graphs_matches_eager(tmp_path):
+    """`scratch-lstm train --backend triton` on CUDA: the graphed run logs the same epochs as an
+    eager one (same seed, same data)."""
+    from scratch_lstm.cli import main
+
+    common = ["train", "--dataset", "mnist-sample", "--backend", "triton", "--device", "cuda",
+              "--hidden-size", "32", "--num-layers", "2", "--epochs", "2", "--train-subset", "640",
+              "--batch-size", "64", "--log-every", "0"]
+    metrics = []
+    for graph in ("auto", "off"):
+        out = tmp_path / graph
+        assert main([*common, "--cuda-graph", graph, "--out", str(out)]) == 0
+        metrics.append([json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()])
+    for a, e in zip(*metrics):
+        assert a["train_loss"] == pytest.approx(e["train_loss"], rel=1e-5)
+        assert a["test_acc"] == pytest.approx(e["test_acc"], abs=2e-3)
