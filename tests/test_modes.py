@@ -25,7 +25,7 @@ from oracle import (
     make_inputs,
     make_pair,
 )
-from scratch_lstm import fused
+from scratch_lstm import fused, modes
 from scratch_lstm.fused import LSTMLayerFunction, fused_lstm_layer
 
 F64 = torch.float64
@@ -192,7 +192,7 @@ def test_backward_inside_autocast(impl):
 
 @pytest.mark.parametrize("impl", IMPLS)
 def test_where_nn_lstm_autocast_dtypes_are_not_mirrored(impl):
-    """README "not mirrored": on the CPU, nn.LSTM's non-oneDNN paths come back (partly) float32.
+    """README "not mirrored": on the CPU, nn.LSTM's fallback paths come back (partly) float32.
 
     Ours always returns the autocast dtype. This asserts nn.LSTM's side, so the README list
     fails this test if torch changes.
@@ -203,6 +203,7 @@ def test_where_nn_lstm_autocast_dtypes_are_not_mirrored(impl):
         "projection": (dict(proj_size=2), torch.randn(5, 2, 3), [bf16, bf16, f32]),
         "packed": (dict(), packed, [f32, f32, f32]),
         "batch 0": (dict(), torch.randn(5, 0, 3), [f32, f32, f32]),
+        "float16 input": (dict(), torch.randn(5, 2, 3).half(), [f32, f32, f32]),  # grad mode on
     }
     for name, (kwargs, inp, nn_dtypes) in kinds.items():
         torch.manual_seed(0)
@@ -418,3 +419,32 @@ def test_layer_functions_refuse_length_zero(layer):
     x, *rest = layer_args()
     with pytest.raises(RuntimeError, match=LENGTH_ZERO):
         layer(x[:0], *rest)
+
+
+# ---- the autocast rules themselves (scratch_lstm.modes) --------------------------------------
+
+
+def test_autocast_rules():
+    bf16, f16, f32, f64 = torch.bfloat16, torch.float16, torch.float32, torch.float64
+    assert modes.autocast_output_dtype("cpu", f32) is None  # autocast off
+    assert modes.autocast_cell_dtype("cpu", f32, f32) is None
+    assert not modes.autocast_accepts(bf16, f32, "cpu")
+    assert modes.autocast_note("cpu") == ""
+    with modes.autocast_disabled("cpu"):
+        assert not torch.is_autocast_enabled("cpu")
+    with torch.autocast("cpu", dtype=bf16):
+        assert modes.autocast_output_dtype("cpu", f32) is bf16
+        assert modes.autocast_output_dtype("cpu", f16) is bf16
+        assert modes.autocast_output_dtype("cpu", f64) is None  # float64 is left alone
+        assert modes.autocast_cell_dtype("cpu", f32, f32) is f32  # CPU: promoted with c
+        assert modes.autocast_cell_dtype("cpu", f32, bf16) is bf16
+        assert modes.autocast_cell_dtype("cpu", f64, f64) is None
+        assert modes.autocast_accepts(bf16, f32, "cpu") and modes.autocast_accepts(f16, f32, "cpu")
+        assert not modes.autocast_accepts(f64, f32, "cpu")
+        assert not modes.autocast_accepts(f32, f64, "cpu")
+        assert not modes.autocast_accepts(torch.int64, f32, "cpu")
+        assert not modes.autocast_accepts(bf16, f32, "cuda")  # autocast is on for the CPU only
+        assert "never float64" in modes.autocast_note("cpu")
+        with modes.autocast_disabled("cpu"):
+            assert not torch.is_autocast_enabled("cpu")
+        assert torch.is_autocast_enabled("cpu")
