@@ -12,8 +12,9 @@ equivalence suite as the teaching path. The forward computes the same gates as
    costs about twice its sigmoid on these shapes). Its derivative is ``4σ(2z_g)(1 - σ(2z_g))``.
 3. Results go into preallocated ``(T, B, ·)`` buffers instead of per-step lists.
 4. Autograd records nothing inside the loop: :class:`LSTMLayerFunction` saves the gate
-   activations and runs the backward below, with the weight gradients as single GEMMs over all
-   steps after the loop. Elementwise work stays per step, on blocks that fit in cache.
+   activations (returned as non-differentiable extra outputs, as ``torch.func`` requires) and
+   runs the backward below, with the weight gradients as single GEMMs over all steps after the
+   loop. Elementwise work stays per step, on blocks that fit in cache.
 
 The other PyTorch modes (shared with the Triton Function through the module-level helpers
 :func:`setup_layer_context`, :func:`layer_backward`, :func:`backward_through_equations` and
@@ -28,6 +29,8 @@ The other PyTorch modes (shared with the Triton Function through the module-leve
   work) and a ``vmap`` rule (:func:`vmap_layer`).
 - Autocast: the layer computes in the dtype of its inputs with autocast disabled, forward and
   backward; :class:`scratch_lstm.LSTM` casts its inputs and results around it as ``nn.LSTM`` does.
+- Empty input: batch size 0 runs (empty outputs, zero weight gradients); a sequence of length 0
+  raises ``nn.LSTM``'s ``RuntimeError``.
 
 Backward through time (per step, going against the direction of the forward loop). With
 ``m_t = o_t ⊙ tanh(c_t)`` and ``h_t = m_t`` (or ``W_hr m_t`` with projection)::
@@ -115,7 +118,7 @@ def _forward_loop(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, keep=True):
 def _backward_loop(inputs, reverse, outputs, grad_outputs, needs_input_grad):
     """The hand-derived backward through time (module docstring); first-order, no autograd."""
     x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr = inputs
-    Y, _, _, S, C, TC, M = outputs
+    Y, S, C, TC, M = outputs
     dY, dh_n, dc_n = grad_outputs
     T, B, I = x.shape
     H = C.size(2)
@@ -173,40 +176,41 @@ def setup_layer_context(ctx, inputs: tuple, output: tuple) -> None:
     ``inputs`` are apply's 9 arguments, ``output`` is forward's ``(y, h_n, c_n,
     *intermediates)``. Marks the intermediates non-differentiable, turns off the materialising
     of zero gradients (so no zeros are made for them; :func:`layer_backward` makes the ones it
-    needs), and saves the 8 tensor inputs followed by every output, which
-    :func:`layer_backward` unpacks in that order.
+    needs), and saves the 8 tensor inputs, ``y`` and the intermediates (not ``h_n``, ``c_n``),
+    which :func:`layer_backward` unpacks in that order.
     """
     *tensors, reverse = inputs
+    y, _, _, *intermediates = output
     ctx.reverse = reverse
-    ctx.mark_non_differentiable(*(t for t in output[3:] if t is not None))
+    ctx.mark_non_differentiable(*(t for t in intermediates if t is not None))
     ctx.set_materialize_grads(False)
-    ctx.save_for_backward(*tensors, *output)
+    ctx.save_for_backward(*tensors, y, *intermediates)
 
 
 def layer_backward(ctx, grad_outputs: tuple, first_order) -> tuple:
     """The ``backward`` of an LSTM layer Function: picks the derivation that is exact here.
 
     ``grad_outputs`` is ``(dy, dh_n, dc_n)``, ``None`` where an output got no gradient.
-    ``first_order(inputs, reverse, outputs, grad_outputs, needs_input_grad)`` is the Function's
-    hand-derived backward: it gets the 8 saved tensor inputs, the saved outputs of forward,
-    zero-filled ``grad_outputs`` and ``ctx.needs_input_grad[:8]``, and returns 8 gradients.
-    It runs when the backward need not be differentiable (grad mode off inside backward, the
-    ordinary ``loss.backward()``), under ``no_grad`` and with autocast off. When grad mode is on
-    inside backward (``create_graph=True``, and every ``torch.func`` transform) or the gradients
-    are ``torch.func`` tensors (``is_grads_batched``), :func:`backward_through_equations` runs
-    instead, so the gradient is itself differentiable. Returns the 9 gradients for apply.
+    ``first_order(inputs, reverse, saved, grad_outputs, needs_input_grad)`` is the Function's
+    hand-derived backward: it gets the 8 saved tensor inputs, ``saved = (y, *intermediates)``
+    from forward, zero-filled ``grad_outputs`` and ``ctx.needs_input_grad[:8]``, and returns 8
+    gradients. It runs when the backward need not be differentiable (grad mode off inside
+    backward: the ordinary ``loss.backward()``), under ``no_grad`` and with autocast off. When
+    grad mode is on inside backward (``create_graph=True``, and every ``torch.func`` transform)
+    or the gradients are batched (``is_grads_batched``) or wrapped by ``torch.func``,
+    :func:`backward_through_equations` runs instead, so the gradient is itself differentiable
+    (and the batched gradients meet only ops that have batching rules). Returns the 9
+    gradients for apply.
     """
-    saved = ctx.saved_tensors
-    inputs, outputs = saved[:8], saved[8:]
-    grad_outputs = tuple(
-        torch.zeros_like(o) if g is None else g for g, o in zip(grad_outputs, outputs[:3])
-    )
+    inputs, saved = ctx.saved_tensors[:8], ctx.saved_tensors[8:]
+    like = (saved[0], inputs[1], inputs[2])  # y; h_n and c_n have the shapes of h0 and c0
+    grad_outputs = tuple(torch.zeros_like(t) if g is None else g for g, t in zip(grad_outputs, like))
     needs_input_grad = ctx.needs_input_grad[:8]
     if torch.is_grad_enabled() or any(_is_transformed(g) for g in grad_outputs):
         grads = backward_through_equations(inputs, ctx.reverse, grad_outputs, needs_input_grad)
     else:
         with autocast_disabled(inputs[0].device.type):
-            grads = first_order(inputs, ctx.reverse, outputs, grad_outputs, needs_input_grad)
+            grads = first_order(inputs, ctx.reverse, saved, grad_outputs, needs_input_grad)
     return (*grads, None)
 
 
