@@ -17,8 +17,8 @@ equivalence suite as the teaching path. The forward computes the same gates as
    loop. Elementwise work stays per step, on blocks that fit in cache.
 
 The other PyTorch modes (shared with the Triton Function through the module-level helpers
-:func:`setup_layer_context`, :func:`layer_backward`, :func:`backward_through_equations` and
-:func:`vmap_layer`):
+:func:`setup_layer_context`, :func:`layer_backward`, :func:`backward_through_equations`,
+:func:`layer_jvp` and :func:`vmap_layer`):
 
 - Higher-order gradients (``create_graph=True``, gradient penalties, ``torch.func.grad`` of
   ``torch.func.grad``): the hand-derived backward is first-order only, so when a backward must
@@ -26,7 +26,9 @@ The other PyTorch modes (shared with the Triton Function through the module-leve
   path (:func:`scratch_lstm.lstm_layer` on the saved inputs) and differentiating that
   (:func:`backward_through_equations`). The numbers are then autograd's through the equations.
 - ``torch.func``: the Function has ``setup_context`` (so ``torch.func.grad``/``vjp``/``jacrev``
-  work) and a ``vmap`` rule (:func:`vmap_layer`).
+  work), a ``jvp`` for forward mode (``torch.func.jvp``/``jacfwd``/``hessian``,
+  ``torch.autograd.forward_ad``), again through the teaching path (:func:`layer_jvp`), and a
+  ``vmap`` rule (:func:`vmap_layer`).
 - Autocast: the layer computes in the dtype of its inputs with autocast disabled, forward and
   backward; :class:`scratch_lstm.LSTM` casts its inputs and results around it as ``nn.LSTM`` does.
 - Empty input: batch size 0 runs (empty outputs, zero weight gradients); a sequence of length 0
@@ -177,14 +179,17 @@ def setup_layer_context(ctx, inputs: tuple, output: tuple) -> None:
     *intermediates)``. Marks the intermediates non-differentiable, turns off the materialising
     of zero gradients (so no zeros are made for them; :func:`layer_backward` makes the ones it
     needs), and saves the 8 tensor inputs, ``y`` and the intermediates (not ``h_n``, ``c_n``),
-    which :func:`layer_backward` unpacks in that order.
+    which :func:`layer_backward` unpacks in that order. The 8 inputs are also saved for
+    forward-mode AD (:func:`layer_jvp`).
     """
     *tensors, reverse = inputs
     y, _, _, *intermediates = output
     ctx.reverse = reverse
+    ctx.n_intermediates = len(intermediates)
     ctx.mark_non_differentiable(*(t for t in intermediates if t is not None))
     ctx.set_materialize_grads(False)
     ctx.save_for_backward(*tensors, y, *intermediates)
+    ctx.save_for_forward(*tensors)
 
 
 def layer_backward(ctx, grad_outputs: tuple, first_order) -> tuple:
@@ -258,6 +263,37 @@ def backward_through_equations(
     return tuple(grads)
 
 
+def layer_jvp(ctx, tangents: tuple) -> tuple:
+    """The ``jvp`` of an LSTM layer Function (forward-mode AD: ``torch.func.jvp``, ``jacfwd``,
+    ``hessian``): the layer's directional derivative, by forward-mode AD through the teaching path.
+
+    ``tangents`` are the tangents of apply's 9 arguments (``None`` where an input has none).
+    Recomputes ``lstm_layer`` on the inputs saved by :func:`setup_layer_context` and
+    differentiates it forward, so the numbers are autograd's through the gate equations, like
+    ``nn.LSTM``'s. Returns tangents for ``(y, h_n, c_n)`` and ``None`` for the intermediates.
+    """
+    inputs = ctx.saved_tensors  # in jvp: what save_for_forward kept, the 8 tensor inputs
+    wanted = [k for k, t in enumerate(tangents[:8]) if t is not None]
+
+    def layer(*primals):
+        args = list(inputs)
+        for k, primal in zip(wanted, primals):
+            args[k] = primal
+        y, (h_n, c_n) = lstm_layer(*args, reverse=ctx.reverse)
+        return y, h_n, c_n
+
+    primals, tangents = tuple(inputs[k] for k in wanted), tuple(tangents[k] for k in wanted)
+    # torch.func.jvp under torch.func transforms; inside a plain torch.autograd.forward_ad level
+    # it cannot nest, so there the jvp comes from double backward (torch.autograd.functional).
+    if torch._C._are_functorch_transforms_active():
+        jvp = torch.func.jvp
+    else:
+        jvp = torch.autograd.functional.jvp
+    with autocast_disabled(inputs[0].device.type):
+        _, output_tangents = jvp(layer, primals, tangents)
+    return (*output_tangents, *([None] * ctx.n_intermediates))
+
+
 def vmap_layer(apply, info, in_dims: tuple, args: tuple, output_batch_dims: tuple):
     """The ``vmap`` rule of an LSTM layer Function; returns ``(outputs, out_dims)``.
 
@@ -321,6 +357,10 @@ class LSTMLayerFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dY, dh_n, dc_n, *_):
         return layer_backward(ctx, (dY, dh_n, dc_n), _backward_loop)
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return layer_jvp(ctx, tangents)
 
     @staticmethod
     def vmap(info, in_dims, *args):

@@ -1,5 +1,6 @@
 """The mirror holds in every PyTorch mode, for every impl: higher-order gradients, autocast,
-torch.func (grad, grad of grad, jacrev, vmap), batch size 0 and sequence length 0.
+torch.func (grad, grad of grad, jacrev, jvp, jacfwd, hessian, vmap), forward-mode AD, batch size 0
+and sequence length 0.
 
 torch.nn is the oracle throughout; where nn.LSTM has no such mode (vmap), a Python loop over it is.
 """
@@ -29,6 +30,10 @@ from scratch_lstm import fused, modes
 from scratch_lstm.fused import LSTMLayerFunction, fused_lstm_layer
 
 F64 = torch.float64
+
+# torch.func.jvp's first call reaches torch code that still calls torch.jit.script: torch's own
+# deprecation warning, nothing this package does.
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
 
 
 def leaves_of(case, dtype, gen):
@@ -301,6 +306,46 @@ def test_jacrev_and_batched_grads_equal_nn_lstm(impl):
     basis = torch.eye(out.numel(), dtype=F64).view(-1, *out.shape)
     rows, = torch.autograd.grad(out, xr, basis, is_grads_batched=True)
     torch.testing.assert_close(rows.view(out.shape + x.shape), expected, **TOL[F64])
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@settings(max_examples=20)
+@given(case=cases(forms=("batched", "unbatched"), max_layers=2))
+def test_forward_mode_jvp_equals_nn_lstm(impl, case):
+    """torch.func.jvp over the input and (h0, c0) gives nn.LSTM's directional derivatives."""
+    gen = torch.Generator().manual_seed(case.seed)
+    ref, ours = make_pair(case, F64, impl, gen)
+    primals = [t.detach() for t in make_inputs(case, F64, gen) if t is not None]
+    tangents = [torch.randn(t.shape, dtype=F64, generator=gen) for t in primals]
+
+    def run(module):
+        def f(x, *hx):
+            out, (h, c) = module(x, tuple(hx) or None)
+            return out, h, c
+        return torch.func.jvp(f, tuple(primals), tuple(tangents))[1]
+
+    for a, e in zip(run(ours), run(ref)):
+        torch.testing.assert_close(a, e, **TOL[F64])
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_jacfwd_hessian_and_forward_ad_equal_nn_lstm(impl):
+    torch.manual_seed(0)
+    kwargs = dict(num_layers=2, bidirectional=True, proj_size=2, dtype=F64)
+    ref, ours = nn.LSTM(3, 4, **kwargs), scratch_lstm.LSTM(3, 4, impl=impl, **kwargs)
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(3, 2, 3, dtype=F64)
+    expected = torch.autograd.functional.jacobian(lambda x: ref(x)[1][1], x)
+    torch.testing.assert_close(torch.func.jacfwd(lambda x: ours(x)[1][1])(x), expected, **TOL[F64])
+    expected = torch.autograd.functional.hessian(lambda x: ref(x)[0].sin().sum(), x)
+    got = torch.func.hessian(lambda x: ours(x)[0].sin().sum())(x)  # jacfwd of jacrev
+    torch.testing.assert_close(got, expected, **TOL[F64])
+    tangent = torch.randn_like(x)
+    with torch.autograd.forward_ad.dual_level():  # forward AD without torch.func
+        out = ours(torch.autograd.forward_ad.make_dual(x, tangent))[0]
+        got = torch.autograd.forward_ad.unpack_dual(out).tangent
+    expected = torch.func.jvp(lambda x: ref(x)[0], (x,), (tangent,))[1]
+    torch.testing.assert_close(got, expected, **TOL[F64])
 
 
 @pytest.mark.parametrize("impl", IMPLS)
