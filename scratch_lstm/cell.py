@@ -22,6 +22,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from .modes import autocast_accepts, autocast_cell_dtype, autocast_note
+
 
 class LSTMStep(NamedTuple):
     """Everything one LSTM step computes, each ``(B, H)`` unless noted.
@@ -89,6 +91,7 @@ class LSTMCell(nn.Module):
 
     Shapes: ``input`` is ``(B, I)`` or unbatched ``(I,)``; ``hx = (h, c)`` each ``(B, H)`` or
     ``(H,)``, zeros when omitted. Returns ``(h', c')`` with the same batching as ``input``.
+    Under ``torch.autocast`` it returns ``nn.LSTMCell``'s dtypes (:mod:`scratch_lstm.modes`).
     """
 
     def __init__(
@@ -100,6 +103,12 @@ class LSTMCell(nn.Module):
         dtype=None,
     ) -> None:
         super().__init__()
+        _check_argument_types(
+            ints={"input_size": input_size, "hidden_size": hidden_size}, bools={"bias": bias}
+        )
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if value < 0:  # nn.LSTMCell accepts 0 (an empty weight), so this does too
+                raise ValueError(f"LSTMCell: {name} must be zero or more, got {value}")
         factory = {"device": device, "dtype": dtype}
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -130,6 +139,22 @@ class LSTMCell(nn.Module):
         self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
     ) -> tuple[Tensor, Tensor]:
         """One step: ``(h', c') = LSTMCell(x, (h, c))``. See the class docstring for shapes."""
+        self._check_input(input)
+        is_batched = input.dim() == 2
+        x = input if is_batched else input.unsqueeze(0)  # (B, I)
+        h, c = self._state(hx, x, is_batched)  # (B, H) each
+        autocast_dtype = autocast_cell_dtype(x.device.type, self.weight_ih.dtype, c.dtype)
+        step = lstm_step(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        h, c = step.h, step.c
+        if autocast_dtype is not None:  # under autocast: nn.LSTMCell's dtype (None otherwise)
+            h, c = h.to(autocast_dtype), c.to(autocast_dtype)
+        if not is_batched:
+            return h.squeeze(0), c.squeeze(0)
+        return h, c
+
+    # ---- input checks (nn.LSTMCell's conditions, with messages that say how to fix) ---------
+
+    def _check_input(self, input: Tensor) -> None:
         if input.dim() not in (1, 2):
             raise ValueError(
                 f"LSTMCell: Expected input to be 1D (I,) or 2D (B, I), got {input.dim()}D "
@@ -140,31 +165,64 @@ class LSTMCell(nn.Module):
                 f"LSTMCell: input has {input.size(-1)} features, expected input_size="
                 f"{self.input_size} (input shape {list(input.shape)})"
             )
-        if input.dtype != self.weight_ih.dtype:
+        self._check_dtype("input", input.dtype)
+
+    def _check_dtype(self, name: str, dtype: torch.dtype) -> None:
+        weight = self.weight_ih.dtype
+        if dtype != weight and not autocast_accepts(dtype, weight, self.weight_ih.device.type):
             raise ValueError(
-                f"LSTMCell: input dtype ({input.dtype}) does not match weight dtype "
-                f"({self.weight_ih.dtype}). Convert input: input.to({self.weight_ih.dtype}), "
-                f"or convert model: model.to({input.dtype})"
+                f"LSTMCell: {name} dtype ({dtype}) does not match weight dtype ({weight})"
+                f"{autocast_note(self.weight_ih.device.type)}. "
+                f"Convert {name}: {name}.to({weight}), or convert model: model.to({dtype})"
             )
-        is_batched = input.dim() == 2
-        x = input if is_batched else input.unsqueeze(0)  # (B, I)
-        B = x.size(0)
+
+    def _state(self, hx, x: Tensor, is_batched: bool) -> tuple[Tensor, Tensor]:
+        """``(h, c)`` as ``(B, H)`` tensors: zeros when ``hx`` is None, else ``hx`` checked."""
         if hx is None:
-            zeros = x.new_zeros(B, self.hidden_size)  # (B, H)
-            h, c = zeros, zeros
-        else:
-            h, c = hx
-            for name, value in (("hx[0]", h), ("hx[1]", c)):
-                expected = (B, self.hidden_size) if is_batched else (self.hidden_size,)
-                if tuple(value.shape) != expected:
-                    kind = "batched 2-D" if is_batched else "unbatched 1-D"
-                    raise RuntimeError(
-                        f"LSTMCell: for {kind} input of shape {list(input.shape)}, {name} must "
-                        f"have shape {list(expected)}, got {list(value.shape)}"
-                    )
-            if not is_batched:
-                h, c = h.unsqueeze(0), c.unsqueeze(0)  # (1, H)
-        step = lstm_step(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
-        if not is_batched:
-            return step.h.squeeze(0), step.c.squeeze(0)
-        return step.h, step.c
+            zeros = x.new_zeros(x.size(0), self.hidden_size)  # (B, H)
+            return zeros, zeros
+        pair = isinstance(hx, (tuple, list)) and len(hx) == 2
+        if not (pair and all(isinstance(t, Tensor) for t in hx)):
+            raise TypeError(
+                f"LSTMCell: hx must be a tuple (h, c) of two tensors, got {_describe(hx)}. A "
+                f"stacked (2, B, H) tensor is not split: pass hx=(h, c), e.g. tuple(hx)"
+            )
+        expected = (x.size(0), self.hidden_size) if is_batched else (self.hidden_size,)
+        for name, value in (("hx[0]", hx[0]), ("hx[1]", hx[1])):
+            if value.dim() not in (1, 2):
+                raise ValueError(
+                    f"LSTMCell: Expected {name} to be 1D (H,) or 2D (B, H), got {value.dim()}D "
+                    f"instead (shape {list(value.shape)})"
+                )
+            if tuple(value.shape) != expected:
+                kind, shape = ("batched 2-D", x.shape) if is_batched else ("unbatched 1-D", x[0].shape)
+                raise RuntimeError(
+                    f"LSTMCell: for {kind} input of shape {list(shape)}, {name} must have shape "
+                    f"{list(expected)}, got {list(value.shape)}"
+                )
+        self._check_dtype("hx[0]", hx[0].dtype)  # c may differ: f ⊙ c promotes, as in nn.LSTMCell
+        h, c = hx
+        return (h, c) if is_batched else (h.unsqueeze(0), c.unsqueeze(0))  # (1, H)
+
+
+def _describe(value) -> str:
+    """A short description of what came where a tensor pair was expected."""
+    if isinstance(value, Tensor):
+        return f"a Tensor of shape {list(value.shape)}"
+    if isinstance(value, (tuple, list)):
+        kinds = ", ".join(type(v).__name__ for v in value)
+        return f"a {type(value).__name__} of {len(value)} element(s) ({kinds})"
+    return f"a {type(value).__name__}"
+
+
+def _check_argument_types(ints: dict, bools: dict) -> None:
+    """``nn.LSTM``'s constructor type checks: each of ``bools`` a bool, each of ``ints`` an int.
+
+    A bool is not accepted as an int. Raises ``TypeError`` naming the argument and what came.
+    """
+    for name, value in bools.items():
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} should be of type bool, got: {type(value).__name__}")
+    for name, value in ints.items():
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name} should be of type int, got: {type(value).__name__}")

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
-from .cell import LSTMStep, lstm_step
+from .cell import LSTMStep, _check_argument_types, lstm_step
+from .modes import autocast_accepts, autocast_disabled, autocast_note, autocast_output_dtype
 
 IMPLS = ("scratch", "fused", "triton")
 
@@ -54,6 +55,8 @@ def lstm_layer(
     packed = batch_sizes is not None
     xs = x.split(batch_sizes) if packed else x.unbind(0)  # T tensors (B_t, I)
     T = len(xs)
+    if T == 0:
+        raise empty_sequence_error(x.shape, time_dim=None if packed else 0)
     sizes = batch_sizes if packed else [x.size(1)] * T
     ys: list[Tensor | None] = [None] * T
     if trace is not None:
@@ -104,6 +107,11 @@ class LSTM(nn.Module):
             through time); packed sequences use the teaching path. ``"triton"``: the GPU
             kernels of :mod:`scratch_lstm.triton_lstm` (CUDA, float32); what they do not cover
             (``proj_size``, float64, packed sequences) goes through the fused path.
+
+    Under ``torch.autocast`` the results come back in the autocast dtype, as ``nn.LSTM``'s do
+    (see :mod:`scratch_lstm.modes`): the teaching path runs as autocast decides (matrix
+    products in the low dtype, gates and cell state in the weights' dtype through promotion);
+    the other impls compute in the weights' dtype with autocast off.
 
     ``forward(input, hx=None) -> (output, (h_n, c_n))`` with ``output (L, N, D*P)``
     (or ``(N, L, D*P)``, or packed), ``h_n (K*D, N, P)`` and ``c_n (K*D, N, H)`` where ``D`` is
@@ -215,36 +223,48 @@ class LSTM(nn.Module):
         return self._forward(input, hx)
 
     def _forward(self, input, hx, trace: list | None = None):
-        if self.impl == "triton":
-            from .triton_lstm import unavailable_reason
-
-            device = (input.data if isinstance(input, PackedSequence) else input).device
-            reason = unavailable_reason(device)
-            if reason is not None:
-                raise RuntimeError(reason)
         if isinstance(input, PackedSequence):
             x, batch_sizes, sorted_indices, unsorted_indices = input
             self._check_input(x, expected_dim=2)
             sizes = batch_sizes.tolist()
+            if not sizes:
+                raise empty_sequence_error(x.shape, time_dim=None)
             B, unbatched = sizes[0], False
         else:
-            if not isinstance(input, Tensor) or input.dim() not in (2, 3):
-                got = f"{input.dim()}D" if isinstance(input, Tensor) else type(input).__name__
+            if not isinstance(input, Tensor):
+                raise TypeError(
+                    f"LSTM: Expected input to be a Tensor or a PackedSequence, got "
+                    f"{type(input).__name__}; convert it with torch.as_tensor(...)"
+                )
+            if input.dim() not in (2, 3):
                 raise ValueError(
                     f"LSTM: Expected input to be 2D (L, H_in) or 3D "
-                    f"({'N, L' if self.batch_first else 'L, N'}, H_in), got {got} instead"
+                    f"({'N, L' if self.batch_first else 'L, N'}, H_in), got {input.dim()}D instead"
                 )
             sizes, sorted_indices, unsorted_indices = None, None, None
             unbatched = input.dim() == 2
             x = input.unsqueeze(0 if self.batch_first else 1) if unbatched else input
             self._check_input(x, expected_dim=3)
+            time_dim = 1 if self.batch_first else 0
+            if x.size(time_dim) == 0:
+                raise empty_sequence_error(input.shape, time_dim=0 if unbatched else time_dim)
             if self.batch_first:
                 x = x.transpose(0, 1)  # (L, N, H_in): time-major inside
             B = x.size(1)
 
         h0, c0 = self._initial_state(hx, x, B, unbatched)  # (K*D, B, P), (K*D, B, H)
+        if self.impl == "triton":  # one clear error where its kernels cannot run, whatever the input
+            from .triton_lstm import unavailable_reason
+
+            reason = unavailable_reason(x.device)
+            if reason is not None:
+                raise RuntimeError(reason)
         if sorted_indices is not None:  # rows of hx follow the user's order, not the sorted one
             h0, c0 = h0.index_select(1, sorted_indices), c0.index_select(1, sorted_indices)
+        # Under autocast (None otherwise): compute from the weights' dtype, return nn.LSTM's dtype.
+        autocast_dtype = autocast_output_dtype(x.device.type, self.weight_ih_l0.dtype)
+        if autocast_dtype is not None:
+            x, h0, c0 = (t.to(self.weight_ih_l0.dtype) for t in (x, h0, c0))
 
         D = 2 if self.bidirectional else 1
         h_n, c_n = [], []
@@ -267,6 +287,8 @@ class LSTM(nn.Module):
                 layer_input = F.dropout(layer_input, self.dropout, training=True)
         output = layer_input
         h_n, c_n = torch.stack(h_n), torch.stack(c_n)  # (K*D, N, P), (K*D, N, H)
+        if autocast_dtype is not None:
+            output, h_n, c_n = (t.to(autocast_dtype) for t in (output, h_n, c_n))
 
         if sizes is not None:
             if unsorted_indices is not None:
@@ -281,24 +303,20 @@ class LSTM(nn.Module):
 
     def _run_direction(self, x, h0, c0, k, reverse, sizes, trace):
         weights = self.direction_weights(k)
-        if self.impl == "fused" and sizes is None and trace is None:
-            from .fused import fused_lstm_layer
-
-            return fused_lstm_layer(x, h0, c0, *weights, reverse=reverse)
-        if self.impl == "triton" and sizes is None and trace is None:
-            from .triton_lstm import triton_lstm_layer
-
-            return triton_lstm_layer(x, h0, c0, *weights, reverse=reverse)
+        if self.impl != "scratch" and sizes is None and trace is None:
+            with autocast_disabled(x.device.type):  # fast paths compute in the weights' dtype
+                return _fast_layer(self.impl)(x, h0, c0, *weights, reverse=reverse)
         return lstm_layer(x, h0, c0, *weights, reverse=reverse, batch_sizes=sizes, trace=trace)
 
     # ---- input checks (the same conditions as nn.LSTM, with messages that say how to fix) ---
 
     def _check_input(self, x: Tensor, expected_dim: int) -> None:
         weight = self.weight_ih_l0
-        if x.dtype != weight.dtype and not torch._C._is_any_autocast_enabled():
+        if x.dtype != weight.dtype and not autocast_accepts(x.dtype, weight.dtype, x.device.type):
             raise ValueError(
-                f"LSTM input dtype ({x.dtype}) does not match weight dtype ({weight.dtype}). "
-                f"Convert input: input.to({weight.dtype}), or convert model: model.to({x.dtype})"
+                f"LSTM input dtype ({x.dtype}) does not match weight dtype ({weight.dtype})"
+                f"{autocast_note(x.device.type)}. Convert input: input.to({weight.dtype}), or "
+                f"convert model: model.to({x.dtype})"
             )
         if x.dim() != expected_dim:
             raise RuntimeError(f"input must have {expected_dim} dimensions, got {x.dim()}")
@@ -339,11 +357,41 @@ class LSTM(nn.Module):
                     f"Expected {name} size {want} (num_layers * num_directions, {dims}"
                     f"{size_name}), got {got}"
                 )
-            if value.dtype != x.dtype:
+            weight_dtype = self.weight_ih_l0.dtype
+            if value.dtype != x.dtype and not autocast_accepts(
+                value.dtype, weight_dtype, x.device.type
+            ):
                 raise ValueError(
                     f"LSTM: {name} dtype ({value.dtype}) does not match input dtype ({x.dtype})"
+                    f"{autocast_note(x.device.type)}. Convert it: .to({x.dtype})"
                 )
         return h0, c0
+
+
+def _fast_layer(impl: str):
+    """The layer function of a non-teaching impl: ``lstm_layer``'s contract, padded input."""
+    if impl == "triton":
+        from .triton_lstm import triton_lstm_layer  # imported on use: it needs the triton package
+
+        return triton_lstm_layer
+    from .fused import fused_lstm_layer  # imported here: fused.py imports this module
+
+    return fused_lstm_layer
+
+
+def empty_sequence_error(shape, time_dim: int | None) -> RuntimeError:
+    """``nn.LSTM``'s error for a sequence of length 0, saying what came and what to do.
+
+    ``time_dim`` is the dimension of ``shape`` that counts steps (``None`` for packed data).
+    """
+    if time_dim is None:
+        came = f"a PackedSequence with no time steps (data of shape {list(shape)})"
+    else:
+        came = f"input of shape {list(shape)}, whose time dimension (dim {time_dim}) has length 0"
+    return RuntimeError(
+        f"Expected sequence length to be larger than 0 in RNN: got {came}. Pass at least one "
+        f"time step, or skip the call for an empty sequence"
+    )
 
 
 def _check_arguments(input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size):
@@ -360,17 +408,15 @@ def _check_arguments(input_size, hidden_size, num_layers, bias, batch_first, dro
             f"num_layers={num_layers}",
             stacklevel=3,
         )
-    for name, value in (("bias", bias), ("batch_first", batch_first)):
-        if not isinstance(value, bool):
-            raise TypeError(f"{name} should be of type bool, got: {type(value).__name__}")
-    for name, value in (
-        ("input_size", input_size),
-        ("hidden_size", hidden_size),
-        ("num_layers", num_layers),
-        ("proj_size", proj_size),
-    ):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} should be of type int, got: {type(value).__name__}")
+    _check_argument_types(
+        ints={
+            "input_size": input_size,
+            "hidden_size": hidden_size,
+            "num_layers": num_layers,
+            "proj_size": proj_size,
+        },
+        bools={"bias": bias, "batch_first": batch_first},
+    )
     if input_size <= 0:
         raise ValueError(f"input_size must be greater than zero, got {input_size}")
     if hidden_size <= 0:

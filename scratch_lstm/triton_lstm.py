@@ -64,6 +64,11 @@ import os
 import torch
 from torch import Tensor
 
+from .fused import (fused_lstm_layer, layer_backward, layer_jvp, setup_layer_context,
+                    vmap_layer)
+from .lstm import empty_sequence_error
+from .modes import autocast_disabled
+
 try:  # Triton ships with the Linux CUDA builds of torch; import scratch_lstm must work without it.
     import triton
     import triton.language as tl
@@ -292,12 +297,9 @@ def _forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse: bool, save: bool):
     return y, Z, Cs
 
 
-def _final_state(y, Cs, h0, reverse):
-    """``(h_n, c_n)``: the state after the last step processed (``h_0, c_0`` when T is 0)."""
-    T = y.size(0)
-    if reverse:
-        return y[0] if T else h0, Cs[0]
-    return y[T - 1] if T else h0, Cs[T]
+def _final_state(y, Cs, reverse):
+    """``(h_n, c_n)``: the state after the last step processed."""
+    return (y[0], Cs[0]) if reverse else (y[-1], Cs[-1])
 
 
 def _backward(dY, dh_n, dc_n, x, h0, w_ih, w_hh, y, G, Cs, reverse, has_bias, needs):
@@ -332,42 +334,47 @@ def _backward(dY, dh_n, dc_n, x, h0, w_ih, w_hh, y, G, Cs, reverse, has_bias, ne
     return dx, dh0, dc0, dw_ih, dw_hh, db, db
 
 
+def _first_order_backward(inputs, reverse, saved, grad_outputs, needs_input_grad):
+    """The hand-derived backward on the kernels, in the protocol of :func:`fused.layer_backward`."""
+    x, h0, _, w_ih, w_hh, b_ih, _, _ = inputs
+    y, G, Cs = saved
+    return (*_backward(*grad_outputs, x, h0, w_ih, w_hh, y, G, Cs, reverse, b_ih is not None,
+                       needs_input_grad), None)
+
+
 class TritonLayerFunction(torch.autograd.Function):
     """One LSTM layer-direction on the Triton kernels, with the backward of :mod:`scratch_lstm.fused`.
 
-    ``apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse) -> (y, h_n, c_n, gates, cells)``; the last
-    two are saved activations (not differentiable). Use :func:`triton_lstm_layer`, which checks
-    coverage and falls back.
+    ``apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse) -> (y, h_n, c_n, gates, cells)``
+    (``w_hr`` must be ``None``: projection goes through the fused path); the last two outputs
+    are the saved activations, not differentiable. Higher-order and forward-mode gradients,
+    ``torch.func`` and vmap go through the helpers the fused path shares
+    (:func:`scratch_lstm.fused.layer_backward` and its neighbours). Use
+    :func:`triton_lstm_layer`, which checks coverage and falls back.
     """
 
     @staticmethod
-    def forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
-        y, G, Cs = _forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, save=True)
-        h_n, c_n = _final_state(y, Cs, h0, reverse)
+    def forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse):
+        with autocast_disabled(x.device.type):
+            y, G, Cs = _forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, save=True)
+        h_n, c_n = _final_state(y, Cs, reverse)
         return y, h_n.clone(), c_n.clone(), G, Cs
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse = inputs
-        y, _, _, G, Cs = output
-        ctx.mark_non_differentiable(G, Cs)
-        ctx.reverse = reverse
-        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, y, G, Cs)
+        setup_layer_context(ctx, inputs, output)
 
     @staticmethod
-    def backward(ctx, dY, dh_n, dc_n, _dG, _dCs):
-        x, h0, c0, w_ih, w_hh, b_ih, b_hh, y, G, Cs = ctx.saved_tensors
-        needs = ctx.needs_input_grad[:7]
-        if torch.is_grad_enabled():  # create_graph=True: differentiate through the equations
-            from .fused import backward_through_equations
+    def backward(ctx, dY, dh_n, dc_n, *_):
+        return layer_backward(ctx, (dY, dh_n, dc_n), _first_order_backward)
 
-            grads = backward_through_equations(
-                (x, h0, c0, w_ih, w_hh, b_ih, b_hh, None), ctx.reverse, (dY, dh_n, dc_n), needs)
-            return (*grads[:7], None)
-        with torch.autocast(x.device.type, enabled=False):
-            grads = _backward(dY, dh_n, dc_n, x, h0, w_ih, w_hh, y, G, Cs, ctx.reverse,
-                              b_ih is not None, needs)
-        return (*grads, None)
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return layer_jvp(ctx, tangents)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return vmap_layer(TritonLayerFunction.apply, info, in_dims, args, (1, 0, 0, 1, 1))
 
 
 def triton_lstm_layer(
@@ -385,19 +392,22 @@ def triton_lstm_layer(
 
     Runs the Triton kernels when they cover the layer (float32, no projection), else
     :func:`scratch_lstm.fused.fused_lstm_layer`. Raises ``RuntimeError`` where the kernels cannot
-    run at all (CPU tensors without ``TRITON_INTERPRET=1``, or no triton package).
+    run at all (CPU tensors without ``TRITON_INTERPRET=1``, or no triton package) and, as
+    ``nn.LSTM`` does, for ``T = 0``.
     """
     reason = unavailable_reason(x.device)
     if reason is not None:
         raise RuntimeError(reason)
     if not kernels_cover(x, w_ih, w_hr):
-        from .fused import fused_lstm_layer
-
         return fused_lstm_layer(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse)
-    tensors = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
-        y, h_n, c_n, _, _ = TritonLayerFunction.apply(*tensors, reverse)
+    if x.size(0) == 0:
+        raise empty_sequence_error(x.shape, time_dim=0)
+    tensors = (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
+    needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+    if needs_grad or torch._C._are_functorch_transforms_active():
+        y, h_n, c_n, *_ = TritonLayerFunction.apply(*tensors, reverse)
         return y, (h_n, c_n)
-    y, _, Cs = _forward(*tensors, reverse, save=False)
-    h_n, c_n = _final_state(y, Cs, h0, reverse)
+    with autocast_disabled(x.device.type):
+        y, _, Cs = _forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, save=False)
+    h_n, c_n = _final_state(y, Cs, reverse)
     return y, (h_n, c_n)

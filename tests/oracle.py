@@ -10,7 +10,10 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import scratch_lstm
-from conftest import TOL
+from conftest import AUTOCAST_TOL, TOL
+
+# Every impl the suite checks against nn.LSTM; a new impl is added here, once.
+IMPLS = ["scratch", "fused", "triton"]
 
 INPUT_FORMS = ("batched", "unbatched", "packed_sorted", "packed_unsorted")
 
@@ -141,3 +144,78 @@ def assert_same_forward_and_backward(case: Case, dtype: torch.dtype, impl: str =
     assert len(our_grads) == len(ref_grads)
     for k, (a, e) in enumerate(zip(our_grads, ref_grads)):
         torch.testing.assert_close(a, e, **TOL[dtype], msg=lambda m: f"grad {k}: {m}\n{case}")
+
+
+def run_under_autocast(module, case: Case, leaves, device: str, dtype: torch.dtype):
+    """Forward under ``torch.autocast(device, dtype)``, backward of a random read-out after it.
+
+    Returns ``(outputs, grads)``: output, h_n, c_n as returned, and the gradients of the
+    leaves and every parameter.
+    """
+    x, h0, c0 = (None if t is None else t.detach().to(device).requires_grad_() for t in leaves)
+    with torch.autocast(device, dtype=dtype):
+        outs = forward(module, case, x, h0, c0)
+    cot = torch.Generator().manual_seed(case.seed + 1)
+    loss = sum((o.float() * torch.randn(o.shape, generator=cot).to(device)).sum() for o in outs)
+    loss.backward()
+    grads = [t.grad for t in (x, h0, c0) if t is not None] + [p.grad for p in module.parameters()]
+    return outs, grads
+
+
+def assert_autocast_like_nn_lstm(case: Case, impl: str, device: str, dtype: torch.dtype):
+    """Under autocast, ours returns nn.LSTM's dtypes and stays within AUTOCAST_TOL of it.
+
+    The float32 model's results come back in the autocast dtype. On the CPU, nn.LSTM with a
+    projection leaves ``c_n`` in float32 (its oneDNN kernel has no projection, and the fallback
+    promotes); ours returns the autocast dtype there too (README, "not mirrored").
+    """
+    gen = torch.Generator().manual_seed(case.seed)
+    ref, ours = (m.to(device) for m in make_pair(case, torch.float32, impl, gen))
+    leaves = make_inputs(case, torch.float32, gen)
+    (ref_outs, ref_grads), (our_outs, our_grads) = (
+        run_under_autocast(m, case, leaves, device, dtype) for m in (ref, ours)
+    )
+    assert [o.dtype for o in our_outs] == [dtype] * 3
+    expected = [dtype, dtype, torch.float32 if device == "cpu" and case.proj_size else dtype]
+    assert [o.dtype for o in ref_outs] == expected, case
+    tol = AUTOCAST_TOL[dtype]
+    for name, a, e in zip(("output", "h_n", "c_n"), our_outs, ref_outs):
+        torch.testing.assert_close(a.float(), e.float(), rtol=tol["outputs"], atol=tol["outputs"],
+                                   msg=lambda m: f"{name}: {m}\n{case}")
+    for k, (a, e) in enumerate(zip(our_grads, ref_grads)):
+        assert a.dtype == e.dtype
+        torch.testing.assert_close(a, e, rtol=tol["grads"], atol=tol["grads"],
+                                   msg=lambda m: f"grad {k}: {m}\n{case}")
+
+
+def assert_cell_autocast_like_nn(I, H, B, bias, batched, x_dtype, hx_dtype, seed, device, dtype):
+    """Under autocast, LSTMCell returns nn.LSTMCell's dtypes and stays within AUTOCAST_TOL of it.
+
+    ``hx_dtype`` ``None`` means no ``hx``. Gradients of the input, hx and every parameter too.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    ref = nn.LSTMCell(I, H, bias=bias)
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.uniform_(-1, 1, generator=gen)
+    ours = scratch_lstm.LSTMCell(I, H, bias=bias)
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    lead = (B,) if batched else ()
+    x = torch.randn(*lead, I, generator=gen).to(x_dtype)
+    hx = [torch.randn(*lead, H, generator=gen).to(hx_dtype or x_dtype) for _ in range(2)]
+    results = []
+    for module in (ref.to(device), ours.to(device)):
+        leaves = [t.detach().to(device).requires_grad_() for t in (x, *hx)]
+        with torch.autocast(device, dtype=dtype):
+            h, c = module(leaves[0], tuple(leaves[1:]) if hx_dtype else None)
+        (h.float().sum() * 0.7 + (c.float() * c.float()).sum()).backward()
+        grads = [t.grad for t in leaves if t.grad is not None] + [p.grad for p in module.parameters()]
+        results.append(([h, c], grads))
+    (ref_outs, ref_grads), (our_outs, our_grads) = results
+    assert [o.dtype for o in our_outs] == [o.dtype for o in ref_outs]
+    tol = AUTOCAST_TOL[dtype]
+    for a, e in zip(our_outs, ref_outs):
+        torch.testing.assert_close(a, e, rtol=tol["cell_outputs"], atol=tol["cell_outputs"])
+    assert len(our_grads) == len(ref_grads)
+    for a, e in zip(our_grads, ref_grads):
+        torch.testing.assert_close(a, e, rtol=tol["cell_grads"], atol=tol["cell_grads"])

@@ -70,3 +70,42 @@ def test_step_fields_obey_the_equations():
 def test_cell_rejects_bad_input(x, hx, match):
     with pytest.raises((ValueError, RuntimeError), match=match):
         LSTMCell(4, 6)(x, hx)
+
+
+@pytest.mark.parametrize("I, H, B", [(0, 4, 2), (3, 0, 2), (3, 4, 0)])
+def test_zero_sizes_and_empty_batch_like_nn_lstmcell(I, H, B):
+    """nn.LSTMCell accepts input_size or hidden_size 0 (empty weights) and batch size 0."""
+    torch.manual_seed(0)
+    ref = nn.LSTMCell(I, H, dtype=torch.float64)
+    ours = LSTMCell(I, H, dtype=torch.float64)
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    grads = []
+    for module in (ref, ours):
+        x = torch.randn(B, I, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        x.requires_grad_()
+        h, c = module(x)
+        (h.sum() + c.pow(2).sum()).backward()
+        grads.append([h, c, x.grad] + [p.grad for p in module.parameters()])
+    for a, e in zip(*reversed(grads)):
+        assert a.shape == e.shape
+        torch.testing.assert_close(a, e, **TOL[torch.float64])
+
+
+def test_hx_may_be_a_list_like_nn_lstmcell():
+    torch.manual_seed(0)
+    ref, ours = nn.LSTMCell(3, 4), LSTMCell(3, 4)
+    ours.load_state_dict(ref.state_dict())
+    x, h, c = torch.randn(2, 3), torch.randn(2, 4), torch.randn(2, 4)
+    for a, e in zip(ours(x, [h, c]), ref(x, [h, c])):
+        torch.testing.assert_close(a, e, **TOL[torch.float32])
+
+
+def test_cell_state_dtype_promotes_like_nn_lstmcell():
+    """A float64 c with a float32 cell: nn.LSTMCell promotes (f * c), so does LSTMCell."""
+    torch.manual_seed(0)
+    ref, ours = nn.LSTMCell(3, 4), LSTMCell(3, 4)
+    ours.load_state_dict(ref.state_dict())
+    x, h, c = torch.randn(2, 3), torch.randn(2, 4), torch.randn(2, 4, dtype=torch.float64)
+    for a, e in zip(ours(x, (h, c)), ref(x, (h, c))):
+        assert a.dtype == e.dtype == torch.float64
+        torch.testing.assert_close(a, e, **TOL[torch.float32])

@@ -4,9 +4,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 
-from oracle import INPUT_FORMS, assert_same_forward_and_backward, cases
-
-IMPLS = ["scratch", "fused"]
+from oracle import IMPLS, INPUT_FORMS, assert_same_forward_and_backward, cases
 
 
 @pytest.mark.parametrize("impl", IMPLS)

@@ -1,79 +1,218 @@
-"""Bad constructor arguments and bad inputs raise as nn.LSTM raises, with useful messages."""
+"""Bad constructor arguments and bad inputs raise as torch.nn raises, with useful messages.
+
+Every case is one row: what is called (on ``nn.LSTM``/``nn.LSTMCell`` and on ours), the exception
+type torch.nn raises (``None``: it accepts the call), ours, and a pattern our message matches. The
+rows where the two types differ are exactly the README's list (checked below).
+"""
+
+import re
+from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
-from scratch_lstm import LSTM
+import scratch_lstm
 
-BAD_ARGS = [
-    (dict(input_size=3, hidden_size=0), ValueError, "hidden_size must be greater than zero"),
-    (dict(input_size=0, hidden_size=4), ValueError, "input_size must be greater than zero"),
-    (dict(input_size=3.0, hidden_size=4), TypeError, "input_size should be of type int"),
-    (dict(input_size=3, hidden_size="4"), TypeError, "hidden_size should be of type int"),
-    (dict(input_size=3, hidden_size=4, num_layers=0), ValueError, "num_layers must be greater"),
-    (dict(input_size=3, hidden_size=4, bias=1), TypeError, "bias should be of type bool"),
-    (dict(input_size=3, hidden_size=4, batch_first=None), TypeError, "batch_first should be"),
-    (dict(input_size=3, hidden_size=4, dropout=1.5), ValueError, r"dropout should be a number"),
-    (dict(input_size=3, hidden_size=4, dropout=True), ValueError, r"dropout should be a number"),
-    (dict(input_size=3, hidden_size=4, proj_size=-1), ValueError, "proj_size should be a positive"),
-    (dict(input_size=3, hidden_size=4, proj_size=4), ValueError, "proj_size has to be smaller"),
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+class Row(NamedTuple):
+    """One bad call: ``call(LSTM, LSTMCell)`` runs it on one family of modules."""
+
+    id: str
+    call: object
+    nn_raises: type | None  # None: torch.nn accepts the call
+    we_raise: type
+    match: str
+
+
+def lstm(*args, x=None, hx=None, autocast=False, dtype=None, **kwargs):
+    """A call that builds ``LSTM(*args, **kwargs)`` and, if ``x`` is given, runs it on ``(x, hx)``."""
+
+    def call(LSTM, LSTMCell):
+        module = LSTM(*args, **kwargs, dtype=dtype)
+        if x is not None:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                module(x, hx)
+
+    return call
+
+
+def cell(*args, x=None, hx=None, autocast=False, dtype=None, **kwargs):
+    """The same for ``LSTMCell``."""
+
+    def call(LSTM, LSTMCell):
+        module = LSTMCell(*args, **kwargs, dtype=dtype)
+        if x is not None:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                module(x, hx)
+
+    return call
+
+
+X = torch.zeros(5, 3, 6)  # (L, N, I) for LSTM(6, 4, ...)
+H1 = torch.zeros(1, 3, 4)  # one layer's h0 or c0
+F64 = torch.float64
+
+SAME_TYPE = [
+    Row("lstm-hidden-size-0", lstm(3, 0), ValueError, ValueError, "hidden_size must be greater than zero"),
+    Row("lstm-input-size-0", lstm(0, 4), ValueError, ValueError, "input_size must be greater than zero"),
+    Row("lstm-float-size", lstm(3.0, 4), TypeError, TypeError, "input_size should be of type int"),
+    Row("lstm-str-size", lstm(3, "4"), TypeError, TypeError, "hidden_size should be of type int"),
+    Row("lstm-float-num-layers", lstm(3, 4, num_layers=2.0), TypeError, TypeError,
+        "num_layers should be of type int"),
+    Row("lstm-float-proj-size", lstm(3, 4, proj_size=1.0), TypeError, TypeError,
+        "proj_size should be of type int"),
+    Row("lstm-num-layers-0", lstm(3, 4, num_layers=0), ValueError, ValueError, "num_layers must be greater"),
+    Row("lstm-non-bool-bias", lstm(3, 4, bias=1), TypeError, TypeError, "bias should be of type bool"),
+    Row("lstm-non-bool-batch-first", lstm(3, 4, batch_first=None), TypeError, TypeError,
+        "batch_first should be"),
+    Row("lstm-dropout-1.5", lstm(3, 4, dropout=1.5), ValueError, ValueError, "dropout should be a number"),
+    Row("lstm-dropout-bool", lstm(3, 4, dropout=True), ValueError, ValueError, "dropout should be a number"),
+    Row("lstm-negative-proj", lstm(3, 4, proj_size=-1), ValueError, ValueError,
+        "proj_size should be a positive"),
+    Row("lstm-proj-too-big", lstm(3, 4, proj_size=4), ValueError, ValueError, "proj_size has to be smaller"),
+    Row("lstm-input-size", lstm(6, 4, 2, x=torch.zeros(5, 3, 7)), RuntimeError, RuntimeError,
+        r"Expected 6, got 7"),
+    Row("lstm-input-4d", lstm(6, 4, 2, x=torch.zeros(3, 6, 4, 2)), ValueError, ValueError,
+        r"Expected input to be 2D \(L, H_in\) or 3D"),
+    Row("lstm-input-1d", lstm(6, 4, 2, x=torch.zeros(6)), ValueError, ValueError, "got 1D instead"),
+    Row("lstm-input-dtype", lstm(6, 4, 2, x=X.double()), ValueError, ValueError,
+        r"input\.to\(torch\.float32\)"),
+    Row("lstm-input-int", lstm(6, 4, x=X.long()), ValueError, ValueError, r"input\.to\(torch\.float32\)"),
+    Row("lstm-h0-shape", lstm(6, 4, 2, x=X, hx=(torch.zeros(2, 2, 4), torch.zeros(2, 2, 4))),
+        RuntimeError, RuntimeError, r"Expected hidden\[0\] \(h_0\) size \(2, 3, 4\) .* got \[2, 2, 4\]"),
+    Row("lstm-c0-shape", lstm(6, 4, 2, x=X, hx=(torch.zeros(2, 3, 4), torch.zeros(2, 3, 5))),
+        RuntimeError, RuntimeError, r"Expected hidden\[1\] \(c_0\) size \(2, 3, 4\)"),
+    Row("lstm-hx-2d-for-batched", lstm(6, 4, 2, x=X, hx=(torch.zeros(2, 4), torch.zeros(2, 4))),
+        RuntimeError, RuntimeError, "For batched 3-D input, hx and cx should also be 3-D"),
+    Row("lstm-hx-3d-for-unbatched",
+        lstm(6, 4, 2, x=torch.zeros(5, 6), hx=(torch.zeros(2, 3, 4), torch.zeros(2, 3, 4))),
+        RuntimeError, RuntimeError, "For unbatched 2-D input, hx and cx should also be 2-D"),
+    Row("lstm-unbatched-h0-shape",
+        lstm(6, 4, 2, x=torch.zeros(5, 6), hx=(torch.zeros(2, 5), torch.zeros(2, 4))),
+        RuntimeError, RuntimeError, r"Expected hidden\[0\] \(h_0\) size \(2, 4\) .* got \[2, 5\]"),
+    Row("lstm-hx-stacked", lstm(6, 4, x=X, hx=torch.zeros(2, 1, 3, 4)), TypeError, TypeError,
+        r"hx must be a tuple \(h_0, c_0\)"),
+    Row("lstm-packed-input-size", lstm(6, 4, x=pack_padded_sequence(torch.zeros(4, 2, 5), [4, 2])),
+        RuntimeError, RuntimeError, "Expected 6, got 5"),
+    Row("lstm-packed-h0-shape",
+        lstm(6, 4, x=pack_padded_sequence(torch.zeros(4, 2, 6), [4, 2]), hx=(H1, H1)),
+        RuntimeError, RuntimeError, r"Expected hidden\[0\]"),
+    Row("lstm-length-0", lstm(6, 4, x=torch.zeros(0, 3, 6)), RuntimeError, RuntimeError,
+        "Expected sequence length to be larger than 0 in RNN"),
+    Row("cell-float-size", cell(3, 4.0), TypeError, TypeError, "hidden_size should be of type int"),
+    Row("cell-input-3d", cell(4, 6, x=torch.zeros(2, 3, 4)), ValueError, ValueError,
+        "Expected input to be 1D"),
+    Row("cell-input-size", cell(4, 6, x=torch.zeros(2, 5)), RuntimeError, RuntimeError,
+        "expected input_size=4"),
+    Row("cell-hx-shape", cell(4, 6, x=torch.zeros(2, 4), hx=(torch.zeros(3, 6), torch.zeros(3, 6))),
+        RuntimeError, RuntimeError, r"must have shape \[2, 6\]"),
+    Row("cell-hx-unbatched-shape", cell(4, 6, x=torch.zeros(4), hx=(torch.zeros(1, 6), torch.zeros(1, 6))),
+        RuntimeError, RuntimeError, r"must have shape \[6\]"),
+    Row("cell-hx-stacked", cell(4, 6, x=torch.zeros(2, 4), hx=torch.zeros(2, 2, 6)), TypeError, TypeError,
+        r"got a Tensor of shape \[2, 2, 6\]\. A stacked \(2, B, H\) tensor is not split"),
+    Row("cell-hx-3d", cell(4, 6, x=torch.zeros(2, 4), hx=(torch.zeros(1, 2, 6), torch.zeros(1, 2, 6))),
+        ValueError, ValueError, r"Expected hx\[0\] to be 1D \(H,\) or 2D \(B, H\), got 3D"),
+]
+
+# The README's list "exception types that differ" names exactly these rows, with these types.
+DIFFERENT_TYPE = [
+    Row("lstm-input-not-a-tensor", lstm(6, 4, x=[1.0, 2.0]), AttributeError, TypeError,
+        "Expected input to be a Tensor or a PackedSequence, got list"),
+    Row("lstm-hx-a-tensor", lstm(6, 4, x=X, hx=H1), IndexError, TypeError,
+        r"hx must be a tuple \(h_0, c_0\) of two tensors, got Tensor"),
+    Row("lstm-hx-one-tensor", lstm(6, 4, x=X, hx=(H1,)), IndexError, TypeError,
+        r"hx must be a tuple \(h_0, c_0\) of two tensors, got tuple"),
+    Row("lstm-hx-three-tensors", lstm(6, 4, x=X, hx=(H1, H1, H1)), RuntimeError, TypeError,
+        r"hx must be a tuple \(h_0, c_0\) of two tensors"),
+    Row("lstm-hx-dtype", lstm(6, 4, x=X, hx=(H1.double(), H1)), RuntimeError, ValueError,
+        r"hidden\[0\] \(h_0\) dtype \(torch.float64\) does not match input dtype"),
+    Row("lstm-packed-dtype", lstm(6, 4, x=pack_padded_sequence(torch.zeros(4, 2, 6, dtype=F64), [4, 2])),
+        RuntimeError, ValueError, r"input\.to\(torch\.float32\)"),
+    Row("lstm-packed-no-steps",
+        lstm(6, 4, x=PackedSequence(torch.zeros(0, 6), torch.zeros(0, dtype=torch.long))),
+        IndexError, RuntimeError, "Expected sequence length to be larger than 0 in RNN: got a PackedSequence"),
+    Row("lstm-autocast-float64-input", lstm(6, 4, x=X.double(), autocast=True), RuntimeError, ValueError,
+        "autocast cannot reconcile them"),
+    Row("lstm-autocast-float64-model", lstm(6, 4, x=X, autocast=True, dtype=F64), RuntimeError,
+        ValueError, "autocast cannot reconcile them"),
+    Row("lstm-bool-size", lstm(True, 4), None, TypeError, "input_size should be of type int, got: bool"),
+    Row("lstm-bool-num-layers", lstm(3, 4, num_layers=True), None, TypeError,
+        "num_layers should be of type int, got: bool"),
+    Row("cell-input-dtype", cell(4, 6, x=torch.zeros(2, 4, dtype=F64)), RuntimeError, ValueError,
+        "input dtype .* does not match weight dtype"),
+    Row("cell-hx-dtype", cell(4, 6, x=torch.zeros(2, 4), hx=(torch.zeros(2, 6, dtype=F64), torch.zeros(2, 6))),
+        RuntimeError, ValueError, r"hx\[0\] dtype \(torch.float64\) does not match weight dtype"),
+    Row("cell-hx-one-tensor", cell(4, 6, x=torch.zeros(2, 4), hx=(torch.zeros(2, 6),)), RuntimeError,
+        TypeError, r"hx must be a tuple \(h, c\) of two tensors, got a tuple of 1 element\(s\) \(Tensor\)"),
+    Row("cell-hx-not-tensors", cell(4, 6, x=torch.zeros(2, 4), hx=(None, None)), AttributeError,
+        TypeError, r"got a tuple of 2 element\(s\) \(NoneType, NoneType\)"),
+    Row("cell-negative-size", cell(-1, 4), RuntimeError, ValueError, "input_size must be zero or more"),
+    Row("cell-bool-size", cell(True, 4), None, TypeError, "input_size should be of type int, got: bool"),
+    Row("cell-non-bool-bias", cell(3, 4, bias=1), None, TypeError, "bias should be of type bool"),
+    Row("cell-autocast-float64-input", cell(4, 6, x=torch.zeros(2, 4, dtype=F64), autocast=True),
+        RuntimeError, ValueError, "autocast cannot reconcile them"),
 ]
 
 
-@pytest.mark.parametrize("kwargs, exc, match", BAD_ARGS)
-def test_bad_constructor_arguments_raise_like_nn_lstm(kwargs, exc, match):
-    with pytest.raises(exc):
-        nn.LSTM(**kwargs)
-    with pytest.raises(exc, match=match):
-        LSTM(**kwargs)
+def raised(call, *modules):
+    """The type of the exception ``call`` raises on these module classes, or None."""
+    try:
+        call(*modules)
+    except Exception as e:  # noqa: BLE001 (the type is what is compared)
+        return type(e)
+    return None
 
 
-def test_bad_types_that_nn_lstm_only_trips_over_later_are_caught_early():
-    with pytest.raises(TypeError, match="num_layers should be of type int"):
-        LSTM(3, 4, num_layers=2.0)
-    with pytest.raises(ValueError, match="impl must be one of"):
-        LSTM(3, 4, impl="cudnn")
-
-
-H0 = (torch.zeros(2, 3, 4), torch.zeros(2, 3, 4))
-BAD_INPUTS = [
-    (torch.zeros(5, 3, 7), None, RuntimeError, r"Expected 6, got 7"),
-    (torch.zeros(3, 6, 4, 2), None, ValueError, r"Expected input to be 2D \(L, H_in\) or 3D"),
-    (torch.zeros(6), None, ValueError, "got 1D instead"),
-    (torch.zeros(5, 3, 6, dtype=torch.float64), None, ValueError, r"input\.to\(torch\.float32\)"),
-    (torch.zeros(5, 3, 6), (torch.zeros(2, 2, 4), torch.zeros(2, 2, 4)), RuntimeError,
-     r"Expected hidden\[0\] \(h_0\) size \(2, 3, 4\) .* got \[2, 2, 4\]"),
-    (torch.zeros(5, 3, 6), (torch.zeros(2, 3, 4), torch.zeros(2, 3, 5)), RuntimeError,
-     r"Expected hidden\[1\] \(c_0\) size \(2, 3, 4\)"),
-    (torch.zeros(5, 3, 6), (torch.zeros(2, 4), torch.zeros(2, 4)), RuntimeError,
-     "For batched 3-D input, hx and cx should also be 3-D"),
-    (torch.zeros(5, 6), H0, RuntimeError, "For unbatched 2-D input, hx and cx should also be 2-D"),
-    (torch.zeros(5, 6), (torch.zeros(2, 5), torch.zeros(2, 4)), RuntimeError,
-     r"Expected hidden\[0\] \(h_0\) size \(2, 4\) .* got \[2, 5\]"),
-]
-
-
-@pytest.mark.parametrize("x, hx, exc, match", BAD_INPUTS)
-def test_bad_inputs_raise_like_nn_lstm(x, hx, exc, match):
+@pytest.mark.parametrize("row", SAME_TYPE + DIFFERENT_TYPE, ids=lambda r: r.id)
+def test_bad_call_raises_as_the_table_says(row):
     torch.manual_seed(0)
-    ref, ours = nn.LSTM(6, 4, 2), LSTM(6, 4, 2)
-    with pytest.raises((ValueError, RuntimeError)):
-        ref(x, hx)
-    with pytest.raises(exc, match=match):
-        ours(x, hx)
+    assert raised(row.call, nn.LSTM, nn.LSTMCell) is row.nn_raises  # torch.nn, exactly
+    with pytest.raises(row.we_raise, match=row.match):
+        row.call(scratch_lstm.LSTM, scratch_lstm.LSTMCell)
 
 
-def test_hx_must_be_a_pair():
-    with pytest.raises(TypeError, match=r"hx must be a tuple \(h_0, c_0\)"):
-        LSTM(6, 4)(torch.zeros(5, 3, 6), torch.zeros(1, 3, 4))
+def test_the_table_is_split_by_whether_the_types_differ():
+    assert all(r.nn_raises is r.we_raise for r in SAME_TYPE)
+    assert all(r.nn_raises is not r.we_raise for r in DIFFERENT_TYPE)
+    ids = [r.id for r in SAME_TYPE + DIFFERENT_TYPE]
+    assert len(ids) == len(set(ids))
 
 
-def test_packed_input_is_checked_too():
-    packed = pack_padded_sequence(torch.zeros(4, 2, 5), [4, 2])
-    with pytest.raises(RuntimeError, match=r"Expected 6, got 5"):
-        LSTM(6, 4)(packed)
-    ok = pack_padded_sequence(torch.zeros(4, 2, 6), [4, 2])
-    with pytest.raises(RuntimeError, match=r"Expected hidden\[0\]"):
-        LSTM(6, 4)(ok, (torch.zeros(1, 3, 4), torch.zeros(1, 3, 4)))
+def readme_differences() -> dict[str, tuple[str, str]]:
+    """The README's table of differing exception types: ``{case id: (torch.nn, ours)}``."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("<!-- error-types-differ -->")
+    rows = {}
+    for line in (line.strip() for line in text[start:].splitlines()[1:]):
+        if not line.startswith("|"):
+            if rows:
+                break
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        case = re.match(r"`([a-z0-9.-]+)`", cells[0])
+        if case:
+            rows[case.group(1)] = (cells[1].strip("`"), cells[2].strip("`"))
+    return rows
+
+
+def test_readme_lists_exactly_the_cases_whose_type_differs():
+    expected = {r.id: (r.nn_raises.__name__ if r.nn_raises else "accepts it", r.we_raise.__name__)
+                for r in DIFFERENT_TYPE}
+    assert readme_differences() == expected
+
+
+def test_impl_must_be_known():
+    with pytest.raises(ValueError, match="impl must be one of"):
+        scratch_lstm.LSTM(3, 4, impl="cudnn")
+
+
+def test_dropout_warning_like_nn_lstm():
+    with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):
+        nn.LSTM(3, 4, dropout=0.5)
+    with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):
+        scratch_lstm.LSTM(3, 4, dropout=0.5)

@@ -1,6 +1,8 @@
-"""On a CUDA GPU: every impl against cuDNN (TF32 off), and CUDA-graph replays against eager runs.
+"""On a CUDA GPU (skipped without one; `benchmarks/gpu_check.sh` runs this module there).
 
-Skipped without CUDA (CI has none); `benchmarks/gpu_check.sh` runs this module on a GPU.
+Every impl against cuDNN with TF32 off; autocast in float16 and bfloat16 for every impl (the same
+checks as the CPU ones in tests/test_modes.py, on the device where nn.LSTM runs cuDNN and
+nn.LSTMCell's ``lstm_cell`` is on autocast's list); CUDA-graph replays against eager runs.
 """
 
 import json
@@ -9,13 +11,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import scratch_lstm
 from conftest import TOL
-from oracle import assert_same_forward_and_backward, cases
+from oracle import (IMPLS, assert_autocast_like_nn_lstm, assert_cell_autocast_like_nn,
+                    assert_same_forward_and_backward, cases)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
-IMPLS = ["scratch", "fused", "triton"]
+AUTOCAST_DTYPES = [torch.float16, torch.bfloat16]
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +47,7 @@ def test_benchmark_shapes_equal_cudnn(impl, shape):
     T, B, I, H, K = shape
     torch.manual_seed(0)
     ref = torch.nn.LSTM(I, H, K, batch_first=True, device="cuda")
-    ours = __import__("scratch_lstm").LSTM(I, H, K, batch_first=True, device="cuda", impl=impl)
+    ours = scratch_lstm.LSTM(I, H, K, batch_first=True, device="cuda", impl=impl)
     ours.load_state_dict(ref.state_dict())
     x = torch.randn(B, T, I, device="cuda")
     results = []
@@ -56,10 +61,8 @@ def test_benchmark_shapes_equal_cudnn(impl, shape):
 
 
 def make_classifier_and_adam(backend, seed=0):
-    from scratch_lstm import LSTMClassifier
-
     torch.manual_seed(seed)
-    model = LSTMClassifier(28, 64, num_layers=2, backend=backend, device="cuda")
+    model = scratch_lstm.LSTMClassifier(28, 64, num_layers=2, backend=backend, device="cuda")
     opt = torch.optim.Adam(model.parameters(), lr=torch.tensor(1e-3, device="cuda"), capturable=True)
     return model, opt
 
@@ -72,7 +75,7 @@ def batches(n, sizes=None, seed=1):
                torch.randint(0, 10, (B,), generator=gen).cuda())
 
 
-@pytest.mark.parametrize("backend", ["triton", "fused", "torch"])
+@pytest.mark.parametrize("backend", ["triton", "fused"])
 def test_cuda_graph_training_step_equals_eager(backend):
     """Replays of the recorded step (forward, backward, Adam) train exactly as eager steps do,
     including a batch of another size in between (run eagerly) and a learning-rate change."""
@@ -133,3 +136,23 @@ def test_train_command_on_cuda_with_graphs_matches_eager(tmp_path):
     for a, e in zip(*metrics):
         assert a["train_loss"] == pytest.approx(e["train_loss"], rel=1e-5)
         assert a["test_acc"] == pytest.approx(e["test_acc"], abs=2e-3)
+
+
+@pytest.mark.parametrize("dtype", AUTOCAST_DTYPES)
+@pytest.mark.parametrize("impl", IMPLS)
+@settings(max_examples=10)
+@given(case=cases(forms=("batched", "unbatched"), max_layers=2))
+def test_cuda_autocast_like_nn_lstm(impl, dtype, case):
+    assert_autocast_like_nn_lstm(case, impl, "cuda", dtype)
+
+
+@pytest.mark.parametrize("dtype", AUTOCAST_DTYPES)
+@settings(max_examples=20)
+@given(
+    I=st.integers(1, 6), H=st.integers(1, 6), B=st.integers(1, 4), bias=st.booleans(),
+    batched=st.booleans(), seed=st.integers(0, 2**32 - 1),
+    x_dtype=st.sampled_from([torch.float32, torch.float16, torch.bfloat16]),
+    hx_dtype=st.sampled_from([None, torch.float32]),
+)
+def test_cell_cuda_autocast_like_nn_lstmcell(dtype, I, H, B, bias, batched, seed, x_dtype, hx_dtype):
+    assert_cell_autocast_like_nn(I, H, B, bias, batched, x_dtype, hx_dtype, seed, "cuda", dtype)
