@@ -161,6 +161,9 @@ def test_plots_and_gates_command_write_pngs_and_json(tmp_path, capsys):
     data = json.loads((out / "gates.json").read_text())
     assert data["index"] == 5 and set(data["trained"]["gates"]) == {"l0_forward", "l1_forward"}
     assert len(data["trained"]["gates"]["l0_forward"]["f"]) == 28  # 28 steps x 12 units
-    assert "forget gate open" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "mnist-sample test image 5 (label " in printed
+    assert "share of gate values within 0.05 of a limit, trained (fresh):" in printed
+    assert "l1_forward: forget gate open (>0.95)" in printed
     assert main(["gates", "--checkpoint", str(run / "last.pt"), "--index", "5000", "--out",
                  str(out), "--dataset", "mnist-sample"]) == 2
