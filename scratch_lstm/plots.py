@@ -13,7 +13,8 @@ import torch
 from .gates import GateTrace, saturation
 from .train import atomic_write_bytes
 
-STYLE = {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 12, "figure.titlesize": 15}
+STYLE = {"font.size": 13, "axes.titlesize": 14, "axes.labelsize": 13, "xtick.labelsize": 11,
+         "ytick.labelsize": 11, "figure.titlesize": 16}
 DPI = 90
 
 # (field, title, colour map, colour limits; None: symmetric around 0 from the data)
@@ -192,7 +193,7 @@ def plot_gate_change(before: list[GateTrace], after: list[GateTrace], path: str 
                 else:
                     shares = (f"< {eps:g}: {100 * stats[f'{gate}_closed']:.1f}%,  "
                               f"> {1 - eps:g}: {100 * stats[f'{gate}_open']:.1f}%")
-                ax.set_title(f"layer {rec.layer}, {label}: {gate_name}\n{shares}", fontsize=12)
+                ax.set_title(f"layer {rec.layer}, {label}: {gate_name}\n{shares}", fontsize=13)
                 if col == 0:
                     ax.set_ylabel("% of values per bin")
                 if row == len(rows) - 1:
