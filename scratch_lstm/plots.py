@@ -87,7 +87,8 @@ def plot_gates(image: torch.Tensor, traces: list[GateTrace], path: str | Path, t
                 values = h_below[batch_index].detach().cpu()[:, :shown].numpy()  # (T, shown)
                 im = ax.imshow(values, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
                                interpolation="nearest")
-                ax.set(title=f"input: h of layer {below.layer}", ylabel="time step t",
+                reads = f"h of layer {below.layer}" + (" (forward)" if len(traces) > len(records) else "")
+                ax.set(title=f"input: {reads}", ylabel="time step t",
                        xlabel=_units_label(values.shape[1], h_below.shape[-1]))
                 fig.colorbar(im, ax=ax, fraction=0.046)
             ax.yaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))

@@ -67,13 +67,17 @@ def test_gate_heatmaps_share_the_image_time_axis_and_say_which_units(tmp_path, f
         "hidden unit (all 5)"] * 5
 
 
-def test_gate_heatmaps_of_pixel_sequences_keep_the_image_apart(tmp_path, figures):
+def test_gate_heatmaps_of_bidirectional_pixel_sequences(tmp_path, figures):
     gen = torch.Generator().manual_seed(1)
-    lstm = LSTM(1, 4, batch_first=True)
+    lstm = LSTM(1, 4, 2, batch_first=True, bidirectional=True)
     traces = trace_gates(lstm, torch.randn(1, 50, 1, generator=gen))  # 50 steps of one pixel
     plots.plot_gates(torch.zeros(28, 28, dtype=torch.uint8), traces, tmp_path / "p.png")
-    digit = figures[0].axes[0]
+    grid = [ax for ax in figures[0].axes if ax.get_title()]
+    assert len(grid) == 12  # forward direction only
+    digit = grid[0]  # cannot share the 50-step time axis
     assert digit.get_title() == "input image (50 steps)" and digit.get_ylabel() == "pixel row"
+    assert grid[6].get_title() == "input: h of layer 0 (forward)"
+    assert grid[7].get_ylim() == pytest.approx((49.5, -0.5))
 
 
 def test_trajectory_labels_components_with_their_variance_and_marks_t0(tmp_path, figures):
