@@ -95,9 +95,10 @@ def plot_gates(image: torch.Tensor, traces: list[GateTrace], path: str | Path, t
             for col, (name, label, cmap, vmin, vmax) in enumerate(PANELS, start=1):
                 ax = axes[row, col]
                 values = rec[name][batch_index].detach().cpu()[:, :shown].numpy()  # (T, shown)
-                if vmin is None:
+                if vmin is None:  # the cell is unbounded: scale to its largest |value| shown
                     lim = float(abs(values).max()) or 1.0
                     vmin, vmax = -lim, lim
+                    label = f"{label} (|{name}| ≤ {lim:.2g})"
                 im = ax.imshow(values, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax,
                                interpolation="nearest")
                 ax.set(title=f"layer {rec.layer}: {label}", xlabel=_units_label(shown, H))

@@ -43,7 +43,8 @@ def _is_png(path):
 
 def test_gate_heatmaps_share_the_image_time_axis_and_say_which_units(tmp_path, figures):
     image = torch.randint(0, 256, (28, 28), dtype=torch.uint8)
-    path = plots.plot_gates(image, _traces(H=80), tmp_path / "g.png", title="trained model", max_units=64)
+    traces = _traces(H=80)
+    path = plots.plot_gates(image, traces, tmp_path / "g.png", title="trained model", max_units=64)
     assert _is_png(path)
     (fig,) = figures
     grid = [ax for ax in fig.axes if ax.get_title()]  # colorbars have no title
@@ -59,6 +60,9 @@ def test_gate_heatmaps_share_the_image_time_axis_and_say_which_units(tmp_path, f
     heatmaps = [ax for ax in grid if ax.get_title().startswith("layer")]
     assert len(heatmaps) == 10
     assert all(ax.get_xlabel() == "hidden unit (first 64 of 80)" for ax in heatmaps)
+    for ax, rec in zip((grid[5], grid[11]), traces):  # the cell's colour scale, from the units shown
+        lim = rec.c[0, :, :64].abs().max().item()
+        assert ax.get_title() == f"layer {rec.layer}: cell c (|c| ≤ {lim:.2g})"
     assert fig._suptitle.get_text() == "trained model"
 
     figures.clear()
