@@ -165,7 +165,7 @@ def _plot_curves(out: Path, history: list[dict]) -> bool:
 
         cfg = json.loads((out / "config.json").read_text())
         dataset = cfg["dataset"]
-        if dataset == "auto":  # the checkpoint saved just before this call names what auto found
+        if dataset == "auto" and (out / "last.pt").exists():  # the checkpoint names what auto found
             dataset = load_checkpoint(out / "last.pt").get("dataset", dataset)
         title = (f"{out}: {dataset} ({cfg['sequence']}), {cfg['backend']} backend, LSTM "
                  f"{cfg['hidden_size']} x {cfg['num_layers']} layers, lr {cfg['lr']:g} {cfg['schedule']}")
