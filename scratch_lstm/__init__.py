@@ -7,20 +7,27 @@ time and the stack of layers).
 from .cell import LSTMCell, LSTMStep, lstm_step
 from .classifier import LSTMClassifier
 from .convert import from_torch, to_torch
+from .gates import GateTrace, chrono_init, gate_weights, init_forget_bias, saturation, trace_gates
 from .lstm import LSTM, lstm_layer
 from .params import format_parameters, lstm_num_parameters
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GateTrace",
     "LSTM",
     "LSTMCell",
     "LSTMClassifier",
     "LSTMStep",
+    "chrono_init",
     "format_parameters",
     "from_torch",
+    "gate_weights",
+    "init_forget_bias",
     "lstm_layer",
     "lstm_num_parameters",
     "lstm_step",
+    "saturation",
     "to_torch",
+    "trace_gates",
 ]

@@ -13,6 +13,8 @@ from .gates import saturation, trace_gates
 from .plots import plot_gate_change, plot_gates, plot_hidden_trajectory
 from .train import atomic_write_bytes, load_checkpoint, model_from_checkpoint
 
+SATURATION_EPS = 0.05  # a gate within this of a limit counts as saturated (closed or open)
+
 
 def _rounded(t: torch.Tensor) -> list:
     return [[round(v, 5) for v in row] for row in t.tolist()]
@@ -40,26 +42,40 @@ def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = No
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = {"checkpoint": str(checkpoint), "dataset": ds.name, "index": index, "label": label}
+    digit = f"{ds.name} test image {index} (label {label})"
     with torch.no_grad():
         traces = {}
         for name, model in (("trained", trained), ("fresh", fresh)):
             traces[name] = trace_gates(model.rnn, x)
             pred = int(model(x).argmax(1))
             plot_gates(image, traces[name], out_dir / f"gates_{name}.png",
-                       f"{name} model: label {label}, predicted {pred}")
+                       f"{name} model reading {digit}: predicts {pred}")
             result[name] = {
                 "predicted": pred,
-                "saturation": saturation(traces[name]),
+                "saturation": saturation(traces[name], SATURATION_EPS),
                 "gates": {f"l{r.layer}_{r.direction}": {g: _rounded(r[g][0]) for g in "ifgoch"}
                           for r in traces[name]},
             }
-        plot_hidden_trajectory(traces["trained"], out_dir / "trajectory.png")
-        plot_gate_change(traces["fresh"], traces["trained"], out_dir / "change.png")
+        plot_hidden_trajectory(traces["trained"], out_dir / "trajectory.png",
+                               title=f"trained model reading {digit}")
+        plot_gate_change(traces["fresh"], traces["trained"], out_dir / "change.png", eps=SATURATION_EPS,
+                         title=f"Gate values of the fresh and the trained model over all steps and hidden "
+                               f"units of {digit}\nshaded: saturated, within {SATURATION_EPS} of a limit; "
+                               "each row has its own y scale")
     atomic_write_bytes(out_dir / "gates.json", lambda fh: fh.write((json.dumps(result) + "\n").encode()))
-    print(f"digit {index} (label {label}): trained model predicts {result['trained']['predicted']}, "
+    trained_sat, fresh_sat = result["trained"]["saturation"], result["fresh"]["saturation"]
+    print(f"{digit}: trained model predicts {result['trained']['predicted']}, "
           f"fresh model {result['fresh']['predicted']}")
-    for key, sat in result["trained"]["saturation"].items():
-        print(f"  {key}: forget gate open (>0.95) {100 * sat['f_open']:.1f}% of values, closed "
-              f"(<0.05) {100 * sat['f_closed']:.1f}%; input gate open {100 * sat['i_open']:.1f}%")
-    print(f"wrote gates_trained.png, gates_fresh.png, trajectory.png, change.png, gates.json to {out_dir}")
+    print(f"share of gate values within {SATURATION_EPS} of a limit, trained (fresh):")
+    for key, sat in trained_sat.items():
+        old = fresh_sat[key]
+        print(f"  {key}: forget gate open (>{1 - SATURATION_EPS:g}) {100 * sat['f_open']:.1f}% "
+              f"({100 * old['f_open']:.1f}%), closed (<{SATURATION_EPS:g}) {100 * sat['f_closed']:.1f}% "
+              f"({100 * old['f_closed']:.1f}%); input gate open {100 * sat['i_open']:.1f}% "
+              f"({100 * old['i_open']:.1f}%)")
+    print(f"wrote to {out_dir}:\n"
+          "  gates_trained.png, gates_fresh.png  every gate and the cell, time running down\n"
+          "  trajectory.png                      the trained h_t on its 2 principal components\n"
+          "  change.png                          gate histograms, fresh vs trained, with saturation\n"
+          "  gates.json                          all the numbers")
     return result

@@ -1,4 +1,8 @@
-"""Pictures of the gates (matplotlib with the Agg backend; ``pip install -e ".[plot]"``)."""
+"""Pictures of training and of the gates (matplotlib with the Agg backend; ``pip install -e ".[plot]"``).
+
+Every figure is written through a temporary file and renamed into place, like the other files of
+a run folder. Every number printed on a figure is computed from the data it shows.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,13 @@ from pathlib import Path
 import torch
 
 from .gates import GateTrace, saturation
+from .train import atomic_write_bytes
 
+STYLE = {"font.size": 13, "axes.titlesize": 14, "axes.labelsize": 13, "xtick.labelsize": 11,
+         "ytick.labelsize": 11, "figure.titlesize": 16}
+DPI = 90
+
+# (field, title, colour map, colour limits; None: symmetric around 0 from the data)
 PANELS = (("i", "input gate i", "viridis", 0, 1), ("f", "forget gate f", "viridis", 0, 1),
           ("g", "candidate g", "RdBu_r", -1, 1), ("o", "output gate o", "viridis", 0, 1),
           ("c", "cell c", "RdBu_r", None, None))
@@ -24,95 +34,213 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG atomically and close it."""
+    path = Path(path)
+    atomic_write_bytes(path, lambda fh: fig.savefig(fh, format="png", dpi=DPI))
+    _pyplot().close(fig)
+    return path
+
+
 def _forward_records(traces):
     return [r for r in traces if r.direction == "forward"]
 
 
+def _units_label(shown: int, H: int) -> str:
+    return f"hidden unit (all {H})" if shown == H else f"hidden unit (first {shown} of {H})"
+
+
 def plot_gates(image: torch.Tensor, traces: list[GateTrace], path: str | Path, title: str = "",
                batch_index: int = 0, max_units: int = 64) -> Path:
-    """The digit beside heatmaps of i, f, g, o and c (hidden units x time) for each layer.
+    """Heatmaps of i, f, g, o and c for each layer, beside what that layer reads; time runs down.
 
-    ``traces`` come from :func:`scratch_lstm.trace_gates` with ``batch_first`` input; the first
-    ``max_units`` hidden units of sample ``batch_index`` are shown.
+    ``image`` is the digit ``(28, 28)``; ``traces`` come from :func:`scratch_lstm.trace_gates`
+    with ``batch_first`` input. One row of panels per layer (forward direction): first the
+    layer's input (the digit for layer 0, the hidden state ``h`` of the layer below for the
+    others), then one heatmap per gate with time step t down the page and hidden units across.
+    Time runs down because that is how the seed reads a digit (row t is step t), so every panel of
+    a row shares one vertical axis and the pen's first row lines up with the gates' response.
+    Only the first ``max_units`` hidden units are drawn; the x labels say how many of H.
+    """
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    records = _forward_records(traces)
+    T, H = records[0].i[batch_index].shape  # (T, H)
+    shown = min(max_units, H)
+    rows_are_steps = image.shape[0] == T  # the seed's view: one image row per step
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(len(records), 1 + len(PANELS), squeeze=False,
+                                 figsize=(3.4 * (1 + len(PANELS)), 3.9 * len(records) + 0.8))
+        for row, rec in enumerate(records):
+            ax = axes[row, 0]
+            if row == 0:
+                ax.imshow(image.cpu().numpy(), cmap="gray_r", aspect="auto", interpolation="nearest")
+                if rows_are_steps:
+                    ax.set(title="input x_t: image row t", xlabel="pixel in the row",
+                           ylabel="time step t (image row)")
+                else:  # pixel sequences: the image cannot share the time axis
+                    ax.set(title=f"input image ({T} steps)", xlabel="pixel column", ylabel="pixel row")
+            else:
+                below = records[row - 1]
+                h_below = below.h if below.h_proj is None else below.h_proj
+                values = h_below[batch_index].detach().cpu()[:, :shown].numpy()  # (T, shown)
+                im = ax.imshow(values, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
+                               interpolation="nearest")
+                reads = f"h of layer {below.layer}" + (" (forward)" if len(traces) > len(records) else "")
+                ax.set(title=f"input: {reads}", ylabel="time step t",
+                       xlabel=_units_label(values.shape[1], h_below.shape[-1]))
+                fig.colorbar(im, ax=ax, fraction=0.046)
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+            for col, (name, label, cmap, vmin, vmax) in enumerate(PANELS, start=1):
+                ax = axes[row, col]
+                values = rec[name][batch_index].detach().cpu()[:, :shown].numpy()  # (T, shown)
+                if vmin is None:  # the cell is unbounded: scale to its largest |value| shown
+                    lim = float(abs(values).max()) or 1.0
+                    vmin, vmax = -lim, lim
+                    label = f"{label} (|{name}| ≤ {lim:.2g})"
+                im = ax.imshow(values, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax,
+                               interpolation="nearest")
+                ax.set(title=f"layer {rec.layer}: {label}", xlabel=_units_label(shown, H))
+                ax.yaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+                fig.colorbar(im, ax=ax, fraction=0.046)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+def plot_hidden_trajectory(traces: list[GateTrace], path: str | Path, batch_index: int = 0,
+                           title: str = "") -> Path:
+    """Each layer's hidden state ``h_t`` over time, projected on its first two principal components.
+
+    The ``(T, H)`` matrix of ``h_t`` is centred over time and decomposed (SVD); each axis is
+    labelled with the share of ``h``'s variance over time that it explains. Colour is the time
+    step; the first step (t=0) and the last are marked and labelled. ``title`` says whose model it
+    is (e.g. trained or fresh).
     """
     plt = _pyplot()
     records = _forward_records(traces)
-    fig, axes = plt.subplots(len(records), 1 + len(PANELS),
-                             figsize=(3 * (1 + len(PANELS)), 2.8 * len(records)), squeeze=False)
-    for row, rec in enumerate(records):
-        ax = axes[row, 0]
-        if row == 0:
-            ax.imshow(image.cpu().numpy(), cmap="gray_r")
-            ax.set_title("input (row t = step t)")
-        else:
-            ax.axis("off")
-        ax.set_ylabel(f"layer {rec.layer}")
-        for col, (name, label, cmap, vmin, vmax) in enumerate(PANELS, start=1):
-            values = rec[name][batch_index].detach().cpu()[:, :max_units].T.numpy()  # (units, T)
-            if vmin is None:
-                lim = float(abs(values).max()) or 1.0
-                vmin, vmax = -lim, lim
-            im = axes[row, col].imshow(values, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax,
-                                       interpolation="nearest")
-            axes[row, col].set_title(f"layer {rec.layer}: {label}")
-            axes[row, col].set_xlabel("time step t")
-            axes[row, col].set_ylabel("hidden unit")
-            fig.colorbar(im, ax=axes[row, col], fraction=0.046)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
-
-
-def plot_hidden_trajectory(traces: list[GateTrace], path: str | Path, batch_index: int = 0) -> Path:
-    """Each layer's hidden state over time, projected on its first two principal components."""
-    plt = _pyplot()
-    records = _forward_records(traces)
-    fig, axes = plt.subplots(1, len(records), figsize=(5 * len(records), 4.5), squeeze=False)
-    for ax, rec in zip(axes[0], records):
-        h = rec.h[batch_index].detach().double().cpu()  # (T, H)
-        centred = h - h.mean(0)
-        _, s, v = torch.linalg.svd(centred, full_matrices=False)
-        xy = (centred @ v[:2].T).numpy()  # (T, 2)
-        explained = (s[:2] ** 2).sum() / (s**2).sum().clamp_min(1e-12)
-        ax.plot(xy[:, 0], xy[:, 1], "-", color="0.7")
-        sc = ax.scatter(xy[:, 0], xy[:, 1], c=list(range(len(xy))), cmap="plasma", zorder=3)
-        ax.annotate("t=0", xy[0].tolist())
-        ax.annotate(f"t={len(xy) - 1}", xy[-1].tolist())
-        ax.set_title(f"layer {rec.layer}: h_t on 2 principal components ({100 * float(explained):.0f}% var.)")
-        fig.colorbar(sc, ax=ax, label="time step")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(records), figsize=(6 * len(records), 5.4), squeeze=False)
+        for ax, rec in zip(axes[0], records):
+            h = rec.h[batch_index].detach().double().cpu()  # (T, H)
+            centred = h - h.mean(0)
+            _, s, v = torch.linalg.svd(centred, full_matrices=False)
+            k = min(2, v.shape[0])  # 1 when H == 1 or T == 1
+            xy = torch.zeros(h.shape[0], 2, dtype=h.dtype)
+            xy[:, :k] = centred @ v[:k].T
+            xy = xy.numpy()  # (T, 2)
+            share = (s**2 / (s**2).sum().clamp_min(1e-12)).tolist() + [0.0]  # variance per component
+            ax.plot(xy[:, 0], xy[:, 1], "-", color="0.75", zorder=1)
+            sc = ax.scatter(xy[:, 0], xy[:, 1], c=list(range(len(xy))), cmap="plasma", zorder=2)
+            last = len(xy) - 1
+            span = xy.max(0) - xy.min(0) + 1e-12
+            for t, marker in ((0, "*"), (last, "s"))[: 2 if last else 1]:
+                away = (xy[t] - xy.mean(0)) / span  # point the label away from the path's centre
+                norm = float((away**2).sum()) ** 0.5
+                dx, dy = (away / norm).tolist() if norm > 0 else (-0.6, 0.8)
+                ax.scatter(*xy[t], s=220 if marker == "*" else 90, marker=marker, facecolor="none",
+                           edgecolor="black", linewidth=1.5, zorder=3)
+                ax.annotate(f"t={t}", xy[t].tolist(), xytext=(45 * dx, 45 * dy),
+                            textcoords="offset points", ha="center", va="center", fontsize=13,
+                            fontweight="bold", arrowprops={"arrowstyle": "->"},
+                            bbox={"boxstyle": "round", "fc": "white", "ec": "0.5"}, zorder=4)
+            ax.set(title=f"layer {rec.layer}: h_t ({h.shape[1]} units) on 2 principal components",
+                   xlabel=f"PC1 ({100 * share[0]:.0f}% of variance)",
+                   ylabel=f"PC2 ({100 * share[1]:.0f}% of variance)")
+            ax.margins(0.2)  # room for the t labels inside the axes
+            ax.grid(alpha=0.3)
+            fig.colorbar(sc, ax=ax, label="time step t")
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        return _save(fig, path)
 
 
 def plot_gate_change(before: list[GateTrace], after: list[GateTrace], path: str | Path,
-                     labels: tuple[str, str] = ("fresh", "trained")) -> Path:
-    """Histograms of each gate's values before and after training, per layer, with saturation."""
+                     labels: tuple[str, str] = ("fresh", "trained"), eps: float = 0.05,
+                     title: str = "") -> Path:
+    """Histograms of each gate's values before and after training, per layer, with saturation.
+
+    For each layer (forward direction) a row of ``labels[0]`` histograms above a row of
+    ``labels[1]``, one column per gate; bars are the percentage of the record's values (every
+    step, unit and sample) in each of 40 bins. Each row has its own y scale: a fresh model's gates
+    sit in a narrow band around 0.5 whose peak would flatten a trained histogram on a shared
+    scale. Shaded bands are the saturated zones, within ``eps`` of a limit; each panel's title
+    gives the shares there, from :func:`scratch_lstm.saturation` with the same ``eps``.
+    """
     plt = _pyplot()
     recs_b, recs_a = _forward_records(before), _forward_records(after)
-    sat_b, sat_a = saturation(before), saturation(after)
-    fig, axes = plt.subplots(len(recs_a), 4, figsize=(16, 3 * len(recs_a)), squeeze=False)
-    for row, (rb, ra) in enumerate(zip(recs_b, recs_a)):
-        key = f"l{ra.layer}_forward"
-        for col, gate in enumerate(("i", "f", "g", "o")):
-            ax = axes[row, col]
-            bins = torch.linspace(-1 if gate == "g" else 0, 1, 41).numpy()
-            for rec, sat, label in ((rb, sat_b, labels[0]), (ra, sat_a, labels[1])):
+    sat_b, sat_a = saturation(before, eps), saturation(after, eps)
+    gates = (("i", "input gate i"), ("f", "forget gate f"), ("g", "candidate g"), ("o", "output gate o"))
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(2 * len(recs_a), 4, figsize=(17, 2.9 * 2 * len(recs_a) + 0.9),
+                                 squeeze=False, sharex="col")
+        rows = []  # (record, its saturation, label, colour): per layer, fresh above trained
+        for rb, ra in zip(recs_b, recs_a):
+            rows += [(rb, sat_b, labels[0], "0.45"), (ra, sat_a, labels[1], "tab:blue")]
+        for row, (rec, sat, label, color) in enumerate(rows):
+            stats = sat[f"l{rec.layer}_forward"]
+            for col, (gate, gate_name) in enumerate(gates):
+                ax = axes[row, col]
+                low = -1.0 if gate == "g" else 0.0
                 values = rec[gate].detach().cpu().reshape(-1).numpy()
-                share = sat[key]["g_saturated"] if gate == "g" else (
-                    sat[key][f"{gate}_closed"] + sat[key][f"{gate}_open"])
-                ax.hist(values, bins=bins, alpha=0.55, density=True,
-                        label=f"{label} ({100 * share:.0f}% saturated)")
-            ax.set_title(f"layer {ra.layer}: gate {gate}")
-            ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+                ax.hist(values, bins=torch.linspace(low, 1, 41).numpy(), color=color,
+                        weights=[100.0 / len(values)] * len(values))
+                ax.axvspan(low, low + eps, color="tab:red", alpha=0.15, lw=0, zorder=0)
+                ax.axvspan(1 - eps, 1, color="tab:red", alpha=0.15, lw=0, zorder=0)
+                if gate == "g":
+                    shares = f"|g| > {1 - eps:g}: {100 * stats['g_saturated']:.1f}%"
+                else:
+                    shares = (f"< {eps:g}: {100 * stats[f'{gate}_closed']:.1f}%,  "
+                              f"> {1 - eps:g}: {100 * stats[f'{gate}_open']:.1f}%")
+                ax.set_title(f"layer {rec.layer}, {label}: {gate_name}\n{shares}", fontsize=13)
+                if col == 0:
+                    ax.set_ylabel("% of values per bin")
+                if row == len(rows) - 1:
+                    ax.set_xlabel("g (tanh, -1 to 1)" if gate == "g" else f"{gate} (sigmoid, 0 to 1)")
+                ax.grid(alpha=0.3, axis="y")
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+def plot_curves(history: list[dict], path: str | Path, title: str = "") -> Path:
+    """Loss and accuracy per epoch, train and test, from a run's ``metrics.jsonl`` records.
+
+    Each record needs ``epoch``, ``train_loss``, ``test_loss``, ``train_acc`` and ``test_acc``
+    (accuracies as fractions). Train values are averages over the epoch's mini-batches, taken in
+    training mode while the weights were still changing; test values are measured once on the
+    whole test split after the epoch. A note under the plots says so; epochs are whole-number ticks.
+    """
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [m["epoch"] for m in history]
+    with plt.rc_context(STYLE):
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.8))
+        ax1.plot(epochs, [m["train_loss"] for m in history], "o-", label="train (epoch average)")
+        ax1.plot(epochs, [m["test_loss"] for m in history], "o-", label="test (end of epoch)")
+        ax1.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
+        ax2.plot(epochs, [100 * m["train_acc"] for m in history], "o-", label="train (epoch average)")
+        ax2.plot(epochs, [100 * m["test_acc"] for m in history], "o-", label="test (end of epoch)")
+        ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+        for ax in (ax1, ax2):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if epochs:
+                ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
+            ax.legend()
+            ax.grid(alpha=0.3)
+        fig.text(0.5, 0.01, "train: average over the epoch's mini-batches while the weights were "
+                 "still changing (training mode), so it can trail test early on;\n"
+                 "test: the whole test split, once, after the epoch",
+                 ha="center", va="bottom", fontsize=10.5, color="0.3")
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout(rect=(0, 0.08, 1, 1))
+        return _save(fig, path)
+
+
+__all__ = ["plot_curves", "plot_gate_change", "plot_gates", "plot_hidden_trajectory"]

@@ -159,27 +159,19 @@ def _dataset_line(cfg: TrainConfig, ds: Dataset) -> str:
 
 
 def _plot_curves(out: Path, history: list[dict]) -> bool:
+    """Write ``curves.png`` with :func:`scratch_lstm.plots.plot_curves`; False without matplotlib."""
     try:
-        import matplotlib
+        from .plots import plot_curves
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        cfg = json.loads((out / "config.json").read_text())
+        dataset = cfg["dataset"]
+        if dataset == "auto" and (out / "last.pt").exists():  # the checkpoint names what auto found
+            dataset = load_checkpoint(out / "last.pt").get("dataset", dataset)
+        title = (f"{out}: {dataset} ({cfg['sequence']}), {cfg['backend']} backend, LSTM "
+                 f"{cfg['hidden_size']} x {cfg['num_layers']} layers, lr {cfg['lr']:g} {cfg['schedule']}")
+        plot_curves(history, out / "curves.png", title=title)
     except ImportError:
         return False
-    epochs = [m["epoch"] for m in history]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    ax1.plot(epochs, [m["train_loss"] for m in history], "o-", label="train")
-    ax1.plot(epochs, [m["test_loss"] for m in history], "o-", label="test")
-    ax1.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    ax2.plot(epochs, [100 * m["train_acc"] for m in history], "o-", label="train")
-    ax2.plot(epochs, [100 * m["test_acc"] for m in history], "o-", label="test")
-    ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    for ax in (ax1, ax2):
-        ax.legend()
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    atomic_write_bytes(out / "curves.png", lambda fh: fig.savefig(fh, format="png", dpi=100))
-    plt.close(fig)
     return True
 
 

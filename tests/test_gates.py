@@ -10,10 +10,24 @@ from hypothesis import strategies as st
 from torch import nn
 
 from conftest import TOL
-from scratch_lstm import LSTM, LSTMCell
-from scratch_lstm.gates import chrono_init, gate_weights, init_forget_bias, saturation, trace_gates
+import scratch_lstm
+from scratch_lstm import LSTM, LSTMCell, chrono_init, gate_weights, init_forget_bias, saturation, trace_gates
 
 F64 = TOL[torch.float64]
+
+
+def test_gate_tools_are_exported_from_the_top_level():
+    from scratch_lstm import gates
+
+    for name in gates.__all__:
+        assert name in scratch_lstm.__all__, name
+        assert getattr(scratch_lstm, name) is getattr(gates, name)
+    for name in scratch_lstm.__all__:
+        assert getattr(scratch_lstm, name).__doc__, f"{name} has no docstring"
+    namespace = {}
+    exec("from scratch_lstm import *", namespace)
+    assert {"trace_gates", "GateTrace", "gate_weights", "init_forget_bias", "chrono_init",
+            "saturation"} <= set(namespace)
 
 
 @settings(max_examples=60)
@@ -147,6 +161,9 @@ def test_plots_and_gates_command_write_pngs_and_json(tmp_path, capsys):
     data = json.loads((out / "gates.json").read_text())
     assert data["index"] == 5 and set(data["trained"]["gates"]) == {"l0_forward", "l1_forward"}
     assert len(data["trained"]["gates"]["l0_forward"]["f"]) == 28  # 28 steps x 12 units
-    assert "forget gate open" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "mnist-sample test image 5 (label " in printed
+    assert "share of gate values within 0.05 of a limit, trained (fresh):" in printed
+    assert "l1_forward: forget gate open (>0.95)" in printed
     assert main(["gates", "--checkpoint", str(run / "last.pt"), "--index", "5000", "--out",
                  str(out), "--dataset", "mnist-sample"]) == 2
