@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 import scratch_lstm
+from oracle import IMPLS
 from scratch_lstm import LSTM, LSTMCell, from_torch, to_torch
 
 CONFIGS = [
@@ -47,7 +48,7 @@ def test_convert_rejects_other_modules():
         to_torch(nn.LSTM(3, 4))
 
 
-@pytest.mark.parametrize("impl", ["scratch", "fused"])
+@pytest.mark.parametrize("impl", IMPLS)
 def test_no_torch_lstm_kernel_is_called(monkeypatch, impl):
     def forbidden(*args, **kwargs):
         raise AssertionError("a torch LSTM kernel was called")
