@@ -110,7 +110,7 @@ def read_idx(path: str | os.PathLike, expected_ndim: int | None = None) -> np.nd
 def idx_sha256(array: np.ndarray) -> str:
     """sha256 of ``array`` (``uint8``) written as an IDX file: equals ``sha256sum`` of the decoded file."""
     h = hashlib.sha256(bytes([0, 0, 0x08, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape))
-    h.update(memoryview(np.ascontiguousarray(array, dtype=np.uint8)).cast("B"))
+    h.update(np.ascontiguousarray(array, dtype=np.uint8).data)  # no copy
     return h.hexdigest()
 
 
@@ -300,8 +300,10 @@ def load_dataset(name: str = "auto", data_dir: str | os.PathLike | None = None,
         raise DataError(not_found_message(full, None, command))
     data_dir = Path(data_dir)
     if data_dir.exists() and not data_dir.is_dir():
+        hint = (f": pass --data-dir {data_dir.parent}" if data_dir.name.removesuffix(".gz") in
+                FILES.values() else "")
         raise DataError(f"--data-dir {data_dir} is a file, not a folder; give the folder that holds "
-                        f"the four IDX files, or DIR with DIR/{_FOLDER[full]}/raw/")
+                        f"the four IDX files, or DIR with DIR/{_FOLDER[full]}/raw/{hint}")
     if data_dir.is_dir():
         for folder in _candidate_dirs(full, data_dir):
             found = load_idx_folder(full, folder)

@@ -183,8 +183,16 @@ def save_json(path: Path, obj) -> None:
 
 
 def save_checkpoint(path: Path, checkpoint: dict) -> None:
-    """Atomically ``torch.save`` a checkpoint dict."""
-    atomic_write_bytes(path, lambda fh: torch.save(checkpoint, fh))
+    """Atomically ``torch.save`` a checkpoint dict; a failed write (a full disk) is its ``OSError``."""
+    def write(fh):
+        try:
+            torch.save(checkpoint, fh)
+        except RuntimeError as e:  # torch's zip writer hides a failed write behind its own error
+            if isinstance(e.__context__, OSError):
+                raise e.__context__ from None
+            raise
+
+    atomic_write_bytes(path, write)
 
 
 def _one_line(e: BaseException, limit: int = 300) -> str:
@@ -462,6 +470,9 @@ def _check_resume(cfg: TrainConfig, ckpt: dict, ds: Dataset, out: Path, log) -> 
     if changed:
         raise TrainingError(f"--resume: {path} was trained with other settings: {'; '.join(changed)}. "
                             "Resume with the checkpoint's values (only --epochs may change)")
+    if ckpt["model_config"] != cfg.model_config():
+        raise TrainingError(f"--resume: {path} holds a model_config {ckpt['model_config']} that does not "
+                            f"fit its own settings ({cfg.model_config()}); it cannot be continued")
     data = ckpt.get("data")
     old = (data or {}).get("fingerprint")
     if (old and old != ds.fingerprint) or (not old and ckpt.get("dataset") != ds.name):
@@ -501,12 +512,14 @@ def _history(ckpt: dict, out: Path, log) -> list[dict]:
     return history
 
 
-def _restore_run_folder(out: Path, ckpt: dict, history: list[dict], log) -> None:
+def _restore_run_folder(out: Path, ckpt: dict, history: list[dict], log) -> bool:
     """Make the folder agree with last.pt (the truth): metrics.jsonl holds exactly its epochs, and
-    best.pt exists when last.pt says its own epoch is the best (a kill may have come between)."""
+    best.pt exists when last.pt says its own epoch is the best (a kill may have come between).
+    Returns whether metrics.jsonl had to be rewritten."""
     text = "".join(json.dumps(m, allow_nan=False) + "\n" for m in history)
     metrics = out / "metrics.jsonl"
-    if not metrics.exists() or metrics.read_text() != text:
+    rewritten = not metrics.exists() or metrics.read_text() != text
+    if rewritten:
         atomic_write_bytes(metrics, lambda fh: fh.write(text.encode()))
         log(f"{metrics} rewritten to the checkpoint's {len(history)} epochs")
     if ckpt.get("best_epoch") is not None and ckpt["best_epoch"] == ckpt["epoch"]:
@@ -518,6 +531,7 @@ def _restore_run_folder(out: Path, ckpt: dict, history: list[dict], log) -> None
         if current != ckpt["epoch"]:
             save_checkpoint(best, ckpt)
             log(f"{best} restored from last.pt (epoch {ckpt['epoch']} is the best)")
+    return rewritten
 
 
 def _make_folder(out: Path, numbered: bool) -> Path:
@@ -734,14 +748,22 @@ def _nothing_to_train(cfg: TrainConfig, ckpt: dict, out: Path, ds: Dataset, devi
             if saved.get("schedule") == "cosine" else f"pass --epochs {done + 1} or more to train more")
     log(f"nothing to train: {out / 'last.pt'} has finished {done} epochs and --epochs is {cfg.epochs}; "
         f"{more}. config.json is left as it was")
-    removed = remove_stale_temp_files(out)
+    try:
+        removed = remove_stale_temp_files(out)
+    except OSError as e:
+        raise TrainingError(f"cannot clean the run folder {out}: {e.strerror or _one_line(e)}") from None
     if removed:
         log(f"removed temporary files left by a killed run: {', '.join(removed)}")
-    write(out, lambda _: _restore_run_folder(out, ckpt, history, log))
-    if history and not (out / "curves.png").exists():
+    rewritten = []
+    write(out, lambda _: rewritten.append(_restore_run_folder(out, ckpt, history, log)))
+    if history and (rewritten[0] or not (out / "curves.png").exists()):
         write(out / "curves.png", lambda p: _plot_curves(out, history))
     summary = _summary(saved, ds, device, history, best_acc, 0.0)
-    if not (out / "summary.json").exists():
+    try:
+        stale = json.loads((out / "summary.json").read_text()).get("epochs_done") != len(history)
+    except (OSError, ValueError, AttributeError):
+        stale = True
+    if stale:  # missing, unreadable, or from before the last epochs (a kill came before it)
         write(out / "summary.json", lambda p: save_json(p, summary))
     if history:
         log(f"test accuracy: {100 * history[-1]['test_acc']:.2f}% (best {100 * best_acc:.2f}%); "

@@ -76,7 +76,7 @@ def test_a_data_dir_that_holds_no_data_is_an_error_not_the_sample(tmp_path, caps
         tmp_path / "shared" / "dta": ["--data-dir", "does not exist", str(tmp_path / "shared" / "data")],
         tmp_path / "shared": ["Looked in:", str(tmp_path / "shared" / "MNIST" / "raw"),
                               f"pass --data-dir {tmp_path / 'shared' / 'data'}"],
-        full / "t10k-labels-idx1-ubyte.gz": ["is a file, not a folder"],
+        full / "t10k-labels-idx1-ubyte.gz": ["is a file, not a folder", f"pass --data-dir {full}"],
     }
     for data_dir, expected in cases.items():
         out = tmp_path / "run"
