@@ -254,9 +254,9 @@ def model_from_checkpoint(ckpt: dict, backend: str | None = None, device="cpu") 
 
 def with_progress(batches, desc: str, *, total: int | None = None, bar: bool | None = None,
                   log=print, every: float = 10.0, status=None):
-    """Iterate ``batches``, showing progress: a tqdm bar on stderr when it is a terminal
-    (``bar=None``), else a plain line through ``log`` every ``every`` seconds (0: none), so that
-    logs stay readable. ``status()`` adds text (loss, ETA, ...) to the bar or line."""
+    """Iterate ``batches`` (sized, or give ``total``), showing progress: a tqdm bar on stderr when
+    it is a terminal (``bar=None``), else a plain line through ``log`` every ``every`` seconds (0:
+    none), so that logs stay readable. ``status()`` adds text (loss, ETA, ...) to the bar or line."""
     from tqdm import tqdm
 
     total = len(batches) if total is None else total
@@ -478,8 +478,10 @@ def _check_resume(cfg: TrainConfig, ckpt: dict, ds: Dataset, out: Path, log) -> 
     if (old and old != ds.fingerprint) or (not old and ckpt.get("dataset") != ds.name):
         then = (f"{data['name']} from {data['source']} (fingerprint {old[:12]})" if old
                 else f"{ckpt.get('dataset')}")
-        fix = ("leave out --data-dir" if (data or {}).get("name", ckpt.get("dataset")) == "mnist-sample"
-               else f"pass the --data-dir that holds it (it was {saved.get('data_dir')})")
+        name, data_dir = (data or {}).get("name", ckpt.get("dataset")), saved.get("data_dir")
+        fix = ("leave out --data-dir" if name == "mnist-sample" else
+               f"pass the --data-dir that holds it (it was {data_dir})" if data_dir else
+               f"pass --dataset {name} without --data-dir, as it was trained")
         raise TrainingError(f"--resume: {path} was trained on other data: {then}; now {ds.name} from "
                             f"{ds.source} (fingerprint {ds.fingerprint[:12]}). A run continues on its "
                             f"own data: {fix}")
@@ -507,6 +509,10 @@ def _history(ckpt: dict, out: Path, log) -> list[dict]:
         log(f"note: {path} is unreadable ({_one_line(e)}); the metrics log restarts at epoch {epoch + 1}")
         return []
     history = [m for m in history if isinstance(m, dict) and m.get("epoch", epoch + 1) <= epoch]
+    for m in history:  # older versions logged diverged epochs with NaN/inf
+        if any(isinstance(v, float) and not math.isfinite(v) for v in m.values()):
+            raise TrainingError(f"--resume: {path} logs non-finite values for epoch {m.get('epoch')}, "
+                                f"which {out / 'last.pt'} holds: a diverged run's; it cannot be continued")
     if len(history) != epoch:
         log(f"note: {path} has {len(history)} of the checkpoint's {epoch} epochs; the log keeps those")
     return history

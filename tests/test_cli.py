@@ -37,7 +37,8 @@ def run_cli(args, cwd):
 
 def test_train_on_the_sample_learns_and_writes_the_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
-    # Measured: this setting reaches ~89% test accuracy on the sample in 3 epochs (chance: 10%).
+    # Measured: with the default cosine schedule, 85.4% test accuracy on the sample in 3 epochs
+    # (chance: 10%).
     assert main(["train", *SMALL, "--hidden-size", "48", "--num-layers", "1", "--epochs", "3",
                  "--batch-size", "50", "--lr", "3e-3", "--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -105,10 +106,10 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
 
 def test_existing_run_is_not_overwritten_and_resume_checks_flags(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", *TINY, "--epochs", "1", "--out", str(out)]) == 0
-    assert main(["train", *TINY, "--epochs", "1", "--out", str(out)]) == 2
+    assert main(["train", *MICRO, "--epochs", "1", "--out", str(out)]) == 0
+    assert main(["train", *MICRO, "--epochs", "1", "--out", str(out)]) == 2
     assert "already holds a run; pass --resume" in capsys.readouterr().err
-    assert main(["train", *TINY, "--epochs", "1", "--lr", "0.1", "--seed", "3", "--out", str(out),
+    assert main(["train", *MICRO, "--epochs", "1", "--lr", "0.1", "--seed", "3", "--out", str(out),
                  "--resume"]) == 2
     err = capsys.readouterr().err
     assert "other settings: --lr 0.001 (now 0.1); --seed 0 (now 3)" in err
