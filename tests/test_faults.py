@@ -302,8 +302,8 @@ def test_an_out_that_cannot_be_a_folder_is_one_error_line(case, command, checkpo
 
 @pytest.mark.parametrize("command", ["train", "gates"])
 def test_an_unwritable_out_is_one_error_line(command, checkpoint, tmp_path, capsys, monkeypatch):
-    # chmod cannot stop root (CI runs as root), so the permission check is made to fail instead;
-    # test_an_unwritable_out_by_chmod covers the real thing where the tests are not run as root.
+    # in-process, with the permission check made to fail (root writes through chmod);
+    # test_an_unwritable_out_by_chmod covers the real thing in a subprocess.
     monkeypatch.setattr(train_module.os, "access", lambda path, mode: False)
     argv = (["train", *FLAGS, "--epochs", "1"] if command == "train" else
             ["gates", "--checkpoint", str(checkpoint)]) + ["--out", str(tmp_path / "ro" / "run")]
@@ -312,15 +312,25 @@ def test_an_unwritable_out_is_one_error_line(command, checkpoint, tmp_path, caps
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes through chmod")
-def test_an_unwritable_out_by_chmod(tmp_path, capsys):
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+@pytest.mark.parametrize("command", ["train", "gates"])
+def test_an_unwritable_out_by_chmod(command, checkpoint, tmp_path):
     ro = tmp_path / "ro"
     ro.mkdir(mode=0o500)
-    try:
-        assert main(["train", *FLAGS, "--epochs", "1", "--out", str(ro / "run")]) == 2
-        assert "permission denied" in one_error(capsys.readouterr().err)
-    finally:
-        ro.chmod(0o700)
+    argv = (["train", *FLAGS, "--epochs", "1"] if command == "train" else
+            ["gates", "--checkpoint", str(checkpoint)]) + ["--out", str(ro / "run")]
+    cmd = [sys.executable, "-m", "scratch_lstm", *argv]
+    if os.geteuid() == 0:  # root (CI) writes through chmod: run without its capabilities
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv to drop CAP_DAC_OVERRIDE")
+        cmd = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", *cmd]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if proc.stderr.startswith("setpriv:"):
+        pytest.skip(f"cannot drop capabilities here: {proc.stderr.strip()}")
+    assert proc.returncode == 2
+    assert f"cannot write in {ro} (permission denied)" in one_error(proc.stderr)
+    ro.chmod(0o700)
     assert list(ro.iterdir()) == []
 
 
