@@ -169,7 +169,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="auto: cuda if available, else cpu")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="dtype of weights and input")
-    p.add_argument("--repeats", type=_count(1), default=10, help="timed calls of each module; the median is reported")
+    p.add_argument("--repeats", type=_count(1), default=10,
+                   help="timed calls of each module; the median is reported")
     p.add_argument("--warmup", type=_count(0), default=2, help="untimed calls of each module first")
     p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on CUDA (both modules)")
     p.add_argument("--threads", type=_count(1), default=None,

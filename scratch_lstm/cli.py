@@ -182,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dropout between LSTM layers (not after the last), in [0, 1]")
     t.add_argument("--epochs", type=_positive_int, default=10, help="epochs to train in all")
     t.add_argument("--batch-size", type=_positive_int, default=128, help="training batch size")
-    t.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam's learning rate (peak of the schedule)")
+    t.add_argument("--lr", type=_positive_float, default=1e-3,
+                   help="Adam's learning rate (peak of the schedule)")
     t.add_argument("--schedule", choices=("constant", "cosine"), default="cosine",
                    help="learning rate: constant, or cosine decay to 0 over all steps of --epochs")
     t.add_argument("--grad-clip", type=_non_negative_float, default=0.0,
@@ -205,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_cmd_train)
 
     e = command("eval", "accuracy and confusion matrix of a checkpoint on the test split")
-    e.add_argument("--checkpoint", required=True, help="a checkpoint of `scratch-lstm train` (last.pt or best.pt)")
+    e.add_argument("--checkpoint", required=True,
+                   help="a checkpoint of `scratch-lstm train` (last.pt or best.pt)")
     _add_data_flags(e, for_checkpoint=True)
     e.add_argument("--backend", choices=BACKENDS, default=None,
                    help="evaluate on this backend (default: the one it was trained with)")

@@ -211,7 +211,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     except FileNotFoundError:
         raise TrainingError(f"checkpoint {path} does not exist") from None
     except Exception as e:
-        raise TrainingError(f"{path} is not a readable checkpoint ({type(e).__name__}: {_one_line(e)})") from None
+        raise TrainingError(f"{path} is not a readable checkpoint "
+                            f"({type(e).__name__}: {_one_line(e)})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "model_config" not in ckpt:
         raise TrainingError(f"{path} is not a scratch-lstm checkpoint (no 'model'/'model_config')")
     version = ckpt.get("version", 1)
@@ -639,7 +640,8 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> dict:
         out = _make_folder(out, numbered)
         removed = remove_stale_temp_files(out)
     except OSError as e:
-        raise TrainingError(f"cannot create or clean the run folder {out}: {e.strerror or _one_line(e)}") from None
+        raise TrainingError(f"cannot create or clean the run folder {out}: "
+                            f"{e.strerror or _one_line(e)}") from None
     cfg = replace(cfg, out=str(out))
     if removed:
         log(f"removed temporary files left by a killed run: {', '.join(removed)}")
@@ -672,8 +674,7 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> dict:
             frac = seen / len(train_labels)
             per_epoch = sum(epoch_seconds) / len(epoch_seconds) if epoch_seconds else elapsed / frac
             eta = elapsed * (1 - frac) / frac + (cfg.epochs - epoch) * per_epoch
-            return (f"loss {loss_sum / seen:.4f} acc {100 * correct / seen:.2f}% "
-                    f"{seen / elapsed:.0f} samples/s; run ETA {_fmt_time(eta)}")
+            return f"loss {loss_sum / seen:.4f} acc {100 * correct / seen:.2f}%; run ETA {_fmt_time(eta)}"
 
         batches = with_progress(train_batches, f"epoch {epoch}/{cfg.epochs}", bar=bar, log=log,
                                 every=cfg.log_every, status=status)
@@ -700,7 +701,8 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> dict:
         train_seconds = time.perf_counter() - t0
         if not state_is_finite(model, optimizer):
             raise TrainingError(f"the weights became non-finite in epoch {epoch} (its last step; the "
-                                f"losses were finite); stopped. {kept()}. Try a lower --lr or --grad-clip 1.0")
+                                f"losses were finite); stopped. {kept()}. Try a lower --lr or "
+                                "--grad-clip 1.0")
         test = evaluate(model, with_progress(test_batches, f"test after epoch {epoch}", bar=bar,
                                              log=log, every=cfg.log_every))
         if not (math.isfinite(test["loss"]) and math.isfinite(loss_sum)):

@@ -122,7 +122,8 @@ def test_runs_without_out_get_new_numbered_folders(tmp_path, monkeypatch, capsys
         assert main(["train", *MICRO, "--epochs", "1"]) == 0
         assert f"run folder: {Path('runs') / f'exp{n}'}" in capsys.readouterr().out.splitlines()[1]
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["exp1", "exp2"]
-    assert json.loads((tmp_path / "runs" / "exp2" / "config.json").read_text())["out"] == str(Path("runs/exp2"))
+    config = json.loads((tmp_path / "runs" / "exp2" / "config.json").read_text())
+    assert config["out"] == str(Path("runs/exp2"))
     assert main(["train", *MICRO, "--epochs", "1", "--out", "runs/exp1"]) == 2  # explicit: refused
     assert "already holds a run" in capsys.readouterr().err
     assert main(["train", *MICRO, "--resume"]) == 2
@@ -262,7 +263,8 @@ def test_every_flag_of_every_subcommand_has_help_and_shows_its_default():
                 continue
             assert action.help, (name, action.dest)
             if action.default not in (None, False):
-                assert f"(default: {action.default})" in text or "default:" in action.help, (name, action.dest)
+                shown = f"(default: {action.default})" in text or "default:" in action.help
+                assert shown, (name, action.dest)
 
 
 @pytest.mark.parametrize("argv, usage, hint", [

@@ -45,7 +45,8 @@ def strict_metrics(folder: Path) -> list[dict]:
     """metrics.jsonl read by a strict parser (NaN and Infinity are errors)."""
     def refuse(token):
         raise ValueError(f"non-strict JSON token {token}")
-    return [json.loads(line, parse_constant=refuse) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    lines = (folder / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(line, parse_constant=refuse) for line in lines]
 
 
 def without_timings(history: list[dict]) -> list[dict]:
@@ -268,7 +269,8 @@ def test_only_temporary_files_of_dead_writers_are_removed(tmp_path):
              "notes.tmp-1", "last.pt"]
     for name in names:
         (tmp_path / name).write_bytes(b"x")
-    assert remove_stale_temp_files(tmp_path) == sorted([f".best.pt.tmp-{os.getpid()}", f".last.pt.tmp-{dead}"])
+    removed = remove_stale_temp_files(tmp_path)
+    assert removed == sorted([f".best.pt.tmp-{os.getpid()}", f".last.pt.tmp-{dead}"])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [f".metrics.jsonl.tmp-{os.getppid()}", "notes.tmp-1", "last.pt"])
 
@@ -367,7 +369,8 @@ def test_bad_data_files_are_one_error_line_and_create_nothing(fault, message, tm
 def test_an_out_of_range_dropout_creates_nothing(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", *FLAGS, "--dropout", "2", "--out", str(tmp_path / "run")])
-    assert e.value.code == 2 and "--dropout: must be a probability in [0, 1]" in one_error(capsys.readouterr().err)
+    assert e.value.code == 2
+    assert "--dropout: must be a probability in [0, 1]" in one_error(capsys.readouterr().err)
     assert list(tmp_path.iterdir()) == []
 
 
