@@ -354,3 +354,29 @@ def test_resolve_device_and_checkpoint_model_round_trip(tmp_path):
     ckpt = load_checkpoint(out / "best.pt")
     model = model_from_checkpoint(ckpt, backend="torch")
     assert isinstance(model.rnn, torch.nn.LSTM) and model.rnn.hidden_size == 16
+
+
+def test_train_step_is_one_adam_step_and_state_is_finite_sees_adam_too():
+    from scratch_lstm.classifier import LSTMClassifier
+    from scratch_lstm.train import TrainConfig, state_is_finite, train_step
+
+    torch.manual_seed(0)
+    x, y = torch.randn(4, 5, 3), torch.tensor([0, 1, 2, 1])
+    ours = LSTMClassifier(3, 6, 3, 1)
+    ref = LSTMClassifier(3, 6, 3, 1)
+    ref.load_state_dict(ours.state_dict())
+    opt_ours = torch.optim.Adam(ours.parameters(), 1e-2)
+    opt_ref = torch.optim.Adam(ref.parameters(), 1e-2)
+    loss, logits = train_step(ours, opt_ours, x, y, TrainConfig(grad_clip=0.5))
+    ref_logits = ref(x)
+    ref_loss = torch.nn.functional.cross_entropy(ref_logits, y)
+    ref_loss.backward()
+    torch.nn.utils.clip_grad_norm_(ref.parameters(), 0.5)
+    opt_ref.step()
+    assert not loss.requires_grad and not logits.requires_grad
+    torch.testing.assert_close(loss, ref_loss.detach(), rtol=0, atol=0)
+    for a, b in zip(ours.parameters(), ref.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert state_is_finite(ours, opt_ours)
+    next(iter(opt_ours.state.values()))["exp_avg"][0] = float("nan")
+    assert not state_is_finite(ours, opt_ours)
