@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -87,11 +89,12 @@ def _caller(fn, module, graphed: bool, x, warmup: int):
 
 
 def bench_config(cfg: BenchConfig, impl: str, device, dtype=torch.float32, repeats: int = 10,
-                 warmup: int = 2, cuda_graph: str = "triton") -> dict:
+                 warmup: int = 2, cuda_graph: str = "triton", tick=lambda: None) -> dict:
     """Time ``impl`` against nn.LSTM on one configuration; returns one result row.
 
     ``cuda_graph`` (``"triton"``, ``"all"`` or ``"none"``) says whose calls replay from a CUDA
-    graph on a GPU; the row records it.
+    graph on a GPU; the row records it. ``tick()`` is called after each warm-up or timed pair of
+    calls (``2 * (warmup + 1 + repeats)`` times in all), for a progress bar.
     """
     torch.manual_seed(0)
     ref = nn.LSTM(cfg.input_size, cfg.hidden_size, cfg.num_layers, batch_first=True,
@@ -117,12 +120,14 @@ def bench_config(cfg: BenchConfig, impl: str, device, dtype=torch.float32, repea
                  "ours": _caller(fn, ours, graphed["ours"], x, warmup)}
         for _ in range(warmup + 1):  # + 1: a graphed call records on its first call after warm-up
             calls["torch"](), calls["ours"]()
+            tick()
         t_ref, t_ours = [], []
         for r in range(repeats):  # interleave, alternating who goes first
             pair = (("torch", t_ref), ("ours", t_ours)) if r % 2 == 0 else (("ours", t_ours), ("torch", t_ref))
             for name, sink in pair:
                 _sync(device)
                 sink.append(_time(calls[name], device))
+            tick()
         row[f"{kind}_torch_ms"] = 1000 * statistics.median(t_ref)
         row[f"{kind}_ours_ms"] = 1000 * statistics.median(t_ours)
         row[f"{kind}_ratio"] = statistics.median(o / t for o, t in zip(t_ours, t_ref))
@@ -159,31 +164,66 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text}")
+        return value
+    return parse
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The benchmark's flags (shared by ``scratch-lstm bench`` and ``benchmarks/bench_lstm.py``)."""
+    shapes = "; ".join(f"{c.name}: B {c.batch}, T {c.seq_len}, I {c.input_size}, H {c.hidden_size}, "
+                       f"{c.num_layers} layer(s)" for c in CONFIGS.values())
     p.add_argument("--config", nargs="+", choices=sorted(CONFIGS), default=list(CONFIGS),
-                   help="configurations to run (default: all)")
+                   help=f"configurations to run ({shapes})")
     p.add_argument("--impl", nargs="+", choices=("scratch", "fused", "triton"),
                    default=["scratch", "fused"],
-                   help="this project's implementations to time (triton needs CUDA, or TRITON_INTERPRET=1)")
+                   help="implementations to time against nn.LSTM (triton: CUDA only, or in "
+                        "Triton's slow CPU interpreter with TRITON_INTERPRET=1)")
     p.add_argument("--cuda-graph", choices=("triton", "all", "none"), default="triton",
-                   help="on CUDA, whose calls replay from a CUDA graph (default: the triton rows, "
-                        "as the trainer runs them)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    p.add_argument("--repeats", type=int, default=10)
-    p.add_argument("--warmup", type=int, default=2)
+                   help="on CUDA, whose calls replay from a CUDA graph: the triton rows, as the "
+                        "trainer runs them; all (nn.LSTM too); or none")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto: cuda if available, else cpu")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                   help="dtype of weights and input")
+    p.add_argument("--repeats", type=_count(1), default=10,
+                   help="timed calls of each module; the median is reported")
+    p.add_argument("--warmup", type=_count(0), default=2, help="untimed calls of each module first")
     p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on CUDA (both modules)")
-    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads on the CPU")
+    p.add_argument("--threads", type=_count(1), default=None,
+                   help="torch.set_num_threads on the CPU (default: torch's choice)")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
 
 
 def run(args) -> list[dict]:
-    """Run the benchmark for parsed ``args``; prints the table and returns the rows."""
+    """Run the benchmark for parsed ``args``; prints the table and returns the rows.
+
+    A ``--device cuda`` that is absent, or a ``--json`` whose folder does not exist, is a
+    ``TrainingError`` before anything runs. On a terminal a progress bar shows each row's timing.
+    """
+    from tqdm import tqdm
+
+    from .train import TrainingError, resolve_device
+
     if args.device == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:
-        device = torch.device(args.device)
+        device = resolve_device(args.device)
+    if "triton" in args.impl:
+        from .triton_lstm import unavailable_reason
+
+        reason = unavailable_reason(device)
+        if reason is not None:
+            raise TrainingError(f"--impl triton: {reason}")
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise TrainingError(f"--json {args.json}: folder {Path(args.json).resolve().parent} does not exist")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.backends.cuda.matmul.allow_tf32 = args.tf32
@@ -192,12 +232,15 @@ def run(args) -> list[dict]:
         f"CPU, {torch.get_num_threads()} threads")
     print(f"scratch-lstm bench: torch {torch.__version__} on {where}; dtype {args.dtype}"
           + (f"; TF32 {'on' if args.tf32 else 'off'}" if device.type == "cuda" else "")
-          + f"; median of {args.repeats} interleaved repeats")
+          + f"; median of {args.repeats} interleaved repeats"
+          + (f"; CUDA graphs: {args.cuda_graph}" if device.type == "cuda" else ""), flush=True)
     rows = []
     for name in args.config:
         for impl in args.impl:
-            rows.append(bench_config(CONFIGS[name], impl, device, getattr(torch, args.dtype),
-                                     args.repeats, args.warmup, args.cuda_graph))
+            with tqdm(total=2 * (args.warmup + 1 + args.repeats), desc=f"{name}/{impl}", leave=False,
+                      disable=not sys.stderr.isatty(), file=sys.stderr) as bar:
+                rows.append(bench_config(CONFIGS[name], impl, device, getattr(torch, args.dtype),
+                                         args.repeats, args.warmup, args.cuda_graph, tick=bar.update))
             rows[-1]["where"] = where
             rows[-1]["tf32"] = bool(args.tf32)
             print(format_table(rows[-1:]).splitlines()[-1] if len(rows) > 1 else format_table(rows),
@@ -210,7 +253,14 @@ def run(args) -> list[dict]:
 
 def main(argv=None) -> int:
     """Entry point of ``benchmarks/bench_lstm.py``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from .train import TrainingError
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_arguments(parser)
-    run(parser.parse_args(argv))
+    try:
+        run(parser.parse_args(argv))
+    except TrainingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return 0

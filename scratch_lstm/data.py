@@ -4,16 +4,26 @@ Images stay ``uint8`` tensors in memory; :class:`Batches` normalises and reshape
 time, so loading never dominates a CPU epoch.
 
 Where files are looked for (first hit wins), for ``mnist`` (``fashion-mnist`` alike with
-``FashionMNIST`` and Debian's ``/usr/share/datasets/fashion-mnist``)::
+``FashionMNIST``)::
 
     DATA_DIR/MNIST/raw/<file>[.gz]     torchvision's layout
     DATA_DIR/<file>[.gz]               a folder that holds the four files itself
+
+A ``data_dir`` that was given and holds no dataset is an error; only without one does
+``fashion-mnist`` look in Debian's ``/usr/share/datasets/fashion-mnist`` and ``auto`` fall back to
+the embedded sample. Every loaded dataset carries a content fingerprint (sha256 of its decoded
+files), so a run can tell which data it trained on, and files whose content is the other known
+dataset's (MNIST and Fashion-MNIST share file names) are refused.
 """
 
 from __future__ import annotations
 
+import difflib
 import gzip
+import hashlib
+import math
 import os
+import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -35,6 +45,24 @@ STATS = {"mnist": (0.1307, 0.3081), "fashion-mnist": (0.2860, 0.3530)}
 _FOLDER = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 _SYSTEM_DIRS = {"fashion-mnist": [Path("/usr/share/datasets/fashion-mnist")], "mnist": []}
 SAMPLE_FILE = "mnist_sample.npz"
+# sha256 of each decompressed file (IDX header + payload, as `zcat FILE.gz | sha256sum` prints):
+# MNIST as in shared/data (its README: gzip re-made from the original files, published label
+# counts and pixel statistics), Fashion-MNIST as Debian's dataset-fashion-mnist ships it. Hashes
+# of the decoded content hold whatever the compression; the .gz MD5s that torchvision lists do not.
+PUBLISHED_SHA256 = {
+    "mnist": {
+        "train_images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train_labels": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "test_images": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "test_labels": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+    "fashion-mnist": {
+        "train_images": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train_labels": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "test_images": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "test_labels": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    },
+}
 
 
 class DataError(Exception):
@@ -56,8 +84,8 @@ def read_idx(path: str | os.PathLike, expected_ndim: int | None = None) -> np.nd
             raw = gzip.decompress(raw)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise DataError(f"{path}: cannot read or decompress ({e})") from None
+    except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+        raise DataError(f"{path}: cannot read or decompress ({type(e).__name__}: {e})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(
             f"{path}: not an IDX file of unsigned bytes (magic number {raw[:4].hex() or 'missing'}, "
@@ -70,13 +98,25 @@ def read_idx(path: str | os.PathLike, expected_ndim: int | None = None) -> np.nd
     if len(raw) < header:
         raise DataError(f"{path}: truncated header")
     shape = tuple(int.from_bytes(raw[4 + 4 * k : 8 + 4 * k], "big") for k in range(ndim))
-    count = int(np.prod(shape))
+    count = math.prod(shape)  # exact: a crafted header cannot overflow it
     if len(raw) - header != count:
         raise DataError(
             f"{path}: truncated or padded: header declares shape {shape} ({count:,} bytes), "
             f"payload has {len(raw) - header:,} bytes"
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def idx_sha256(array: np.ndarray) -> str:
+    """sha256 of ``array`` (``uint8``) written as an IDX file: equals ``sha256sum`` of the decoded file."""
+    h = hashlib.sha256(bytes([0, 0, 0x08, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape))
+    h.update(np.ascontiguousarray(array, dtype=np.uint8).data)  # no copy
+    return h.hexdigest()
+
+
+def fingerprint(hashes: dict[str, str]) -> str:
+    """One sha256 for a dataset, from the :func:`idx_sha256` of its four arrays (keys of :data:`FILES`)."""
+    return hashlib.sha256("".join(f"{k}={hashes[k]}\n" for k in FILES).encode()).hexdigest()
 
 
 @dataclass
@@ -89,6 +129,8 @@ class Dataset:
     train_labels: Tensor
     test_images: Tensor
     test_labels: Tensor
+    fingerprint: str = ""  # sha256 over the four arrays' content (see :func:`fingerprint`)
+    published: bool = False  # the content is the published dataset ``name`` (or the shipped sample)
 
     @property
     def stats(self) -> tuple[float, float]:
@@ -97,10 +139,9 @@ class Dataset:
 
 
 def _candidate_dirs(name: str, data_dir: Path | None) -> list[Path]:
-    dirs = []
     if data_dir is not None:
-        dirs += [data_dir / _FOLDER[name] / "raw", data_dir]
-    return dirs + _SYSTEM_DIRS[name]
+        return [data_dir / _FOLDER[name] / "raw", data_dir]
+    return _SYSTEM_DIRS[name]
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -119,8 +160,19 @@ def load_idx_folder(name: str, folder: Path) -> Dataset | None:
     if missing:
         raise DataError(f"{folder}: found some {name} files but not {', '.join(missing)} (.gz or not)")
     arrays = {k: read_idx(p, 3 if k.endswith("images") else 1) for k, p in found.items()}
+    hashes = {k: idx_sha256(a) for k, a in arrays.items()}
+    for key, h in hashes.items():
+        for other, published in PUBLISHED_SHA256.items():
+            if other != name and published[key] == h:
+                raise DataError(
+                    f"{found[key]} is the published {other} file, not {name} (MNIST and Fashion-MNIST "
+                    f"share file names; the content tells them apart): pass --dataset {other}, "
+                    f"or a --data-dir that holds {name}")
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if len(images) == 0:
+            raise DataError(f"{found[split + '_images']}: holds no images (its header says 0); "
+                            f"the {split} split needs at least one")
         if images.shape[1:] != (28, 28):
             raise DataError(f"{found[split + '_images']}: images are {images.shape[1:]}, expected 28x28")
         if len(images) != len(labels):
@@ -136,6 +188,8 @@ def load_idx_folder(name: str, folder: Path) -> Dataset | None:
         torch.from_numpy(arrays["train_labels"].astype(np.int64)),
         torch.from_numpy(arrays["test_images"].copy()),
         torch.from_numpy(arrays["test_labels"].astype(np.int64)),
+        fingerprint(hashes),
+        all(PUBLISHED_SHA256[name][k] == h for k, h in hashes.items()),
     )
 
 
@@ -159,6 +213,7 @@ def load_sample() -> Dataset:
     with resources.files("scratch_lstm.sample").joinpath(SAMPLE_FILE).open("rb") as fh:
         z = np.load(fh)
         arrays = {k: z[k] for k in z.files}
+    hashes = {k: idx_sha256(arrays[k]) for k in FILES}
     return Dataset(
         "mnist-sample",
         f"embedded sample ({len(arrays['train_labels']):,} train / "
@@ -167,58 +222,96 @@ def load_sample() -> Dataset:
         torch.from_numpy(arrays["train_labels"].astype(np.int64)),
         torch.from_numpy(arrays["test_images"]),
         torch.from_numpy(arrays["test_labels"].astype(np.int64)),
+        fingerprint(hashes),
+        True,
     )
 
 
-def not_found_message(name: str, data_dir: Path | None) -> str:
-    """What to do when ``name`` is neither local nor downloaded."""
+def _nearby(name: str, data_dir: Path) -> Path | None:
+    """A folder near a wrong ``data_dir`` that does hold ``name``: a subfolder (one level too high),
+    or a sibling with a similar name (a typo); ``None`` if there is none."""
+    def subfolders(folder: Path) -> list[Path]:
+        try:
+            return sorted(p for p in folder.iterdir() if p.is_dir())[:100]
+        except OSError:
+            return []
+    if data_dir.is_dir():
+        candidates = subfolders(data_dir)
+    else:
+        siblings = {p.name: p for p in subfolders(data_dir.parent)}
+        candidates = [siblings[n] for n in difflib.get_close_matches(data_dir.name, list(siblings), n=3)]
+    for candidate in candidates:
+        if any(_find(folder, FILES["train_images"]) for folder in _candidate_dirs(name, candidate)):
+            return candidate
+    return None
+
+
+def not_found_message(name: str, data_dir: Path | None, command: str = "train") -> str:
+    """What to do when ``name`` is neither local nor downloaded; ``command`` (``train``, ``eval``,
+    ``gates``) decides which alternatives make sense."""
     folder = _FOLDER[name]
-    where = "\n".join(f"  {d}" for d in _candidate_dirs(name, data_dir)) or "  (no --data-dir given)"
-    extra = (
-        "\n  - or install Debian's package: apt-get install dataset-fashion-mnist"
-        if name == "fashion-mnist" else ""
-    )
-    return (
-        f"{name} not found. Looked in:\n{where}\n"
-        f"It needs these four files (gzipped or not): {', '.join(FILES.values())}.\n"
-        f"Either:\n"
-        f"  - put them in DIR/{folder}/raw/ or directly in DIR, and pass --data-dir DIR\n"
-        f"  - or pass --download (with internet) to fetch them through torchvision into --data-dir"
-        f"{extra}\n"
-        f"  - or use --dataset mnist-sample (or auto) to train on the small sample shipped inside "
-        f"the package"
-    )
+    if data_dir is not None and not data_dir.exists():
+        head = f"{name} not found: --data-dir {data_dir} does not exist."
+    else:
+        where = "\n".join(f"  {d}" for d in _candidate_dirs(name, data_dir)) or "  (no --data-dir given)"
+        head = f"{name} not found. Looked in:\n{where}"
+    near = _nearby(name, data_dir) if data_dir is not None else None
+    options = [f"put them in DIR/{folder}/raw/ or directly in DIR, and pass --data-dir DIR",
+               "or pass --download (with internet) to fetch them through torchvision into --data-dir"]
+    if near is not None:
+        options.insert(0, f"{near} holds them: pass --data-dir {near}")
+    if name == "fashion-mnist":
+        options.append("or install Debian's package: apt-get install dataset-fashion-mnist")
+    elif command == "train":
+        options.append("or leave out --data-dir (with --dataset auto, the default, or mnist-sample) "
+                       "to train on the MNIST sample shipped in the package")
+    else:
+        options.append("or pass --dataset mnist-sample to use the 1,000 test images of the MNIST "
+                       "sample shipped in the package")
+    return (f"{head}\nIt needs these four files (gzipped or not): {', '.join(FILES.values())}.\n"
+            "Either:\n" + "\n".join(f"  - {o}" for o in options))
 
 
 def load_dataset(name: str = "auto", data_dir: str | os.PathLike | None = None,
-                 download: bool = False) -> Dataset:
+                 download: bool = False, command: str = "train") -> Dataset:
     """Load ``name`` (one of :data:`DATASETS`), reading local files before downloading.
 
-    ``auto`` is full MNIST when it is local (or downloaded with ``download=True``), else the
-    embedded sample. ``mnist`` and ``fashion-mnist`` never fall back. Nothing is ever written
-    into a folder that is only read (downloads go to ``data_dir``).
+    With ``data_dir``, the dataset must be there (or be downloaded into it with ``download=True``);
+    anything else is a :class:`DataError` that names the folder and what was looked for. Without
+    ``data_dir``, ``auto`` is the embedded sample (full MNIST has no standard place), and
+    ``fashion-mnist`` looks in Debian's folder. ``mnist`` and ``fashion-mnist`` never fall back.
+    Nothing is ever written into a folder that is only read (downloads go to ``data_dir``).
+    ``command`` only shapes the not-found message.
     """
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if name == "mnist-sample":
         return load_sample()
     full = "mnist" if name == "auto" else name
-    data_dir = Path(data_dir) if data_dir is not None else None
-    for folder in _candidate_dirs(full, data_dir):
-        found = load_idx_folder(full, folder)
-        if found is not None:
-            return found
-    if download:
-        if data_dir is None:
+    if data_dir is None:
+        if download:
             raise DataError("--download needs --data-dir: the folder to download into")
-        try:
-            return _download(full, data_dir)
-        except DataError:
-            if name != "auto":
-                raise
-    if name == "auto":
-        return load_sample()
-    raise DataError(not_found_message(full, data_dir))
+        for folder in _candidate_dirs(full, None):
+            found = load_idx_folder(full, folder)
+            if found is not None:
+                return found
+        if name == "auto":
+            return load_sample()
+        raise DataError(not_found_message(full, None, command))
+    data_dir = Path(data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        hint = (f": pass --data-dir {data_dir.parent}" if data_dir.name.removesuffix(".gz") in
+                FILES.values() else "")
+        raise DataError(f"--data-dir {data_dir} is a file, not a folder; give the folder that holds "
+                        f"the four IDX files, or DIR with DIR/{_FOLDER[full]}/raw/{hint}")
+    if data_dir.is_dir():
+        for folder in _candidate_dirs(full, data_dir):
+            found = load_idx_folder(full, folder)
+            if found is not None:
+                return found
+    if download:
+        return _download(full, data_dir)
+    raise DataError(not_found_message(full, data_dir, command))
 
 
 def sequence_view(images: Tensor, sequence: str = "rows", mean: float = 0.1307,

@@ -11,7 +11,8 @@ from .classifier import LSTMClassifier
 from .data import DataError, load_dataset, pixel_permutation, sequence_view
 from .gates import saturation, trace_gates
 from .plots import plot_gate_change, plot_gates, plot_hidden_trajectory
-from .train import atomic_write_bytes, load_checkpoint, model_from_checkpoint
+from .train import (TrainingError, atomic_write_bytes, check_out_folder, load_checkpoint,
+                    model_from_checkpoint)
 
 SATURATION_EPS = 0.05  # a gate within this of a limit counts as saturated (closed or open)
 
@@ -25,13 +26,17 @@ def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = No
     """Trace test image ``index`` through the checkpoint's model and a freshly initialised one
     (same configuration and seed); write ``gates_trained.png``, ``gates_fresh.png``,
     ``trajectory.png``, ``change.png`` and ``gates.json`` into ``out``. Returns the JSON dict.
-    ``dataset`` defaults to the one the checkpoint was trained on.
+    ``dataset`` defaults to the one the checkpoint was trained on. ``out`` and the data are
+    checked before anything is written (:class:`TrainingError`, :class:`DataError`).
     """
+    out_dir = Path(out)
+    check_out_folder(out_dir)
     ckpt = load_checkpoint(checkpoint)
     trained = model_from_checkpoint(ckpt, backend="scratch").eval()
-    torch.manual_seed(ckpt.get("config", {}).get("seed", 0))
+    config = ckpt.get("config")
+    torch.manual_seed(config.get("seed", 0) if isinstance(config, dict) else 0)
     fresh = LSTMClassifier(**ckpt["model_config"], dtype=trained.lin.weight.dtype).eval()
-    ds = load_dataset(dataset or ckpt.get("dataset", "auto"), data_dir, download)
+    ds = load_dataset(dataset or ckpt.get("dataset", "auto"), data_dir, download, command="gates")
     if not 0 <= index < len(ds.test_labels):
         raise DataError(f"--index {index} is out of range: the test split has {len(ds.test_labels)} images")
     sequence = ckpt.get("sequence", "rows")
@@ -39,8 +44,10 @@ def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = No
     image = ds.test_images[index]
     x = sequence_view(image[None], sequence, *ds.stats, perm).to(trained.lin.weight.dtype)  # (1, T, Q)
     label = int(ds.test_labels[index])
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TrainingError(f"--out {out_dir}: cannot create it ({e.strerror or e})") from None
     result = {"checkpoint": str(checkpoint), "dataset": ds.name, "index": index, "label": label}
     digit = f"{ds.name} test image {index} (label {label})"
     with torch.no_grad():

@@ -1,6 +1,7 @@
 """IDX reading and checking, dataset discovery, the embedded sample and the sequence views."""
 
 import gzip
+import hashlib
 import os
 import stat
 from pathlib import Path
@@ -9,10 +10,14 @@ import numpy as np
 import pytest
 import torch
 
+from scratch_lstm import data as data_module
 from scratch_lstm.data import (
-    FILES, Batches, DataError, load_dataset, load_sample, pixel_permutation,
-    read_idx, sequence_view,
+    FILES, Batches, DataError, fingerprint, idx_sha256, load_dataset, load_sample,
+    not_found_message, pixel_permutation, read_idx, sequence_view,
 )
+
+FULL_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data"
+FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -75,6 +80,29 @@ def test_wrong_rank_and_corrupt_gzip_are_named(tmp_path):
         read_idx(tmp_path / "b")
 
 
+def test_corrupt_gzip_body_is_named(tmp_path):
+    write_split(tmp_path)
+    path = tmp_path / (FILES["train_images"] + ".gz")
+    raw = bytearray(path.read_bytes())
+    raw[20:60] = bytes(40)  # the header stays valid, the deflate stream does not
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=rf"{path.name}: cannot read or decompress"):
+        load_dataset("mnist", tmp_path)
+
+
+def test_a_header_whose_dimensions_overflow_is_named(tmp_path):
+    dims = b"".join((2**31).to_bytes(4, "big") for _ in range(3))
+    (tmp_path / "a").write_bytes(bytes([0, 0, 0x08, 3]) + dims + bytes(784))
+    with pytest.raises(DataError, match=r"header declares shape \(2147483648, 2147483648, 2147483648\)"):
+        read_idx(tmp_path / "a", 3)
+
+
+def test_files_with_zero_images_are_refused(tmp_path):
+    write_split(tmp_path, n_train=0)
+    with pytest.raises(DataError, match="holds no images .* the train split needs at least one"):
+        load_dataset("mnist", tmp_path)
+
+
 def test_missing_file_is_named(tmp_path):
     write_split(tmp_path)
     (tmp_path / (FILES["test_images"] + ".gz")).unlink()
@@ -89,13 +117,53 @@ def test_nothing_found_explains_what_to_do(tmp_path):
     for stem in FILES.values():
         assert stem in message
     assert "--data-dir" in message and "--download" in message and "mnist-sample" in message
+    assert "to train on the MNIST sample" in message
+    for command in ("eval", "gates"):
+        other = not_found_message("mnist", tmp_path, command)
+        assert "--dataset mnist-sample to use the 1,000 test images" in other
+        assert "train" not in other.split("Either:")[1]
+    assert "mnist-sample" not in not_found_message("fashion-mnist", tmp_path, "eval")
 
 
-def test_auto_falls_back_to_the_sample_and_mnist_does_not(tmp_path):
-    assert load_dataset("auto", tmp_path).name == "mnist-sample"
+def test_auto_falls_back_to_the_sample_only_without_a_data_dir(tmp_path):
     assert load_dataset("auto", None).name == "mnist-sample"
+    with pytest.raises(DataError, match=rf"mnist not found\. Looked in:\n  {tmp_path}"):
+        load_dataset("auto", tmp_path)
     write_split(tmp_path / "MNIST" / "raw")
     assert load_dataset("auto", tmp_path).name == "mnist"
+
+
+def test_fingerprint_is_the_content_whatever_the_compression(tmp_path):
+    arrays = write_split(tmp_path / "gz", gz=True)
+    write_split(tmp_path / "raw", gz=False)
+    a, b = load_dataset("mnist", tmp_path / "gz"), load_dataset("mnist", tmp_path / "raw")
+    assert a.fingerprint == b.fingerprint and len(a.fingerprint) == 64
+    assert not a.published  # random files are not the published MNIST
+    raw = (tmp_path / "raw" / FILES["train_images"]).read_bytes()
+    assert idx_sha256(arrays["train_images"].astype(np.uint8)) == hashlib.sha256(raw).hexdigest()
+    write_split(tmp_path / "other", seed=1)
+    assert load_dataset("mnist", tmp_path / "other").fingerprint != a.fingerprint
+    assert load_sample().fingerprint == load_sample().fingerprint != a.fingerprint
+
+
+def test_files_whose_content_is_the_other_dataset_are_refused(tmp_path, monkeypatch):
+    arrays = write_split(tmp_path)
+    hashes = {k: idx_sha256(a.astype(np.uint8)) for k, a in arrays.items()}
+    monkeypatch.setitem(data_module.PUBLISHED_SHA256, "fashion-mnist", hashes)  # pretend they are
+    with pytest.raises(DataError, match="published fashion-mnist file, not mnist.*--dataset fashion-mnist"):
+        load_dataset("mnist", tmp_path)
+    with pytest.raises(DataError, match="published fashion-mnist file"):
+        load_dataset("auto", tmp_path)
+    ds = load_dataset("fashion-mnist", tmp_path)
+    assert ds.published and ds.fingerprint == fingerprint(hashes)
+
+
+@pytest.mark.skipif(not (FASHION / "train-labels-idx1-ubyte.gz").exists(),
+                    reason="apt-get install dataset-fashion-mnist")
+def test_real_fashion_files_are_told_apart_from_mnist():
+    assert load_dataset("fashion-mnist").published
+    with pytest.raises(DataError, match="published fashion-mnist file, not mnist"):
+        load_dataset("mnist", FASHION)
 
 
 def test_read_only_folder_is_never_written(tmp_path):
@@ -121,10 +189,11 @@ def test_embedded_sample_is_small_real_and_stratified():
 
 
 def test_sample_matches_the_full_files_when_present():
-    full_dir = Path(__file__).resolve().parents[2] / "shared" / "data"
+    full_dir = FULL_MNIST
     if not (full_dir / "MNIST" / "raw").is_dir():
         pytest.skip("full MNIST not beside the checkout")
     full = load_dataset("mnist", full_dir)
+    assert full.published  # the decoded files are the published MNIST (data.PUBLISHED_SHA256)
     z = np.load(Path(__file__).resolve().parents[1] / "scratch_lstm" / "sample" / "mnist_sample.npz")
     assert np.array_equal(full.train_images.numpy()[z["train_indices"]], z["train_images"])
     assert np.array_equal(full.test_labels.numpy()[z["test_indices"]], z["test_labels"])
