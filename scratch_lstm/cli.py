@@ -87,10 +87,12 @@ def _cmd_train(args) -> int:
 
 def _cmd_eval(args) -> int:
     from .data import Batches, load_dataset, pixel_permutation
-    from .train import evaluate, load_checkpoint, model_from_checkpoint, resolve_device, with_progress
+    from .train import (check_backend_device, evaluate, load_checkpoint, model_from_checkpoint,
+                        resolve_device, with_progress)
 
     ckpt = load_checkpoint(args.checkpoint)
     device = resolve_device(args.device)
+    check_backend_device(args.backend or ckpt.get("backend", "scratch"), device)
     model = model_from_checkpoint(ckpt, args.backend, device)
     ds = load_dataset(args.dataset or ckpt.get("dataset", "auto"), args.data_dir, args.download,
                       command="eval")
@@ -147,7 +149,8 @@ def _cmd_bench(args) -> int:
 def _cmd_gates(args) -> int:
     from .gates_report import gates_report
 
-    gates_report(args.checkpoint, args.index, args.out, args.dataset, args.data_dir, args.download)
+    gates_report(args.checkpoint, args.index, args.out, args.dataset, args.data_dir, args.download,
+                 backend=args.backend, device=args.device)
     return 0
 
 
@@ -175,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rows: 28 steps x 28 features; pixels: 784 x 1; permuted: 784 x 1 shuffled")
     t.add_argument("--permutation-seed", type=_seed, default=0, help="seed of the permuted pixel order")
     t.add_argument("--backend", choices=BACKENDS, default="scratch",
-                   help="scratch: the gate equations; fused: the fast path; torch: nn.LSTM")
+                   help="scratch: the gate equations; fused: the fast path; triton: the GPU kernels "
+                        "(CUDA); torch: nn.LSTM")
     t.add_argument("--hidden-size", type=_positive_int, default=256, help="LSTM hidden units per layer")
     t.add_argument("--num-layers", type=_positive_int, default=2, help="stacked LSTM layers")
     t.add_argument("--dropout", type=_probability, default=0.0,
@@ -203,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--log-every", type=_non_negative_float, default=10.0,
                    help="seconds between progress lines when stderr is not a terminal (a terminal "
                         "gets progress bars); 0: one line per epoch")
+    t.add_argument("--cuda-graph", choices=("auto", "on", "off"), default="auto",
+                   help="on CUDA, record a training step once and replay it for every full batch: "
+                        "auto: for --backend triton; on: for any backend; off: never")
     t.set_defaults(func=_cmd_train)
 
     e = command("eval", "accuracy and confusion matrix of a checkpoint on the test split")
@@ -240,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--checkpoint", required=True, help="a trained checkpoint (last.pt or best.pt)")
     g.add_argument("--index", type=_non_negative_int, default=0, help="which test image")
     g.add_argument("--out", required=True, metavar="DIR", help="folder for the PNGs and gates.json")
+    g.add_argument("--backend", choices=BACKENDS, default="scratch",
+                   help="the backend whose prediction is reported; the gates themselves are always "
+                        "traced through the teaching path's lstm_step")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="cpu",
+                   help="device of the prediction (the traces run on the CPU)")
     _add_data_flags(g, for_checkpoint=True)
     g.set_defaults(func=_cmd_gates)
     return parser

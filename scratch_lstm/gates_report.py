@@ -11,8 +11,8 @@ from .classifier import LSTMClassifier
 from .data import DataError, load_dataset, pixel_permutation, sequence_view
 from .gates import saturation, trace_gates
 from .plots import plot_gate_change, plot_gates, plot_hidden_trajectory
-from .train import (TrainingError, atomic_write_bytes, check_out_folder, load_checkpoint,
-                    model_from_checkpoint)
+from .train import (TrainingError, atomic_write_bytes, check_backend_device, check_out_folder,
+                    load_checkpoint, model_from_checkpoint, resolve_device)
 
 SATURATION_EPS = 0.05  # a gate within this of a limit counts as saturated (closed or open)
 
@@ -22,15 +22,20 @@ def _rounded(t: torch.Tensor) -> list:
 
 
 def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = None,
-                 data_dir: str | None = None, download: bool = False) -> dict:
+                 data_dir: str | None = None, download: bool = False, backend: str = "scratch",
+                 device: str = "cpu") -> dict:
     """Trace test image ``index`` through the checkpoint's model and a freshly initialised one
     (same configuration and seed); write ``gates_trained.png``, ``gates_fresh.png``,
     ``trajectory.png``, ``change.png`` and ``gates.json`` into ``out``. Returns the JSON dict.
     ``dataset`` defaults to the one the checkpoint was trained on. ``out`` and the data are
-    checked before anything is written (:class:`TrainingError`, :class:`DataError`).
+    checked before anything is written (:class:`TrainingError`, :class:`DataError`). The
+    predictions come from ``backend`` on ``device``; the gates are always traced through the
+    teaching path's ``lstm_step`` on the CPU.
     """
     out_dir = Path(out)
     check_out_folder(out_dir)
+    device = resolve_device(device)
+    check_backend_device(backend, device)
     ckpt = load_checkpoint(checkpoint)
     trained = model_from_checkpoint(ckpt, backend="scratch").eval()
     config = ckpt.get("config")
@@ -48,13 +53,17 @@ def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = No
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise TrainingError(f"--out {out_dir}: cannot create it ({e.strerror or e})") from None
-    result = {"checkpoint": str(checkpoint), "dataset": ds.name, "index": index, "label": label}
+    result = {"checkpoint": str(checkpoint), "dataset": ds.name, "index": index, "label": label,
+              "backend": backend}
     digit = f"{ds.name} test image {index} (label {label})"
     with torch.no_grad():
         traces = {}
         for name, model in (("trained", trained), ("fresh", fresh)):
             traces[name] = trace_gates(model.rnn, x)
-            pred = int(model(x).argmax(1))
+            predictor = LSTMClassifier(**ckpt["model_config"], backend=backend, device=device,
+                                       dtype=trained.lin.weight.dtype).eval()
+            predictor.load_state_dict(model.state_dict())
+            pred = int(predictor(x.to(device)).argmax(1))
             plot_gates(image, traces[name], out_dir / f"gates_{name}.png",
                        f"{name} model reading {digit}: predicts {pred}")
             result[name] = {

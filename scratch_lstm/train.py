@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from .classifier import BACKENDS, LSTMClassifier
+from .cuda_graphs import CUDAGraphStep
 from .data import DATASETS, SEQUENCES, Batches, DataError, Dataset, load_dataset, pixel_permutation
 
 CHECKPOINT_VERSION = 2  # 2: adds "data", "history", "best_epoch"; version 1 still loads
@@ -51,7 +52,9 @@ RUN_FILES = ("config.json", "last.pt", "best.pt", "metrics.jsonl", "curves.png",
 MODEL_CONFIG_KEYS = ("input_size", "hidden_size", "num_classes", "num_layers", "dropout")
 # Settings that may differ on --resume: they do not change what is computed (the data is checked
 # by its fingerprint instead of by the flags that found it).
-RESUME_FREE = ("epochs", "resume", "log_every", "device", "out", "data_dir", "download", "dataset")
+RESUME_FREE = ("epochs", "resume", "log_every", "device", "out", "data_dir", "download", "dataset",
+               "cuda_graph")
+CUDA_GRAPH = ("auto", "on", "off")
 
 
 class TrainingError(Exception):
@@ -95,6 +98,7 @@ class TrainConfig:
     out: str | None = None
     resume: bool = False
     log_every: float = 10.0
+    cuda_graph: str = "auto"
 
     def model_config(self) -> dict:
         """The arguments of :class:`LSTMClassifier` that this run trains."""
@@ -112,7 +116,8 @@ class TrainConfig:
             raise TrainingError(f"--{name.replace('_', '-')} must be {expected}, got {getattr(self, name)!r}")
 
         for name, allowed in (("dataset", DATASETS), ("sequence", SEQUENCES), ("backend", BACKENDS),
-                              ("schedule", SCHEDULES), ("device", DEVICES), ("dtype", DTYPES)):
+                              ("schedule", SCHEDULES), ("device", DEVICES), ("dtype", DTYPES),
+                              ("cuda_graph", CUDA_GRAPH)):
             if getattr(self, name) not in allowed:
                 bad(name, "one of " + ", ".join(allowed))
         for name in ("hidden_size", "num_layers", "epochs", "batch_size"):
@@ -298,6 +303,59 @@ def evaluate(model, batches, num_classes: int = 10) -> dict:
     model.train(was_training)
     return {"loss": loss_sum / max(n_total, 1), "acc": n_correct / max(n_total, 1),
             "confusion": confusion.tolist()}
+
+
+def check_backend_device(backend: str, device: torch.device) -> None:
+    """:class:`TrainingError` if ``backend`` cannot run on ``device`` (triton off the GPU)."""
+    if backend == "triton":
+        from .triton_lstm import unavailable_reason
+
+        reason = unavailable_reason(device)
+        if reason is not None:
+            raise TrainingError(f"--backend triton: {reason.replace('impl=', 'backend ')}")
+
+
+def uses_cuda_graph(cfg: TrainConfig, device: torch.device) -> bool:
+    """Whether training steps replay from a CUDA graph: ``--cuda-graph auto`` does for the triton
+    backend on CUDA (its per-step kernel launches are what a graph removes), ``on`` for any."""
+    return device.type == "cuda" and (cfg.cuda_graph == "on" or
+                                      (cfg.cuda_graph == "auto" and cfg.backend == "triton"))
+
+
+def make_optimizer(model, cfg: TrainConfig, capturable: bool) -> torch.optim.Adam:
+    """Adam at ``cfg.lr``; for CUDA graphs ``capturable`` with the rate in a tensor (a replay reads
+    the tensor, so the schedule's changes reach it; a float would be baked into the graph)."""
+    if capturable:
+        lr = torch.tensor(cfg.lr, device=next(model.parameters()).device)
+        return torch.optim.Adam(model.parameters(), lr=lr, capturable=True)
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr)
+
+
+def set_lr(optimizer, lr: float) -> None:
+    """Set the learning rate, in place where it is a tensor (a CUDA graph reads that tensor)."""
+    for group in optimizer.param_groups:
+        if torch.is_tensor(group["lr"]):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
+
+
+def portable_optimizer_state(state: dict) -> dict:
+    """An optimizer state dict as a plain Adam's (float lr, not capturable): loadable anywhere."""
+    groups = [{**g, "lr": float(g["lr"]), "capturable": False} for g in state["param_groups"]]
+    return {**state, "param_groups": groups}
+
+
+def load_optimizer_state(optimizer, state: dict) -> None:
+    """Load a (portable) state into ``optimizer``, keeping its own capturable flag and lr type."""
+    capturable = optimizer.param_groups[0].get("capturable", False)
+    lr_tensor = optimizer.param_groups[0]["lr"] if capturable else None
+    groups = [{**g, "capturable": capturable, "lr": float(g["lr"])} for g in state["param_groups"]]
+    optimizer.load_state_dict({**state, "param_groups": groups})
+    if lr_tensor is not None:
+        lr_tensor.fill_(groups[0]["lr"])
+        for group in optimizer.param_groups:
+            group["lr"] = lr_tensor
 
 
 def train_step(model, optimizer, x, y, cfg: TrainConfig):
@@ -569,6 +627,7 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> dict:
     """
     cfg.validate()
     device = resolve_device(cfg.device)
+    check_backend_device(cfg.backend, device)
     dtype = getattr(torch, cfg.dtype)
     if cfg.out is None and cfg.resume:
         raise TrainingError("--resume needs --out: the run folder to continue (e.g. --out runs/exp1)")
@@ -592,12 +651,13 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> dict:
 
     torch.manual_seed(cfg.seed)
     model = LSTMClassifier(**cfg.model_config(), backend=cfg.backend, device=device, dtype=dtype)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    graphed = uses_cuda_graph(cfg, device)
+    optimizer = make_optimizer(model, cfg, capturable=graphed)
     start_epoch, best_acc, best_epoch, history = 0, -1.0, None, []
     if ckpt is not None:
         try:
             model.load_state_dict(ckpt["model"], strict=True)
-            optimizer.load_state_dict(ckpt["optimizer"])
+            load_optimizer_state(optimizer, ckpt["optimizer"])
             torch.set_rng_state(ckpt["rng"]["torch"])
             shuffle_gen.set_state(ckpt["rng"]["shuffle"])
             if device.type == "cuda" and "cuda" in ckpt["rng"]:
@@ -652,6 +712,10 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> dict:
         f"{len(train_labels):,} training sequences of {'28x28' if cfg.sequence == 'rows' else '784x1'}; "
         f"{cfg.epochs} epochs, lr {cfg.lr:g} {cfg.schedule}")
     bar = sys.stderr.isatty() if progress is None else progress
+    step_batch = lambda x, y: train_step(model, optimizer, x, y, cfg)  # noqa: E731
+    if graphed:  # record a whole step once, replay it for every full batch (cuda_graphs.py)
+        step_batch = CUDAGraphStep(step_batch, on_fallback=lambda why: log(f"note: {why}"))
+        log("training steps replay from a CUDA graph (--cuda-graph off: run them eagerly)")
     steps_per_epoch = len(train_batches)
     total_steps = cfg.epochs * steps_per_epoch
     run_start = time.perf_counter()
@@ -673,10 +737,9 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> dict:
         for k, (x, y) in enumerate(batches):
             step = (epoch - 1) * steps_per_epoch + k
             if cfg.schedule == "cosine":
-                for group in optimizer.param_groups:
-                    group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
+                set_lr(optimizer, cfg.lr * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
             try:
-                loss, logits = train_step(model, optimizer, x.to(dtype), y, cfg)
+                loss, logits = step_batch(x.to(dtype), y)
             except RuntimeError as e:
                 if "overflow" not in str(e):
                     raise
@@ -704,14 +767,15 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> dict:
         metrics = {"epoch": epoch, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                    "test_loss": test["loss"], "test_acc": test["acc"], "seconds": round(seconds, 3),
                    "samples_per_s": round(seen / train_seconds, 1),
-                   "lr": optimizer.param_groups[0]["lr"]}
+                   "lr": float(optimizer.param_groups[0]["lr"])}
         history.append(metrics)
         is_best = test["acc"] > best_acc
         if is_best:
             best_acc, best_epoch = test["acc"], epoch
         checkpoint = {
             "version": CHECKPOINT_VERSION, "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(), "epoch": epoch, "config": asdict(cfg),
+            "optimizer": portable_optimizer_state(optimizer.state_dict()), "epoch": epoch,
+            "config": asdict(cfg),
             "model_config": cfg.model_config(), "backend": cfg.backend, "dtype": cfg.dtype,
             "dataset": ds.name, "data": _data_record(ds), "sequence": cfg.sequence,
             "permutation_seed": cfg.permutation_seed, "best_test_acc": best_acc,
@@ -788,6 +852,8 @@ def _device_name(device: torch.device) -> str:
 
 
 __all__ = ["TrainConfig", "TrainingError", "DataError", "train", "train_step", "evaluate",
+           "check_backend_device", "uses_cuda_graph", "make_optimizer", "set_lr",
+           "portable_optimizer_state", "load_optimizer_state",
            "load_checkpoint", "model_from_checkpoint", "resolve_device", "save_checkpoint",
            "save_json", "atomic_write_bytes", "state_is_finite", "with_progress", "next_run_folder",
            "check_out_folder", "remove_stale_temp_files"]

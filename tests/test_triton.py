@@ -169,3 +169,48 @@ def test_kernels_build_for_an_h100_without_spilling():
         assert r["fma_in_ptx"], r  # IEEE fp32 dot: FMAs, not TF32 tensor-core instructions
         if r["stack_bytes"] is not None:  # triton's cuobjdump read the register report
             assert r["stack_bytes"] == 0 and r["registers"] <= 255, r
+
+
+# ---- the CLI with --backend triton ---------------------------------------------------------
+
+def test_train_eval_gates_on_the_triton_backend_in_the_interpreter(tmp_path, capsys, monkeypatch):
+    from scratch_lstm.cli import main
+
+    # The interpreter runs the programs of a launch one after another: the largest tile keeps the
+    # 1,000-image test passes quick (the kernel tests above use the GPU's choice).
+    monkeypatch.setattr(tr, "tiles", lambda B, H: (64, 32, 32, 8))
+
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist-sample", "--backend", "triton", "--hidden-size", "16",
+                 "--num-layers", "1", "--epochs", "1", "--train-subset", "100", "--batch-size", "50",
+                 "--log-every", "0", "--device", "cpu", "--out", str(out)]) == 0
+    capsys.readouterr()
+    accs = []
+    for backend in ("triton", "scratch"):  # the triton checkpoint evaluates the same on the teaching path
+        assert main(["eval", "--checkpoint", str(out / "last.pt"), "--backend", backend,
+                     "--device", "cpu"]) == 0
+        accs.append(next(l for l in capsys.readouterr().out.splitlines() if l.startswith("test accuracy")))
+    assert accs[0] == accs[1]
+    assert main(["gates", "--checkpoint", str(out / "last.pt"), "--backend", "triton",
+                 "--out", str(tmp_path / "gates")]) == 0
+    assert json.loads((tmp_path / "gates" / "gates.json").read_text())["backend"] == "triton"
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--dataset", "mnist-sample", "--backend", "triton", "--device", "cpu", "--out", "RUN"],
+    ["bench", "--impl", "triton", "--device", "cpu"],
+    ["gates", "--checkpoint", "CKPT", "--backend", "triton", "--out", "RUN"],
+])
+def test_without_a_gpu_the_cli_says_so_in_one_line(argv, tmp_path):
+    ckpt = tmp_path / "ckpt.pt"
+    torch.save({"model": {}, "model_config": {}}, ckpt)
+    argv = [str(tmp_path / "run") if a == "RUN" else str(ckpt) if a == "CKPT" else a for a in argv]
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))  # this checkout
+    proc = subprocess.run([sys.executable, "-m", "scratch_lstm", *argv], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "runs its kernels on a CUDA GPU" in lines[0]
+    assert not (tmp_path / "run").exists()
