@@ -25,10 +25,13 @@ accumulators, one per gate, each ``h_{t-1}[rows, :] @ W_h{k}[units, :]^T`` built
 Every unit of ``h_t`` depends on *all* of ``h_{t-1}``, which other programs computed; the only
 grid-wide barrier a GPU offers cheaply is the end of a kernel, hence one launch per step.
 
-**States live in two buffers with one spare slot.** ``Hs`` and ``Cs`` are ``(T+1, B, H)``: the
-initial state goes in slot 0 (slot T when running in reverse) and step t writes slot ``t+1``
-(slot ``t`` in reverse), so ``h_{t-1}`` is always "the slot before" and the output sequence is a
-contiguous view of ``Hs``. The backward reads ``c_{t-1}`` and ``h_{t-1}`` from the same buffers.
+**Where the states live.** The outputs ``y`` are ``(T, B, H)`` and ``h_0`` stays where it is:
+a launch reads ``h_{t-1}`` from the slot of ``y`` the step before wrote, or from ``h_0`` on the
+first step processed. The cell states go in ``Cs``, ``(T+1, B, H)``, with ``c_0`` in slot 0
+(slot T in reverse) and ``c_t`` in slot ``t+1`` (``t``), so ``c_{t-1}`` is always "the slot
+before": the backward reads ``c_{t-1}`` and ``c_t`` from there, and ``h_{t-1}`` from ``y``.
+With autograd the activations ``[i|f|g|o]`` of step t overwrite its slice of ``Z_x`` (each
+program reads and writes only its own tile), so the forward keeps one ``(T, B, 4H)`` buffer.
 
 **Backward, also one kernel per step** (:func:`_backward_step`, the equations of
 :mod:`scratch_lstm.fused`). Program ``(pb, ph)`` owns units ``j`` again. It first finishes
@@ -102,7 +105,7 @@ def kernels_cover(x: Tensor, w_ih: Tensor, w_hr: Tensor | None) -> bool:
 
 if triton is not None:
 
-    @triton.jit
+    @triton.jit(do_not_specialize=["t", "has_prev"])  # one compiled kernel for every step
     def _forward_step(
         Z,  # (T, B, 4H) x_t W_ih^T + b for every t; with SAVE, step t overwrites its slice with [i|f|g|o]
         Y,  # (T, B, H) out: the hidden states h_t
@@ -170,7 +173,7 @@ if triton is not None:
             tl.store(z + 2 * H, g, mask=tile_ok)
             tl.store(z + 3 * H, o, mask=tile_ok)
 
-    @triton.jit
+    @triton.jit(do_not_specialize=["t", "has_next"])
     def _backward_step(
         G,  # (T, B, 4H) the saved gates [i|f|g|o] of every step
         Cs,  # (T+1, B, H) the cell states of the forward (slots as in _forward_step)
