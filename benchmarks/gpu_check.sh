@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GPU checks of the Triton path in one run: the GPU tests, the benchmark table (scratch, fused
 # and triton against cuDNN on all three configurations), the tile sweep, and 2 epochs of
-# seed-configuration training with --backend triton and --backend torch. About 6 minutes at most
-# on an H100; everything goes into one folder.
+# seed-configuration training with --backend triton and --backend torch, each step under its own
+# time limit (360 s in all, so at most about 6 minutes on any GPU); everything goes into one folder.
 #
 #   bash benchmarks/gpu_check.sh [DATA_DIR] [OUT_DIR]
 #
@@ -23,22 +23,22 @@ run() { local limit=$1; shift; timeout "$limit" "$@" 2>&1 | tee -a "$LOG"; }
 START=$SECONDS
 
 section "machine"
-run 30 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
-run 60 python -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"
+run 15 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
+run 20 python -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"
 
 section "GPU tests (cuDNN oracle, TF32 off; CUDA graph vs eager)"
-run 150 python -m pytest -q -p no:cacheprovider tests/test_gpu.py
+run 100 python -m pytest -q -p no:cacheprovider tests/test_gpu.py
 
 section "bench: scratch, fused, triton vs nn.LSTM (cuDNN), fp32, TF32 off"
-run 150 python -m scratch_lstm bench --device cuda --impl scratch fused triton --repeats 10 --json "$DEST/bench.json"
+run 100 python -m scratch_lstm bench --device cuda --impl scratch fused triton --repeats 10 --json "$DEST/bench.json"
 
 section "tile sweep of the triton kernels"
-run 60 python benchmarks/triton_tiles.py --repeats 10 --json "$DEST/tiles.json"
+run 35 python benchmarks/triton_tiles.py --repeats 10 --json "$DEST/tiles.json"
 
 for backend in triton torch; do
   section "train 2 epochs, seed configuration, --backend $backend"
   RUN=$(mktemp -d)
-  run 100 python -m scratch_lstm train --data-dir "$DATA" --dataset mnist --backend "$backend" \
+  run 45 python -m scratch_lstm train --data-dir "$DATA" --dataset mnist --backend "$backend" \
     --device cuda --epochs 2 --log-every 0 --out "$RUN/run"
   cp "$RUN/run/metrics.jsonl" "$DEST/train-$backend.jsonl" 2>/dev/null
   rm -rf "$RUN"

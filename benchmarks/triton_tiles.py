@@ -29,7 +29,7 @@ def time_tile(cfg, tile, repeats: int) -> dict:
     """Median ms of inference and of a training step with the kernels forced to ``tile``."""
     block_b, block_h = tile
     real_tiles = tr.tiles
-    tr.tiles = lambda B, H: (block_b, block_h, 32, tr.num_warps_for(block_b, block_h))
+    tr.tiles = lambda B, H, device=None: (block_b, block_h, 32, tr.num_warps_for(block_b, block_h))
     try:
         torch.manual_seed(0)
         model = LSTM(cfg.input_size, cfg.hidden_size, cfg.num_layers, batch_first=True,
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     rows = []
     for name in args.config:
         cfg = CONFIGS[name]
-        picked = tr.tiles(cfg.batch, cfg.hidden_size)[:2]
+        picked = tr.tiles(cfg.batch, cfg.hidden_size, torch.device("cuda"))[:2]
         for tile in tr.TILES:
             row = time_tile(cfg, tile, args.repeats)
             row["rule_picks"] = tuple(tile) == tuple(picked)

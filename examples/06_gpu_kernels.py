@@ -29,7 +29,7 @@ B, I, H = 8, 5, 20
 x, h, c = torch.randn(B, I), torch.randn(B, H), torch.randn(B, H)
 w_ih, w_hh = torch.randn(4 * H, I) * 0.3, torch.randn(4 * H, H) * 0.3
 b_ih, b_hh = torch.randn(4 * H) * 0.1, torch.randn(4 * H) * 0.1
-block_b, block_h, block_k, warps = tiles(B, H)
+block_b, block_h, block_k, warps = tiles(B, H, torch.device(device))
 print(f"state (B={B}, H={H}) in tiles of {block_b} rows x {block_h} units: a grid of "
       f"{-(-B // block_b)} x {-(-H // block_h)} programs, each computing i, f, g, o, c, h for its tile")
 

@@ -164,20 +164,10 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _count(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text}")
-        return value
-    return parse
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The benchmark's flags (shared by ``scratch-lstm bench`` and ``benchmarks/bench_lstm.py``)."""
+    from .cli import _non_negative_int, _positive_int  # the CLI's checked number types
+
     shapes = "; ".join(f"{c.name}: B {c.batch}, T {c.seq_len}, I {c.input_size}, H {c.hidden_size}, "
                        f"{c.num_layers} layer(s)" for c in CONFIGS.values())
     p.add_argument("--config", nargs="+", choices=sorted(CONFIGS), default=list(CONFIGS),
@@ -193,11 +183,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="auto: cuda if available, else cpu")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="dtype of weights and input")
-    p.add_argument("--repeats", type=_count(1), default=10,
+    p.add_argument("--repeats", type=_positive_int, default=10,
                    help="timed calls of each module; the median is reported")
-    p.add_argument("--warmup", type=_count(0), default=2, help="untimed calls of each module first")
+    p.add_argument("--warmup", type=_non_negative_int, default=2, help="untimed calls of each module first")
     p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on CUDA (both modules)")
-    p.add_argument("--threads", type=_count(1), default=None,
+    p.add_argument("--threads", type=_positive_int, default=None,
                    help="torch.set_num_threads on the CPU (default: torch's choice)")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
 
@@ -210,18 +200,14 @@ def run(args) -> list[dict]:
     """
     from tqdm import tqdm
 
-    from .train import TrainingError, resolve_device
+    from .train import TrainingError, check_backend_device, resolve_device
 
     if args.device == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:
         device = resolve_device(args.device)
     if "triton" in args.impl:
-        from .triton_lstm import unavailable_reason
-
-        reason = unavailable_reason(device)
-        if reason is not None:
-            raise TrainingError(f"--impl triton: {reason}")
+        check_backend_device("triton", device, flag="--impl")
     if args.json and not Path(args.json).resolve().parent.is_dir():
         raise TrainingError(f"--json {args.json}: folder {Path(args.json).resolve().parent} does not exist")
     if args.threads:

@@ -17,6 +17,10 @@ import torch
 
 from .classifier import BACKENDS
 from .data import DATASETS, SEQUENCES, DataError
+from .train import CUDA_GRAPH, DEVICES, DTYPES, SCHEDULES
+
+BACKEND_HELP = ("scratch: the gate equations; fused: the fast path (hand-derived backward); "
+                "triton: the GPU kernels (CUDA); torch: nn.LSTM")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -92,7 +96,11 @@ def _cmd_eval(args) -> int:
 
     ckpt = load_checkpoint(args.checkpoint)
     device = resolve_device(args.device)
-    check_backend_device(args.backend or ckpt.get("backend", "scratch"), device)
+    if args.backend:
+        check_backend_device(args.backend, device)
+    else:
+        check_backend_device(ckpt.get("backend", "scratch"), device,
+                             source=f"{args.checkpoint}'s backend, triton,")
     model = model_from_checkpoint(ckpt, args.backend, device)
     ds = load_dataset(args.dataset or ckpt.get("dataset", "auto"), args.data_dir, args.download,
                       command="eval")
@@ -120,7 +128,9 @@ def _cmd_eval(args) -> int:
 def _cmd_inspect(args) -> int:
     from .classifier import LSTMClassifier
     from .params import format_parameters
+    from .train import check_backend_device
 
+    check_backend_device(args.backend, torch.device("cpu"))
     torch.manual_seed(args.seed)
     model = LSTMClassifier(args.input_size, args.hidden_size, args.num_classes, args.num_layers,
                            backend=args.backend)
@@ -177,9 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sequence", choices=SEQUENCES, default="rows",
                    help="rows: 28 steps x 28 features; pixels: 784 x 1; permuted: 784 x 1 shuffled")
     t.add_argument("--permutation-seed", type=_seed, default=0, help="seed of the permuted pixel order")
-    t.add_argument("--backend", choices=BACKENDS, default="scratch",
-                   help="scratch: the gate equations; fused: the fast path; triton: the GPU kernels "
-                        "(CUDA); torch: nn.LSTM")
+    t.add_argument("--backend", choices=BACKENDS, default="scratch", help=BACKEND_HELP)
     t.add_argument("--hidden-size", type=_positive_int, default=256, help="LSTM hidden units per layer")
     t.add_argument("--num-layers", type=_positive_int, default=2, help="stacked LSTM layers")
     t.add_argument("--dropout", type=_probability, default=0.0,
@@ -188,14 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=_positive_int, default=128, help="training batch size")
     t.add_argument("--lr", type=_positive_float, default=1e-3,
                    help="Adam's learning rate (peak of the schedule)")
-    t.add_argument("--schedule", choices=("constant", "cosine"), default="cosine",
+    t.add_argument("--schedule", choices=SCHEDULES, default="cosine",
                    help="learning rate: constant, or cosine decay to 0 over all steps of --epochs")
     t.add_argument("--grad-clip", type=_non_negative_float, default=0.0,
                    help="clip the gradient norm to this value (0: off)")
     t.add_argument("--seed", type=_seed, default=0, help="seed of the initial weights, shuffling and dropout")
-    t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+    t.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: cuda, else mps, else cpu")
-    t.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+    t.add_argument("--dtype", choices=DTYPES, default="float32",
                    help="dtype of the weights and the computation")
     t.add_argument("--train-subset", type=_positive_int, default=None, metavar="N",
                    help="train on the first N training samples only (default: all)")
@@ -207,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--log-every", type=_non_negative_float, default=10.0,
                    help="seconds between progress lines when stderr is not a terminal (a terminal "
                         "gets progress bars); 0: one line per epoch")
-    t.add_argument("--cuda-graph", choices=("auto", "on", "off"), default="auto",
+    t.add_argument("--cuda-graph", choices=CUDA_GRAPH, default="auto",
                    help="on CUDA, record a training step once and replay it for every full batch: "
                         "auto: for --backend triton; on: for any backend; off: never")
     t.set_defaults(func=_cmd_train)
@@ -219,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--backend", choices=BACKENDS, default=None,
                    help="evaluate on this backend (default: the one it was trained with)")
     e.add_argument("--batch-size", type=_positive_int, default=1000, help="evaluation batch size")
-    e.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+    e.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: cuda, else mps, else cpu")
     e.set_defaults(func=_cmd_eval)
 
@@ -232,8 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--num-classes", type=_positive_int, default=10, help="outputs of the Linear head")
     i.add_argument("--batch-size", type=_positive_int, default=2, help="sequences in the batch (N)")
     i.add_argument("--seq-len", type=_positive_int, default=20, help="steps per sequence (L)")
-    i.add_argument("--backend", choices=BACKENDS, default="scratch",
-                   help="scratch: the gate equations; fused: the fast path; torch: nn.LSTM")
+    i.add_argument("--backend", choices=BACKENDS, default="scratch", help=BACKEND_HELP)
     i.add_argument("--seed", type=_seed, default=0, help="seed of the weights and the random batch")
     i.set_defaults(func=_cmd_inspect)
 
@@ -250,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--backend", choices=BACKENDS, default="scratch",
                    help="the backend whose prediction is reported; the gates themselves are always "
                         "traced through the teaching path's lstm_step")
-    g.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="cpu",
+    g.add_argument("--device", choices=DEVICES, default="cpu",
                    help="device of the prediction (the traces run on the CPU)")
     _add_data_flags(g, for_checkpoint=True)
     g.set_defaults(func=_cmd_gates)

@@ -30,8 +30,8 @@ class CUDAGraphStep:
     epoch's smaller last batch), or with CPU tensors, run ``fn`` eagerly. If recording fails, the
     step says why once (``on_fallback``) and runs eagerly from then on.
 
-    ``fn`` must take and return tensors (a tensor or a tuple of them). The returned tensors of a
-    replay are the graph's static outputs: read them before the next call.
+    ``fn`` takes tensors and returns tensors (a tensor or a tuple of them) or ``None``. The
+    tensors a replay returns are the graph's static outputs: read them before the next call.
     """
 
     def __init__(self, fn: Callable, warmup: int = 3, on_fallback: Callable[[str], None] | None = None):
@@ -44,6 +44,7 @@ class CUDAGraphStep:
         self.static_outputs = None
         self.disabled = False
         self._seen: dict = {}  # calls so far per input key, for the warm-up
+        self._side_stream: torch.cuda.Stream | None = None
         self.replays = 0  # how many calls were served by a replay (for tests and logs)
 
     @staticmethod
@@ -64,7 +65,9 @@ class CUDAGraphStep:
         seen = self._seen.get(key, 0)
         self._seen[key] = seen + 1
         if seen < self.warmup:  # warm up on a side stream (cuBLAS handles, autotuning, allocations)
-            stream = torch.cuda.Stream()
+            if self._side_stream is None:
+                self._side_stream = torch.cuda.Stream()
+            stream = self._side_stream
             stream.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(stream):
                 out = self.fn(*inputs)

@@ -219,6 +219,25 @@ def layer_backward(ctx, grad_outputs: tuple, first_order) -> tuple:
     return (*grads, None)
 
 
+def run_layer(function, inference, tensors: tuple, reverse: bool):
+    """How a layer function runs an LSTM layer Function: ``(y, (h_n, c_n))``.
+
+    ``tensors`` are the 8 tensor inputs. When a gradient may be asked for (grad mode with an
+    input that requires grad, or any ``torch.func`` transform), ``function.apply``; otherwise
+    ``inference(*tensors, reverse)``, the forward alone, which keeps nothing for a backward.
+    Either way with autocast off, and ``T = 0`` raises ``nn.LSTM``'s ``RuntimeError``.
+    """
+    x = tensors[0]
+    if x.size(0) == 0:
+        raise empty_sequence_error(x.shape, time_dim=0)
+    needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+    if needs_grad or torch._C._are_functorch_transforms_active():
+        y, h_n, c_n, *_ = function.apply(*tensors, reverse)
+        return y, (h_n, c_n)
+    with autocast_disabled(x.device.type):
+        return inference(*tensors, reverse)
+
+
 def _is_transformed(t: Tensor) -> bool:
     """Whether ``t`` is wrapped by a ``torch.func`` transform or batched by ``is_grads_batched``."""
     functorch = torch._C._functorch
@@ -248,7 +267,17 @@ def backward_through_equations(
     grads: list[Tensor | None] = [None] * len(inputs)
     if not wanted:
         return tuple(grads)
+    layer = _layer_of(inputs, wanted, reverse)
+    with autocast_disabled(inputs[0].device.type):
+        _, vjp = torch.func.vjp(layer, *(inputs[k] for k in wanted))
+        for k, grad in zip(wanted, vjp(tuple(grad_outputs))):
+            grads[k] = grad
+    return tuple(grads)
 
+
+def _layer_of(inputs: tuple, wanted: list[int], reverse: bool):
+    """``lstm_layer`` on ``inputs`` as a function of the inputs at positions ``wanted`` only,
+    returning ``(y, h_n, c_n)``: what ``torch.func`` differentiates."""
     def layer(*primals):
         args = list(inputs)
         for k, primal in zip(wanted, primals):
@@ -256,11 +285,7 @@ def backward_through_equations(
         y, (h_n, c_n) = lstm_layer(*args, reverse=reverse)
         return y, h_n, c_n
 
-    with autocast_disabled(inputs[0].device.type):
-        _, vjp = torch.func.vjp(layer, *(inputs[k] for k in wanted))
-        for k, grad in zip(wanted, vjp(tuple(grad_outputs))):
-            grads[k] = grad
-    return tuple(grads)
+    return layer
 
 
 def layer_jvp(ctx, tangents: tuple) -> tuple:
@@ -274,14 +299,7 @@ def layer_jvp(ctx, tangents: tuple) -> tuple:
     """
     inputs = ctx.saved_tensors  # in jvp: what save_for_forward kept, the 8 tensor inputs
     wanted = [k for k, t in enumerate(tangents[:8]) if t is not None]
-
-    def layer(*primals):
-        args = list(inputs)
-        for k, primal in zip(wanted, primals):
-            args[k] = primal
-        y, (h_n, c_n) = lstm_layer(*args, reverse=ctx.reverse)
-        return y, h_n, c_n
-
+    layer = _layer_of(inputs, wanted, ctx.reverse)
     primals, tangents = tuple(inputs[k] for k in wanted), tuple(tangents[k] for k in wanted)
     # torch.func.jvp under torch.func transforms; inside a plain torch.autograd.forward_ad level
     # it cannot nest, so there the jvp comes from double backward (torch.autograd.functional).
@@ -387,13 +405,9 @@ def fused_lstm_layer(
     under any ``torch.func`` transform) :class:`LSTMLayerFunction`. Computes in the dtype of its
     inputs with autocast off. Raises ``RuntimeError`` for ``T = 0``, as ``nn.LSTM`` does.
     """
-    if x.size(0) == 0:
-        raise empty_sequence_error(x.shape, time_dim=0)
-    tensors = (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
-    needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-    if needs_grad or torch._C._are_functorch_transforms_active():
-        y, h_n, c_n, *_ = LSTMLayerFunction.apply(*tensors, reverse)
-        return y, (h_n, c_n)
-    with autocast_disabled(x.device.type):
-        *_, Y, _, h_n, c_n = _forward_loop(*tensors, reverse, keep=False)
+    return run_layer(LSTMLayerFunction, _inference, (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr), reverse)
+
+
+def _inference(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse):
+    *_, Y, _, h_n, c_n = _forward_loop(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse, keep=False)
     return Y, (h_n, c_n)

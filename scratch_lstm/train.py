@@ -233,6 +233,15 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
                             f"{', '.join(MODEL_CONFIG_KEYS)}")
     if ckpt.get("dtype", "float32") not in DTYPES or ckpt.get("backend", "scratch") not in BACKENDS:
         raise TrainingError(f"{path}: unknown dtype {ckpt.get('dtype')!r} or backend {ckpt.get('backend')!r}")
+    history = ckpt.get("history", [])
+    if not isinstance(history, list) or not all(
+            isinstance(m, dict) and all(_is_number(v) for v in m.values())
+            for m in history):
+        raise TrainingError(f"{path}: 'history' is not a list of per-epoch metrics with finite numbers")
+    for key in ("epoch", "best_epoch", "best_test_acc"):
+        value = ckpt.get(key)
+        if value is not None and not _is_number(value):
+            raise TrainingError(f"{path}: '{key}' is {value!r}, not a number")
     return ckpt
 
 
@@ -305,14 +314,19 @@ def evaluate(model, batches, num_classes: int = 10) -> dict:
             "confusion": confusion.tolist()}
 
 
-def check_backend_device(backend: str, device: torch.device) -> None:
-    """:class:`TrainingError` if ``backend`` cannot run on ``device`` (triton off the GPU)."""
+def check_backend_device(backend: str, device: torch.device, flag: str = "--backend",
+                         source: str | None = None) -> None:
+    """:class:`TrainingError` if ``backend`` cannot run on ``device`` (triton off the GPU).
+
+    The message names the flag (``flag``) or, when the backend came from a checkpoint,
+    ``source``, and the alternative (``FLAG fused``).
+    """
     if backend == "triton":
         from .triton_lstm import unavailable_reason
 
-        reason = unavailable_reason(device)
+        reason = unavailable_reason(device, source or f"{flag} triton", f"{flag} fused")
         if reason is not None:
-            raise TrainingError(f"--backend triton: {reason.replace('impl=', 'backend ')}")
+            raise TrainingError(reason)
 
 
 def uses_cuda_graph(cfg: TrainConfig, device: torch.device) -> bool:
@@ -573,11 +587,10 @@ def _restore_run_folder(out: Path, ckpt: dict, history: list[dict], log) -> bool
     """Make the folder agree with last.pt (the truth): metrics.jsonl holds exactly its epochs, and
     best.pt exists when last.pt says its own epoch is the best (a kill may have come between).
     Returns whether metrics.jsonl had to be rewritten."""
-    text = "".join(json.dumps(m, allow_nan=False) + "\n" for m in history)
     metrics = out / "metrics.jsonl"
-    rewritten = not metrics.exists() or metrics.read_text() != text
+    rewritten = not metrics.exists() or metrics.read_text() != _metrics_text(history)
     if rewritten:
-        atomic_write_bytes(metrics, lambda fh: fh.write(text.encode()))
+        _write_metrics(out, history)
         log(f"{metrics} rewritten to the checkpoint's {len(history)} epochs")
     if ckpt.get("best_epoch") is not None and ckpt["best_epoch"] == ckpt["epoch"]:
         best = out / "best.pt"
@@ -835,10 +848,14 @@ def _nothing_to_train(cfg: TrainConfig, ckpt: dict, out: Path, ds: Dataset, devi
     return summary
 
 
+def _metrics_text(history: list[dict]) -> str:
+    """metrics.jsonl's content: one strict-JSON object per finished epoch."""
+    return "".join(json.dumps(m, allow_nan=False) + "\n" for m in history)
+
+
 def _write_metrics(out: Path, history: list[dict]) -> None:
-    """Atomically rewrite metrics.jsonl: one strict-JSON object per finished epoch."""
-    text = "".join(json.dumps(m, allow_nan=False) + "\n" for m in history)
-    atomic_write_bytes(out / "metrics.jsonl", lambda fh: fh.write(text.encode()))
+    """Atomically rewrite metrics.jsonl."""
+    atomic_write_bytes(out / "metrics.jsonl", lambda fh: fh.write(_metrics_text(history).encode()))
 
 
 def _device_name(device: torch.device) -> str:

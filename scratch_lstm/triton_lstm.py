@@ -52,9 +52,10 @@ Python runs per step.
 **Coverage.** The kernels compute in float32 (``tl.dot`` in IEEE fp32, or TF32 when
 ``torch.backends.cuda.matmul.allow_tf32`` is set, as for cuBLAS). Under autocast the layer runs
 in float32 and :class:`scratch_lstm.LSTM` returns the autocast dtype, like ``nn.LSTM``. What the
-kernels do not cover goes through :func:`scratch_lstm.fused.fused_lstm_layer`: ``proj_size > 0``,
-float64 (and float16/bfloat16 weights), and ``PackedSequence`` input (which the fused path itself
-sends through the teaching path). Double backward (``create_graph=True``) recomputes the layer
+kernels do not cover (:func:`kernels_cover`) goes through
+:func:`scratch_lstm.fused.fused_lstm_layer`: ``proj_size > 0``, anything not float32, and sizes
+whose offsets within a step would pass 2**31. ``PackedSequence`` input goes through the teaching
+path, as for the fused impl. Double backward (``create_graph=True``) recomputes the layer
 through the teaching path, as the fused path does. On the CPU the kernels run only under
 ``TRITON_INTERPRET=1`` (Triton's interpreter, slow; that is how CI tests them); otherwise using
 ``impl="triton"`` on CPU tensors raises an error that names the impl to use instead.
@@ -62,14 +63,14 @@ through the teaching path, as the fused path does. On the CPU the kernels run on
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
 from torch import Tensor
 
-from .fused import (fused_lstm_layer, layer_backward, layer_jvp, setup_layer_context,
+from .fused import (fused_lstm_layer, layer_backward, layer_jvp, run_layer, setup_layer_context,
                     vmap_layer)
-from .lstm import empty_sequence_error
 from .modes import autocast_disabled
 
 try:  # Triton ships with the Linux CUDA builds of torch; import scratch_lstm must work without it.
@@ -84,23 +85,36 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
-def unavailable_reason(device: torch.device) -> str | None:
-    """Why the Triton kernels cannot run on ``device`` here, or ``None`` if they can."""
+def unavailable_reason(device: torch.device, name: str = "impl='triton'",
+                       instead: str = "impl='fused'") -> str | None:
+    """Why the Triton kernels cannot run on ``device`` here, or ``None`` if they can.
+
+    ``name`` and ``instead`` word the message for where it is read (``--backend triton`` and
+    ``--backend fused`` on the command line).
+    """
     if triton is None:
-        return ("impl='triton' needs the triton package, which is not installed (it ships with "
-                "the Linux CUDA builds of torch); use impl='fused', the same hand-derived "
-                "backward in torch ops, which runs everywhere")
+        return (f"{name} needs the triton package, which is not installed (it ships with the "
+                f"Linux CUDA builds of torch); use {instead}, the same hand-derived backward in "
+                "torch ops, which runs everywhere")
     if device.type == "cuda" or (device.type == "cpu" and interpreting()):
         return None
-    return (f"impl='triton' runs its kernels on a CUDA GPU, but the input is on {device.type}; "
-            "use impl='fused' (the same hand-derived backward in torch ops) off the GPU, or set "
-            "TRITON_INTERPRET=1 before importing scratch_lstm to run the kernels in Triton's "
-            "slow CPU interpreter")
+    return (f"{name} runs its kernels on a CUDA GPU, not on {device.type}; use "
+            f"{instead} (the same hand-derived backward in torch ops) off the GPU, or set "
+            "TRITON_INTERPRET=1 before importing scratch_lstm to run the kernels in Triton's slow "
+            "CPU interpreter")
 
 
-def kernels_cover(x: Tensor, w_ih: Tensor, w_hr: Tensor | None) -> bool:
-    """Whether the kernels compute this layer (else it goes through the fused path)."""
-    return w_hr is None and x.dtype == torch.float32 and w_ih.dtype == torch.float32
+def kernels_cover(tensors: tuple) -> bool:
+    """Whether the kernels compute a layer with these 8 tensor inputs (else the fused path does).
+
+    They need float32 throughout, no projection (``w_hr`` is ``None``), and offsets within one
+    time step that fit the kernels' 32-bit arithmetic (``B * 4H`` and ``4H * H`` below 2**31).
+    """
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr = tensors
+    B, H = c0.shape
+    present = [t for t in (x, h0, c0, w_ih, w_hh, b_ih, b_hh) if t is not None]
+    return (w_hr is None and all(t.dtype == torch.float32 for t in present)
+            and B * 4 * H < 2**31 and 4 * H * H < 2**31)
 
 
 if triton is not None:
@@ -220,8 +234,8 @@ if triton is not None:
                 dh_rec += tl.dot(dz_after, w, input_precision=PRECISION)
         else:
             dh_rec = tl.load(dHn + state, mask=tile_ok, other=0.0)
-        dy = tl.load(dY + step * s_yt + rows[:, None] * s_yb + units[None, :] * s_yh,
-                     mask=tile_ok, other=0.0)
+        dy = tl.load(dY + step * s_yt + rows[:, None].to(tl.int64) * s_yb + units[None, :] * s_yh,
+                     mask=tile_ok, other=0.0)  # any strides (a transposed or expanded gradient)
         dh = dy + dh_rec  # dh_t = dy_t + dh_t^rec
 
         gates = G + step * B * 4 * H + rows[:, None] * 4 * H + units[None, :]
@@ -245,7 +259,7 @@ if triton is not None:
 TILES = ((16, 16), (32, 16), (16, 32), (64, 16), (32, 32), (64, 32))  # (BLOCK_B, BLOCK_H) to choose from
 
 
-def tiles(B: int, H: int) -> tuple[int, int, int, int]:
+def tiles(B: int, H: int, device: torch.device | None = None) -> tuple[int, int, int, int]:
     """``(BLOCK_B, BLOCK_H, BLOCK_K, num_warps)`` for a ``(B, H)`` state.
 
     The largest tile of :data:`TILES` whose grid still gives every multiprocessor a program
@@ -254,8 +268,8 @@ def tiles(B: int, H: int) -> tuple[int, int, int, int]:
     without spilling (checked for sm_90 by the tests). A heuristic, not a measurement:
     ``benchmarks/triton_tiles.py`` times the alternatives on a GPU.
     """
-    if torch.cuda.is_available():
-        n_sm = torch.cuda.get_device_properties(torch.cuda.current_device()).multi_processor_count
+    if device is not None and device.type == "cuda":
+        n_sm = torch.cuda.get_device_properties(device).multi_processor_count
     else:
         n_sm = 132  # an H100's count, so the interpreter runs what the GPU would
     best = TILES[0]
@@ -290,7 +304,7 @@ def _forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse: bool, save: bool):
     Cs[T if reverse else 0] = c0
     if B == 0:
         return y, Z, Cs
-    BLOCK_B, BLOCK_H, BLOCK_K, num_warps = tiles(B, H)
+    BLOCK_B, BLOCK_H, BLOCK_K, num_warps = tiles(B, H, x.device)
     grid = (triton.cdiv(B, BLOCK_B), triton.cdiv(H, BLOCK_H))
     h0, w_hh = h0.contiguous(), w_hh.contiguous()
     for n, t in enumerate(reversed(range(T)) if reverse else range(T)):
@@ -312,7 +326,7 @@ def _backward(dY, dh_n, dc_n, x, h0, w_ih, w_hh, y, G, Cs, reverse, has_bias, ne
     dZ = torch.empty_like(G)  # (T, B, 4H)
     dC = dc_n.contiguous().clone()  # (B, H)
     if B > 0:
-        BLOCK_B, BLOCK_H, BLOCK_K, num_warps = tiles(B, H)
+        BLOCK_B, BLOCK_H, BLOCK_K, num_warps = tiles(B, H, x.device)
         grid = (triton.cdiv(B, BLOCK_B), triton.cdiv(H, BLOCK_H))
         w_hh_c, dh_n = w_hh.contiguous(), dh_n.contiguous()
         order = range(T) if reverse else reversed(range(T))  # against the forward's direction
@@ -341,8 +355,15 @@ def _first_order_backward(inputs, reverse, saved, grad_outputs, needs_input_grad
     """The hand-derived backward on the kernels, in the protocol of :func:`fused.layer_backward`."""
     x, h0, _, w_ih, w_hh, b_ih, _, _ = inputs
     y, G, Cs = saved
-    return (*_backward(*grad_outputs, x, h0, w_ih, w_hh, y, G, Cs, reverse, b_ih is not None,
-                       needs_input_grad), None)
+    with _on(x.device):
+        grads = _backward(*grad_outputs, x, h0, w_ih, w_hh, y, G, Cs, reverse, b_ih is not None,
+                          needs_input_grad)
+    return (*grads, None)
+
+
+def _on(device: torch.device):
+    """Launch on ``device``: Triton launches on the current CUDA device, which may be another."""
+    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
 
 
 class TritonLayerFunction(torch.autograd.Function):
@@ -358,7 +379,7 @@ class TritonLayerFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse):
-        with autocast_disabled(x.device.type):
+        with autocast_disabled(x.device.type), _on(x.device):
             y, G, Cs = _forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, save=True)
         h_n, c_n = _final_state(y, Cs, reverse)
         return y, h_n.clone(), c_n.clone(), G, Cs
@@ -377,7 +398,10 @@ class TritonLayerFunction(torch.autograd.Function):
 
     @staticmethod
     def vmap(info, in_dims, *args):
-        return vmap_layer(TritonLayerFunction.apply, info, in_dims, args, (1, 0, 0, 1, 1))
+        return vmap_layer(TritonLayerFunction.apply, info, in_dims, args, _OUTPUT_BATCH_DIMS)
+
+
+_OUTPUT_BATCH_DIMS = (1, 0, 0, 1, 1)  # y, h_n, c_n, gates, cells: (T, B, .), (B, .), (T(+1), B, .)
 
 
 def triton_lstm_layer(
@@ -393,7 +417,8 @@ def triton_lstm_layer(
 ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """Same contract as :func:`scratch_lstm.lstm_layer` for a padded ``(T, B, I)`` sequence.
 
-    Runs the Triton kernels when they cover the layer (float32, no projection), else
+    Runs the Triton kernels when they cover the layer (:func:`kernels_cover`: float32, no
+    projection), else
     :func:`scratch_lstm.fused.fused_lstm_layer`. Raises ``RuntimeError`` where the kernels cannot
     run at all (CPU tensors without ``TRITON_INTERPRET=1``, or no triton package) and, as
     ``nn.LSTM`` does, for ``T = 0``.
@@ -401,16 +426,13 @@ def triton_lstm_layer(
     reason = unavailable_reason(x.device)
     if reason is not None:
         raise RuntimeError(reason)
-    if not kernels_cover(x, w_ih, w_hr):
-        return fused_lstm_layer(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse)
-    if x.size(0) == 0:
-        raise empty_sequence_error(x.shape, time_dim=0)
     tensors = (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
-    needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-    if needs_grad or torch._C._are_functorch_transforms_active():
-        y, h_n, c_n, *_ = TritonLayerFunction.apply(*tensors, reverse)
-        return y, (h_n, c_n)
-    with autocast_disabled(x.device.type):
+    if not kernels_cover(tensors):
+        return fused_lstm_layer(*tensors, reverse)
+    return run_layer(TritonLayerFunction, _inference, tensors, reverse)
+
+
+def _inference(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse):
+    with _on(x.device):
         y, _, Cs = _forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, save=False)
-    h_n, c_n = _final_state(y, Cs, reverse)
-    return y, (h_n, c_n)
+    return y, _final_state(y, Cs, reverse)

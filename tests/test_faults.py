@@ -179,7 +179,7 @@ def test_divergence_in_the_first_epoch_says_that_no_checkpoint_exists(lr, messag
     assert main(["train", *args]) == 2
     err = one_error(capsys.readouterr().err)
     assert "No checkpoint was written" in err
-    assert message in err or "non-finite in epoch 1" in err
+    assert message in err
     assert sorted(p.name for p in out.iterdir()) == ["config.json"]  # no checkpoint, no NaN log
 
 

@@ -167,8 +167,8 @@ def test_kernels_build_for_an_h100_without_spilling():
     for r in rows:
         assert r["shared_bytes"] <= H100_SHARED_BYTES, r
         assert r["fma_in_ptx"], r  # IEEE fp32 dot: FMAs, not TF32 tensor-core instructions
-        if r["stack_bytes"] is not None:  # triton's cuobjdump read the register report
-            assert r["stack_bytes"] == 0 and r["registers"] <= 255, r
+        assert r["stack_bytes"] is not None, "triton's bundled cuobjdump gave no register report"
+        assert r["stack_bytes"] == 0 and r["registers"] <= 255, r
 
 
 # ---- the CLI with --backend triton ---------------------------------------------------------
@@ -178,7 +178,7 @@ def test_train_eval_gates_on_the_triton_backend_in_the_interpreter(tmp_path, cap
 
     # The interpreter runs the programs of a launch one after another: the largest tile keeps the
     # 1,000-image test passes quick (the kernel tests above use the GPU's choice).
-    monkeypatch.setattr(tr, "tiles", lambda B, H: (64, 32, 32, 8))
+    monkeypatch.setattr(tr, "tiles", lambda B, H, device=None: (64, 32, 32, 8))
 
     out = tmp_path / "run"
     assert main(["train", "--dataset", "mnist-sample", "--backend", "triton", "--hidden-size", "16",
@@ -200,6 +200,7 @@ def test_train_eval_gates_on_the_triton_backend_in_the_interpreter(tmp_path, cap
     ["train", "--dataset", "mnist-sample", "--backend", "triton", "--device", "cpu", "--out", "RUN"],
     ["bench", "--impl", "triton", "--device", "cpu"],
     ["gates", "--checkpoint", "CKPT", "--backend", "triton", "--out", "RUN"],
+    ["inspect", "--backend", "triton"],
 ])
 def test_without_a_gpu_the_cli_says_so_in_one_line(argv, tmp_path):
     ckpt = tmp_path / "ckpt.pt"
@@ -213,4 +214,6 @@ def test_without_a_gpu_the_cli_says_so_in_one_line(argv, tmp_path):
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "runs its kernels on a CUDA GPU" in lines[0]
+    flag = "--impl" if argv[0] == "bench" else "--backend"
+    assert f"{flag} triton runs its kernels" in lines[0] and f"use {flag} fused" in lines[0]
     assert not (tmp_path / "run").exists()
