@@ -450,6 +450,14 @@ def craft_newer(ckpt):
     ckpt["version"] = 99
 
 
+def craft_history(ckpt):
+    ckpt["history"] = "x"
+
+
+def craft_best(ckpt):
+    ckpt["best_test_acc"] = "high"
+
+
 @pytest.mark.parametrize("craft, message, evaluates", [
     (craft_no_fit, "model_config", False),
     (craft_unknown_key, "'model_config' has unknown entries ['width']", False),
@@ -457,6 +465,8 @@ def craft_newer(ckpt):
     (craft_unknown_setting, "unknown settings ['momentum']", True),
     (craft_nan_weights, "non-finite weights", False),
     (craft_newer, "checkpoint version 99", False),
+    (craft_history, "'history' is not a list of per-epoch metrics", False),
+    (craft_best, "'best_test_acc' is 'high', not a number", False),
 ])
 def test_crafted_checkpoints_are_one_error_line(craft, message, evaluates, checkpoint, tmp_path, capsys):
     out = copy_run(checkpoint.parent, tmp_path)
