@@ -42,22 +42,34 @@ def test_equals_cudnn_float32(impl, case):
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("shape", [(28, 128, 28, 256, 2), (784, 16, 1, 128, 1), (28, 1024, 28, 256, 1)],
                          ids=["seed", "long", "batch1024"])
-def test_benchmark_shapes_equal_cudnn(impl, shape):
-    """The benchmark configurations themselves (the long one with a smaller batch, for time)."""
+def test_benchmark_shapes_are_as_accurate_as_cudnn(impl, shape):
+    """The benchmark configurations themselves (the long one with a smaller batch, for time).
+
+    Over hundreds of steps and thousands of summed rows, float32 results of two correct
+    implementations drift apart by more than the small-shape tolerance, so the oracle here is
+    cuDNN in float64: ours, in float32, must be about as close to it as cuDNN in float32 is.
+    """
     T, B, I, H, K = shape
     torch.manual_seed(0)
     ref = torch.nn.LSTM(I, H, K, batch_first=True, device="cuda")
-    ours = scratch_lstm.LSTM(I, H, K, batch_first=True, device="cuda", impl=impl)
-    ours.load_state_dict(ref.state_dict())
     x = torch.randn(B, T, I, device="cuda")
-    results = []
-    for m in (ref, ours):
-        m.zero_grad()
-        out, (h, c) = m(x)
+    modules = {"cudnn64": ref.double(), "cudnn32": torch.nn.LSTM(I, H, K, batch_first=True, device="cuda"),
+               "ours": scratch_lstm.LSTM(I, H, K, batch_first=True, device="cuda", impl=impl)}
+    modules["cudnn32"].load_state_dict(ref.state_dict())
+    modules["ours"].load_state_dict(ref.state_dict())
+    results = {}
+    for name, m in modules.items():
+        out, (h, c) = m(x.to(next(m.parameters()).dtype))
         (out.square().mean() + h.sum() + c.sum()).backward()
-        results.append([out, h, c] + [p.grad for p in m.parameters()])
-    for a, e in zip(results[1], results[0]):
-        torch.testing.assert_close(a, e, **TOL[torch.float32])
+        results[name] = [out, h, c] + [p.grad for p in m.parameters()]
+
+    def error(name, k):
+        a, e = results[name][k].double(), results["cudnn64"][k]
+        return ((a - e).norm() / e.norm().clamp_min(1e-30)).item()
+
+    for k in range(len(results["ours"])):
+        ours, cudnn = error("ours", k), error("cudnn32", k)
+        assert ours <= max(4 * cudnn, 1e-5), f"tensor {k}: ours {ours:.2e}, cuDNN float32 {cudnn:.2e}"
 
 
 def make_classifier_and_adam(backend, seed=0):
