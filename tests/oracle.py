@@ -219,3 +219,16 @@ def assert_cell_autocast_like_nn(I, H, B, bias, batched, x_dtype, hx_dtype, seed
     assert len(our_grads) == len(ref_grads)
     for a, e in zip(our_grads, ref_grads):
         torch.testing.assert_close(a, e, rtol=tol["cell_grads"], atol=tol["cell_grads"])
+
+
+def layer_tensors(T, B, I, H, P, bias, proj, seed=0):
+    """Leaf float64 inputs of one layer function: ``(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)``,
+    scaled by 0.5; ``P`` is the projection size (used when ``proj``)."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def r(*shape):
+        return torch.randn(*shape, dtype=torch.float64, generator=gen).mul_(0.5).requires_grad_()
+
+    Ph = P if proj else H
+    return (r(T, B, I), r(B, Ph), r(B, H), r(4 * H, I), r(4 * H, Ph),
+            r(4 * H) if bias else None, r(4 * H) if bias else None, r(P, H) if proj else None)

@@ -4,26 +4,16 @@ import pytest
 import torch
 from torch.autograd import gradcheck
 
+from oracle import layer_tensors
 from scratch_lstm import lstm_layer
 from scratch_lstm.fused import LSTMLayerFunction, fused_lstm_layer
-
-
-def tensors(T, B, I, H, P, bias, proj, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-
-    def r(*shape):
-        return torch.randn(*shape, dtype=torch.float64, generator=gen).mul_(0.5).requires_grad_()
-
-    Ph = P if proj else H
-    return (r(T, B, I), r(B, Ph), r(B, H), r(4 * H, I), r(4 * H, Ph),
-            r(4 * H) if bias else None, r(4 * H) if bias else None, r(P, H) if proj else None)
 
 
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("proj", [True, False])
 @pytest.mark.parametrize("reverse", [True, False])
 def test_gradcheck(bias, proj, reverse):
-    args = tensors(T=4, B=2, I=3, H=3, P=2, bias=bias, proj=proj)
+    args = layer_tensors(T=4, B=2, I=3, H=3, P=2, bias=bias, proj=proj)
     assert gradcheck(lambda *a: LSTMLayerFunction.apply(*a, reverse)[:3], args, eps=1e-6, atol=1e-8)
 
 
@@ -31,7 +21,7 @@ def test_gradcheck(bias, proj, reverse):
 @pytest.mark.parametrize("proj", [True, False])
 @pytest.mark.parametrize("reverse", [True, False])
 def test_hand_backward_equals_autograd_through_the_equations(T, proj, reverse):
-    args = tensors(T=T, B=3, I=4, H=5, P=2, bias=True, proj=proj, seed=T)
+    args = layer_tensors(T=T, B=3, I=4, H=5, P=2, bias=True, proj=proj, seed=T)
     results = []
     for layer in (lstm_layer, fused_lstm_layer):
         leaves = [a if a is None else a.detach().clone().requires_grad_() for a in args]
@@ -45,7 +35,7 @@ def test_hand_backward_equals_autograd_through_the_equations(T, proj, reverse):
 @pytest.mark.parametrize("T, B", [(5, 2), (25, 100)])  # one block; blocks of 10 steps, one partial
 @pytest.mark.parametrize("reverse", [True, False])
 def test_inference_path_equals_training_path(T, B, reverse):
-    args = tensors(T=T, B=B, I=3, H=4, P=2, bias=True, proj=True)
+    args = layer_tensors(T=T, B=B, I=3, H=4, P=2, bias=True, proj=True)
     with torch.no_grad():
         y0, (h0, c0) = fused_lstm_layer(*args, reverse=reverse)
     y1, (h1, c1) = fused_lstm_layer(*args, reverse=reverse)

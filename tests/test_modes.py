@@ -24,6 +24,7 @@ from oracle import (
     assert_cell_autocast_like_nn,
     cases,
     forward,
+    layer_tensors,
     make_inputs,
     make_pair,
 )
@@ -82,14 +83,7 @@ def test_gradient_penalty_equals_nn_lstm(impl, readout, case):
 
 
 def layer_args(T=3, B=2, I=3, H=3, P=2, bias=True, proj=True, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-
-    def r(*shape):
-        return torch.randn(*shape, dtype=F64, generator=gen).mul_(0.5).requires_grad_()
-
-    Ph = P if proj else H
-    return (r(T, B, I), r(B, Ph), r(B, H), r(4 * H, I), r(4 * H, Ph),
-            r(4 * H) if bias else None, r(4 * H) if bias else None, r(P, H) if proj else None)
+    return layer_tensors(T, B, I, H, P, bias, proj, seed)
 
 
 @pytest.mark.parametrize("bias", [True, False])
