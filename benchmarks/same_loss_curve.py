@@ -19,12 +19,19 @@ from scratch_lstm.classifier import BACKENDS
 from scratch_lstm.data import Batches, load_dataset
 
 
+def runnable_backends() -> list[str]:
+    """The backends that run on the CPU here: all but triton, unless TRITON_INTERPRET=1."""
+    from scratch_lstm.triton_lstm import unavailable_reason
+
+    return [b for b in BACKENDS if b != "triton" or unavailable_reason(torch.device("cpu")) is None]
+
+
 def loss_curves(steps: int, dtype: torch.dtype, data_dir=None, seed: int = 0, batch_size: int = 128,
                 hidden_size: int = 256, num_layers: int = 2) -> dict[str, list[float]]:
     """Per-backend training losses of the first ``steps`` Adam steps (lr 1e-3), same init and data."""
     ds = load_dataset("auto", data_dir)
     curves = {}
-    for backend in BACKENDS:
+    for backend in runnable_backends():
         torch.manual_seed(seed)
         model = LSTMClassifier(hidden_size=hidden_size, num_layers=num_layers, backend=backend, dtype=dtype)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -51,6 +58,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     curves = loss_curves(args.steps, getattr(torch, args.dtype), args.data_dir,
                          hidden_size=args.hidden_size, num_layers=args.num_layers)
+    if "triton" not in curves:
+        print("(triton runs its kernels on a CUDA GPU; TRITON_INTERPRET=1 adds it here, slowly)")
     print(f"{'step':>4}  " + "  ".join(f"{b:>20}" for b in curves) + "   max |scratch - torch|")
     for k in range(args.steps):
         row = [curves[b][k] for b in curves]
