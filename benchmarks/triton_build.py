@@ -7,7 +7,7 @@ No GPU needed: Triton compiles to the real cubin here. For every tile shape the 
     python benchmarks/triton_build.py            # a table
     python benchmarks/triton_build.py --json     # the same as JSON (used by tests/test_triton.py)
 
-Runs in about a minute on a CPU (a few seconds per kernel; cached by Triton afterwards).
+Runs in about 10 seconds on a CPU (cached by Triton afterwards).
 """
 
 import argparse

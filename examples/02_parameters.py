@@ -4,7 +4,7 @@ Teaches: where the 821,770 parameters of the seed classifier live, how the four 
 weight matrix (rows i, f, g, o), how to count them without building a module (the LSTM's
 819,200, plus 2,570 for the Linear head), and the textbook names (W_ii, W_hf, b_io, ...) of all
 16 per-layer gate tensors as views into the stacked parameters.
-Runs in about a second on a CPU.
+Runs in about 2 seconds on a CPU.
 
     python examples/02_parameters.py
 """

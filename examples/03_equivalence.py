@@ -2,7 +2,7 @@
 
 Teaches: that the scratch LSTM is nn.LSTM, number for number (float64), on an awkward
 configuration (2 layers, bidirectional, projection, packed sequences of unequal length), for both
-of this project's implementations. Runs in about a second on a CPU.
+of this project's implementations. Runs in about 2 seconds on a CPU.
 
     python examples/03_equivalence.py
 """
