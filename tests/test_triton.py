@@ -217,3 +217,20 @@ def test_without_a_gpu_the_cli_says_so_in_one_line(argv, tmp_path):
     flag = "--impl" if argv[0] == "bench" else "--backend"
     assert f"{flag} triton runs its kernels" in lines[0] and f"use {flag} fused" in lines[0]
     assert not (tmp_path / "run").exists()
+
+
+def test_coverage_and_tile_rules():
+    """kernels_cover: float32 throughout, no projection, 32-bit offsets; tiles: the largest tile
+    that still gives each of the 132 multiprocessors a program, 8 warps from 1024 elements."""
+    f32 = lambda *s: torch.zeros(*s)  # noqa: E731
+    x, h, c, w_ih, w_hh, b = f32(2, 3, 4), f32(3, 5), f32(3, 5), f32(20, 4), f32(20, 5), f32(20)
+    assert tr.kernels_cover((x, h, c, w_ih, w_hh, b, b, None))
+    assert tr.kernels_cover((x, h, c, w_ih, w_hh, None, None, None))
+    assert not tr.kernels_cover((x, h, c, w_ih, w_hh, b, b, f32(2, 5)))  # projection
+    assert not tr.kernels_cover((x, h.double(), c, w_ih, w_hh, b, b, None))  # a float64 state
+    big = torch.zeros(1, 1).expand(2**20, 2**9)  # B * 4H = 2**31 (a view: no memory)
+    assert not tr.kernels_cover((x, big, big, w_ih, w_hh, b, b, None))
+    assert tr.tiles(128, 256)[:2] == (16, 16)  # seed: 8 x 16 = 128 programs, no bigger tile fills 132
+    assert tr.tiles(1024, 256) == (64, 16, 32, 8)  # batch1024: 16 x 16 = 256 programs
+    assert tr.tiles(4096, 1024)[:2] == (64, 32)
+    assert [tr.num_warps_for(*t) for t in tr.TILES] == [4, 4, 4, 8, 8, 8]
