@@ -29,28 +29,23 @@ class Row(NamedTuple):
     match: str
 
 
-def lstm(*args, x=None, hx=None, autocast=False, dtype=None, **kwargs):
-    """A call that builds ``LSTM(*args, **kwargs)`` and, if ``x`` is given, runs it on ``(x, hx)``."""
+def _call_of(which: str):
+    def build(*args, x=None, hx=None, autocast=False, dtype=None, **kwargs):
+        """A call that builds the module with ``(*args, **kwargs)`` and, if ``x`` is given, runs
+        it on ``(x, hx)``."""
 
-    def call(LSTM, LSTMCell):
-        module = LSTM(*args, **kwargs, dtype=dtype)
-        if x is not None:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                module(x, hx)
+        def call(LSTM, LSTMCell):
+            module = {"lstm": LSTM, "cell": LSTMCell}[which](*args, **kwargs, dtype=dtype)
+            if x is not None:
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                    module(x, hx)
 
-    return call
+        return call
+
+    return build
 
 
-def cell(*args, x=None, hx=None, autocast=False, dtype=None, **kwargs):
-    """The same for ``LSTMCell``."""
-
-    def call(LSTM, LSTMCell):
-        module = LSTMCell(*args, **kwargs, dtype=dtype)
-        if x is not None:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                module(x, hx)
-
-    return call
+lstm, cell = _call_of("lstm"), _call_of("cell")  # calls on LSTM and on LSTMCell
 
 
 X = torch.zeros(5, 3, 6)  # (L, N, I) for LSTM(6, 4, ...)
