@@ -8,7 +8,7 @@ Same as `scratch-lstm bench`; see scratch_lstm/bench.py for what is measured.
 
 import sys
 
-from scratch_lstm.bench import main
+from scratch_lstm.app.bench import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,15 +15,14 @@ import torch
 import torch.nn.functional as F
 
 from scratch_lstm import LSTMClassifier
+from scratch_lstm.app.data import Batches, load_dataset
 from scratch_lstm.classifier import BACKENDS
-from scratch_lstm.data import Batches, load_dataset
+from scratch_lstm.impls import unavailable_reason
 
 
 def runnable_backends() -> list[str]:
     """The backends that run on the CPU here: all but triton, unless TRITON_INTERPRET=1."""
-    from scratch_lstm.triton_lstm import unavailable_reason
-
-    return [b for b in BACKENDS if b != "triton" or unavailable_reason(torch.device("cpu")) is None]
+    return [b for b in BACKENDS if unavailable_reason(b, torch.device("cpu")) is None]
 
 
 def loss_curves(steps: int, dtype: torch.dtype, data_dir=None, seed: int = 0, batch_size: int = 128,

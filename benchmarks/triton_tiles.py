@@ -21,8 +21,8 @@ import torch  # noqa: E402
 
 from scratch_lstm import LSTM  # noqa: E402
 from scratch_lstm import triton_lstm as tr  # noqa: E402
-from scratch_lstm.bench import CONFIGS  # noqa: E402
-from scratch_lstm.cuda_graphs import CUDAGraphStep  # noqa: E402
+from scratch_lstm.app.bench import CONFIGS  # noqa: E402
+from scratch_lstm.app.cuda_graphs import CUDAGraphStep  # noqa: E402
 
 
 def time_tile(cfg, tile, repeats: int) -> dict:

@@ -20,8 +20,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for reference/
 
 from reference.seed_rnn import func_eval  # noqa: E402
-from scratch_lstm.data import Batches, load_dataset  # noqa: E402
-from scratch_lstm.train import TrainConfig, model_from_checkpoint, load_checkpoint, train  # noqa: E402
+from scratch_lstm.app.checkpoints import load_checkpoint, model_from_checkpoint  # noqa: E402
+from scratch_lstm.app.config import TrainConfig  # noqa: E402
+from scratch_lstm.app.data import Batches, load_dataset  # noqa: E402
+from scratch_lstm.app.train import train  # noqa: E402
 
 parser = argparse.ArgumentParser(description="train the scratch LSTM on sequence-MNIST")
 parser.add_argument("--full", action="store_true", help="the seed configuration on full MNIST")

@@ -17,9 +17,11 @@ from pathlib import Path
 import torch
 
 from scratch_lstm import trace_gates
-from scratch_lstm.data import load_dataset, pixel_permutation, sequence_view
-from scratch_lstm.gates_report import gates_report
-from scratch_lstm.train import TrainConfig, load_checkpoint, model_from_checkpoint, train
+from scratch_lstm.app.checkpoints import load_checkpoint, model_from_checkpoint
+from scratch_lstm.app.config import TrainConfig
+from scratch_lstm.app.data import load_dataset, pixel_permutation, sequence_view
+from scratch_lstm.app.gates_report import gates_report
+from scratch_lstm.app.train import train
 
 parser = argparse.ArgumentParser(description="gate traces and plots for one digit")
 parser.add_argument("--checkpoint", help="a trained checkpoint; default: train a small one now")

@@ -17,7 +17,7 @@ if not torch.cuda.is_available():  # before scratch_lstm.triton_lstm defines its
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 from scratch_lstm import LSTM, lstm_step  # noqa: E402
-from scratch_lstm.cuda_graphs import CUDAGraphStep  # noqa: E402
+from scratch_lstm.app.cuda_graphs import CUDAGraphStep  # noqa: E402
 from scratch_lstm.triton_lstm import tiles, triton_lstm_layer  # noqa: E402
 
 device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,14 +1,17 @@
 """scratch-lstm: an LSTM written from its gate equations, weight-compatible with ``torch.nn.LSTM``.
 
-Start reading at :mod:`scratch_lstm.cell` (one step), then :mod:`scratch_lstm.lstm` (the loop over
-time and the stack of layers).
+Start reading at :mod:`scratch_lstm.cell` (one step), then :mod:`scratch_lstm.layer` (the loop
+over time) and :mod:`scratch_lstm.lstm` (the stack of layers); :mod:`scratch_lstm.fused` derives
+the backward by hand and :mod:`scratch_lstm.triton_lstm` runs the same equations as GPU kernels.
+The training app (data, the trainer, the ``scratch-lstm`` command line) is :mod:`scratch_lstm.app`.
 """
 
 from .cell import LSTMCell, LSTMStep, lstm_step
 from .classifier import LSTMClassifier
 from .convert import from_torch, to_torch
 from .gates import GateTrace, chrono_init, gate_weights, init_forget_bias, saturation, trace_gates
-from .lstm import LSTM, lstm_layer
+from .layer import lstm_layer
+from .lstm import LSTM
 from .params import format_parameters, lstm_num_parameters
 
 __version__ = "0.1.0"

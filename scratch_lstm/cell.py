@@ -1,7 +1,10 @@
 """One LSTM time step, written as the gate equations.
 
-Read this file first. Everything else in the package (the layer loop, the stacked and
-bidirectional model, the gate traces) calls :func:`lstm_step` for the arithmetic.
+Read this file first. The teaching path is built from :func:`lstm_step`: the loop over time
+(:mod:`scratch_lstm.layer`), the stacked and bidirectional model (:mod:`scratch_lstm.lstm`) and
+the gate traces all call it for the arithmetic. The fast paths (:mod:`scratch_lstm.fused`,
+:mod:`scratch_lstm.triton_lstm`) compute the same equations rearranged for speed, and are
+tested against it.
 
 Notation (as in the ``torch.nn.LSTM`` documentation), for a batch of ``B`` rows::
 
@@ -22,7 +25,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from .modes import autocast_accepts, autocast_cell_dtype, autocast_note
+from .autocast import autocast_cell_dtype
+from .checks import cell_input, cell_state, check_cell_arguments
 
 
 class LSTMStep(NamedTuple):
@@ -91,7 +95,7 @@ class LSTMCell(nn.Module):
 
     Shapes: ``input`` is ``(B, I)`` or unbatched ``(I,)``; ``hx = (h, c)`` each ``(B, H)`` or
     ``(H,)``, zeros when omitted. Returns ``(h', c')`` with the same batching as ``input``.
-    Under ``torch.autocast`` it returns ``nn.LSTMCell``'s dtypes (:mod:`scratch_lstm.modes`).
+    Under ``torch.autocast`` it returns ``nn.LSTMCell``'s dtypes (:mod:`scratch_lstm.autocast`).
     """
 
     def __init__(
@@ -103,12 +107,7 @@ class LSTMCell(nn.Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        _check_argument_types(
-            ints={"input_size": input_size, "hidden_size": hidden_size}, bools={"bias": bias}
-        )
-        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if value < 0:  # nn.LSTMCell accepts 0 (an empty weight), so this does too
-                raise ValueError(f"LSTMCell: {name} must be zero or more, got {value}")
+        check_cell_arguments(input_size, hidden_size, bias)  # nn.LSTMCell's, in checks.py
         factory = {"device": device, "dtype": dtype}
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -139,10 +138,10 @@ class LSTMCell(nn.Module):
         self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
     ) -> tuple[Tensor, Tensor]:
         """One step: ``(h', c') = LSTMCell(x, (h, c))``. See the class docstring for shapes."""
-        self._check_input(input)
+        cell_input(self, input)  # nn.LSTMCell's checks (checks.py)
         is_batched = input.dim() == 2
         x = input if is_batched else input.unsqueeze(0)  # (B, I)
-        h, c = self._state(hx, x, is_batched)  # (B, H) each
+        h, c = cell_state(self, hx, x, is_batched)  # (B, H) each: zeros, or hx checked
         autocast_dtype = autocast_cell_dtype(x.device.type, self.weight_ih.dtype, c.dtype)
         step = lstm_step(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         h, c = step.h, step.c
@@ -151,78 +150,3 @@ class LSTMCell(nn.Module):
         if not is_batched:
             return h.squeeze(0), c.squeeze(0)
         return h, c
-
-    # ---- input checks (nn.LSTMCell's conditions, with messages that say how to fix) ---------
-
-    def _check_input(self, input: Tensor) -> None:
-        if input.dim() not in (1, 2):
-            raise ValueError(
-                f"LSTMCell: Expected input to be 1D (I,) or 2D (B, I), got {input.dim()}D "
-                f"instead (shape {list(input.shape)})"
-            )
-        if input.size(-1) != self.input_size:
-            raise RuntimeError(
-                f"LSTMCell: input has {input.size(-1)} features, expected input_size="
-                f"{self.input_size} (input shape {list(input.shape)})"
-            )
-        self._check_dtype("input", input.dtype)
-
-    def _check_dtype(self, name: str, dtype: torch.dtype) -> None:
-        weight = self.weight_ih.dtype
-        if dtype != weight and not autocast_accepts(dtype, weight, self.weight_ih.device.type):
-            raise ValueError(
-                f"LSTMCell: {name} dtype ({dtype}) does not match weight dtype ({weight})"
-                f"{autocast_note(self.weight_ih.device.type)}. "
-                f"Convert {name}: {name}.to({weight}), or convert model: model.to({dtype})"
-            )
-
-    def _state(self, hx, x: Tensor, is_batched: bool) -> tuple[Tensor, Tensor]:
-        """``(h, c)`` as ``(B, H)`` tensors: zeros when ``hx`` is None, else ``hx`` checked."""
-        if hx is None:
-            zeros = x.new_zeros(x.size(0), self.hidden_size)  # (B, H)
-            return zeros, zeros
-        pair = isinstance(hx, (tuple, list)) and len(hx) == 2
-        if not (pair and all(isinstance(t, Tensor) for t in hx)):
-            raise TypeError(
-                f"LSTMCell: hx must be a tuple (h, c) of two tensors, got {_describe(hx)}. A "
-                f"stacked (2, B, H) tensor is not split: pass hx=(h, c), e.g. tuple(hx)"
-            )
-        expected = (x.size(0), self.hidden_size) if is_batched else (self.hidden_size,)
-        for name, value in (("hx[0]", hx[0]), ("hx[1]", hx[1])):
-            if value.dim() not in (1, 2):
-                raise ValueError(
-                    f"LSTMCell: Expected {name} to be 1D (H,) or 2D (B, H), got {value.dim()}D "
-                    f"instead (shape {list(value.shape)})"
-                )
-            if tuple(value.shape) != expected:
-                kind, shape = ("batched 2-D", x.shape) if is_batched else ("unbatched 1-D", x[0].shape)
-                raise RuntimeError(
-                    f"LSTMCell: for {kind} input of shape {list(shape)}, {name} must have shape "
-                    f"{list(expected)}, got {list(value.shape)}"
-                )
-        self._check_dtype("hx[0]", hx[0].dtype)  # c may differ: f ⊙ c promotes, as in nn.LSTMCell
-        h, c = hx
-        return (h, c) if is_batched else (h.unsqueeze(0), c.unsqueeze(0))  # (1, H)
-
-
-def _describe(value) -> str:
-    """A short description of what came where a tensor pair was expected."""
-    if isinstance(value, Tensor):
-        return f"a Tensor of shape {list(value.shape)}"
-    if isinstance(value, (tuple, list)):
-        kinds = ", ".join(type(v).__name__ for v in value)
-        return f"a {type(value).__name__} of {len(value)} element(s) ({kinds})"
-    return f"a {type(value).__name__}"
-
-
-def _check_argument_types(ints: dict, bools: dict) -> None:
-    """``nn.LSTM``'s constructor type checks: each of ``bools`` a bool, each of ``ints`` an int.
-
-    A bool is not accepted as an int. Raises ``TypeError`` naming the argument and what came.
-    """
-    for name, value in bools.items():
-        if not isinstance(value, bool):
-            raise TypeError(f"{name} should be of type bool, got: {type(value).__name__}")
-    for name, value in ints.items():
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} should be of type int, got: {type(value).__name__}")

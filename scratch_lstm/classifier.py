@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .impls import IMPLS
 from .lstm import LSTM
 
-BACKENDS = ("scratch", "fused", "triton", "torch")
+BACKENDS = (*IMPLS, "torch")  # this project's impls, and nn.LSTM itself
 
 
 class LSTMClassifier(nn.Module):

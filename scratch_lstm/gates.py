@@ -57,7 +57,7 @@ def trace_gates(lstm: LSTM | nn.LSTM, input: Tensor, hx=None) -> list[GateTrace]
     if isinstance(input, PackedSequence):
         raise TypeError("trace_gates takes padded input; use torch.nn.utils.rnn.pad_packed_sequence first")
     steps_per_direction: list[list] = []
-    lstm._forward(input, hx, trace=steps_per_direction)
+    lstm(input, hx, trace=steps_per_direction)  # the forward's public gate-tracing hook
     unbatched = input.dim() == 2
     D = 2 if lstm.bidirectional else 1
     records = []

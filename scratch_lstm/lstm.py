@@ -1,87 +1,23 @@
-"""The multi-layer, optionally bidirectional LSTM: cell -> layer (loop over time) -> stack.
+"""The stack: ``torch.nn.LSTM``'s parameters, and a forward that runs layer after layer.
 
-:func:`lstm_layer` runs one direction of one layer over a sequence, one :func:`lstm_step` per
-time step. :class:`LSTM` stacks layers and directions exactly as ``torch.nn.LSTM`` does and
-accepts every input form it accepts: ``(L, N, I)``, ``(N, L, I)`` with ``batch_first``, unbatched
-``(L, I)`` and :class:`~torch.nn.utils.rnn.PackedSequence`.
+Read after :mod:`scratch_lstm.cell` (one step) and :mod:`scratch_lstm.layer` (the loop over
+time). :class:`LSTM` accepts every input form ``nn.LSTM`` accepts: ``(L, N, I)``, ``(N, L, I)``
+with ``batch_first``, unbatched ``(L, I)`` and :class:`~torch.nn.utils.rnn.PackedSequence`.
+Its argument and input checks are in :mod:`scratch_lstm.checks`; which layer function runs
+(the ``impl``) is decided in :mod:`scratch_lstm.impls`.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
-import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.rnn import PackedSequence
 
-from .cell import LSTMStep, _check_argument_types, lstm_step
-from .modes import autocast_accepts, autocast_disabled, autocast_note, autocast_output_dtype
-
-IMPLS = ("scratch", "fused", "triton")
-
-
-def lstm_layer(
-    x: Tensor,
-    h0: Tensor,
-    c0: Tensor,
-    w_ih: Tensor,
-    w_hh: Tensor,
-    b_ih: Tensor | None = None,
-    b_hh: Tensor | None = None,
-    w_hr: Tensor | None = None,
-    reverse: bool = False,
-    batch_sizes: list[int] | None = None,
-    trace: list[LSTMStep | None] | None = None,
-) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-    """Run one direction of one LSTM layer over a whole sequence.
-
-    Args:
-        x: the time-major sequence ``(T, B, I)``, or, with ``batch_sizes``, the ``data`` of a
-            :class:`PackedSequence` ``(sum B_t, I)``: step ``t`` holds the first ``B_t``
-            sequences of the batch (sorted by length, longest first).
-        h0, c0: initial states ``(B, P or H)`` and ``(B, H)``.
-        reverse: run from the last step to the first (the backward direction of a
-            bidirectional LSTM). With packed input each sequence starts at its own last step.
-        trace: if a list is given, it is filled with the :class:`LSTMStep` of every time step,
-            indexed in input time order (used by :func:`scratch_lstm.trace_gates`).
-
-    Returns:
-        ``(y, (h_n, c_n))``: ``y`` is ``(T, B, P or H)`` (or packed ``(sum B_t, ...)``), and
-        ``h_n, c_n`` are each sequence's state after its last valid step.
-    """
-    packed = batch_sizes is not None
-    xs = x.split(batch_sizes) if packed else x.unbind(0)  # T tensors (B_t, I)
-    T = len(xs)
-    if T == 0:
-        raise empty_sequence_error(x.shape, time_dim=None if packed else 0)
-    sizes = batch_sizes if packed else [x.size(1)] * T
-    ys: list[Tensor | None] = [None] * T
-    if trace is not None:
-        trace[:] = [None] * T
-
-    h, c = (h0[: sizes[-1]], c0[: sizes[-1]]) if reverse else (h0, c0)
-    finished: list[tuple[Tensor, Tensor]] = []  # states of sequences that already ended
-    for t in reversed(range(T)) if reverse else range(T):
-        B_t = sizes[t]
-        if B_t < h.size(0):  # forward over packed input: the shortest sequences just ended
-            finished.append((h[B_t:], c[B_t:]))
-            h, c = h[:B_t], c[:B_t]
-        elif B_t > h.size(0):  # reverse over packed input: longer sequences start here
-            h = torch.cat([h, h0[h.size(0) : B_t]])
-            c = torch.cat([c, c0[c.size(0) : B_t]])
-        step = lstm_step(xs[t], h, c, w_ih, w_hh, b_ih, b_hh, w_hr)
-        h, c = step.state, step.c
-        ys[t] = h
-        if trace is not None:
-            trace[t] = step
-
-    h_n = torch.cat([h] + [fh for fh, _ in reversed(finished)])  # (B, P or H)
-    c_n = torch.cat([c] + [fc for _, fc in reversed(finished)])  # (B, H)
-    y = torch.cat(ys) if packed else torch.stack(ys)  # (T, B, P or H) or (sum B_t, P or H)
-    return y, (h_n, c_n)
+from .autocast import autocast_output_dtype
+from .checks import check_lstm_arguments, lstm_input, lstm_state
+from .impls import check_available, check_impl, layer_function
 
 
 class LSTM(nn.Module):
@@ -104,12 +40,12 @@ class LSTM(nn.Module):
         proj_size: if ``> 0``, project each hidden state to ``proj_size`` features (LSTMP).
         impl: ``"scratch"`` (default): the teaching path, autograd through :func:`lstm_step`.
             ``"fused"``: the fast path of :mod:`scratch_lstm.fused` (a hand-derived backward
-            through time); packed sequences use the teaching path. ``"triton"``: the GPU
-            kernels of :mod:`scratch_lstm.triton_lstm` (CUDA, float32); what they do not cover
-            (``proj_size``, float64, packed sequences) goes through the fused path.
+            through time). ``"triton"``: the GPU kernels of :mod:`scratch_lstm.triton_lstm`
+            (CUDA, float32). Packed sequences take the teaching path, and what the kernels do
+            not cover (``proj_size``, float64) the fused path: :mod:`scratch_lstm.impls`.
 
     Under ``torch.autocast`` the results come back in the autocast dtype, as ``nn.LSTM``'s do
-    (see :mod:`scratch_lstm.modes`): the teaching path runs as autocast decides (matrix
+    (see :mod:`scratch_lstm.autocast`): the teaching path runs as autocast decides (matrix
     products in the low dtype, gates and cell state in the weights' dtype through promotion);
     the other impls compute in the weights' dtype with autocast off.
 
@@ -134,9 +70,8 @@ class LSTM(nn.Module):
         impl: str = "scratch",
     ) -> None:
         super().__init__()
-        _check_arguments(input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size)
-        if impl not in IMPLS:
-            raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+        check_lstm_arguments(input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size)
+        check_impl(impl)
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -216,219 +151,49 @@ class LSTM(nn.Module):
             s += f", impl={self.impl!r}"
         return s
 
-    # ---- forward -------------------------------------------------------------------------
+    # ---- forward ---------------------------------------------------------------------------
 
-    def forward(self, input, hx: tuple[Tensor, Tensor] | None = None):
-        """Run the LSTM; see the class docstring for the shapes."""
-        return self._forward(input, hx)
+    def forward(self, input, hx: tuple[Tensor, Tensor] | None = None, *, trace: list | None = None):
+        """Run the LSTM; see the class docstring for the shapes.
 
-    def _forward(self, input, hx, trace: list | None = None):
-        if isinstance(input, PackedSequence):
-            x, batch_sizes, sorted_indices, unsorted_indices = input
-            self._check_input(x, expected_dim=2)
-            sizes = batch_sizes.tolist()
-            if not sizes:
-                raise empty_sequence_error(x.shape, time_dim=None)
-            B, unbatched = sizes[0], False
-        else:
-            if not isinstance(input, Tensor):
-                raise TypeError(
-                    f"LSTM: Expected input to be a Tensor or a PackedSequence, got "
-                    f"{type(input).__name__}; convert it with torch.as_tensor(...)"
-                )
-            if input.dim() not in (2, 3):
-                raise ValueError(
-                    f"LSTM: Expected input to be 2D (L, H_in) or 3D "
-                    f"({'N, L' if self.batch_first else 'L, N'}, H_in), got {input.dim()}D instead"
-                )
-            sizes, sorted_indices, unsorted_indices = None, None, None
-            unbatched = input.dim() == 2
-            x = input.unsqueeze(0 if self.batch_first else 1) if unbatched else input
-            self._check_input(x, expected_dim=3)
-            time_dim = 1 if self.batch_first else 0
-            if x.size(time_dim) == 0:
-                raise empty_sequence_error(input.shape, time_dim=0 if unbatched else time_dim)
-            if self.batch_first:
-                x = x.transpose(0, 1)  # (L, N, H_in): time-major inside
-            B = x.size(1)
-
-        h0, c0 = self._initial_state(hx, x, B, unbatched)  # (K*D, B, P), (K*D, B, H)
-        if self.impl == "triton":  # one clear error where its kernels cannot run, whatever the input
-            from .triton_lstm import unavailable_reason
-
-            reason = unavailable_reason(x.device)
-            if reason is not None:
-                raise RuntimeError(reason)
-        if sorted_indices is not None:  # rows of hx follow the user's order, not the sorted one
-            h0, c0 = h0.index_select(1, sorted_indices), c0.index_select(1, sorted_indices)
-        # Under autocast (None otherwise): compute from the weights' dtype, return nn.LSTM's dtype.
-        autocast_dtype = autocast_output_dtype(x.device.type, self.weight_ih_l0.dtype)
+        ``trace`` is the hook for studying the gates (:func:`scratch_lstm.trace_gates` uses
+        it): if a list is given, every layer and direction runs the teaching path, whatever the
+        impl, and the list receives, in ``nn.LSTM``'s order (layer 0 forward, layer 0 reverse,
+        layer 1 forward, ...), one list per layer and direction of the :class:`LSTMStep` of
+        each time step, indexed in input time order.
+        """
+        seq = lstm_input(self, input)  # time-major x (T, B, I), or packed data (sum B_t, I)
+        h0, c0 = lstm_state(self, hx, seq)  # (K*D, B, P), (K*D, B, H)
+        check_available(self.impl, seq.x.device)  # e.g. triton off the GPU: one clear error
+        x, weight_dtype = seq.x, self.weight_ih_l0.dtype
+        autocast_dtype = autocast_output_dtype(x.device.type, weight_dtype)  # None: no autocast
+        if autocast_dtype is not None:  # compute from the weights' dtype, return nn.LSTM's dtype
+            x, h0, c0 = (t.to(weight_dtype) for t in (x, h0, c0))
+        output, h_n, c_n = self._layers(x, h0, c0, seq.batch_sizes, trace)
         if autocast_dtype is not None:
-            x, h0, c0 = (t.to(self.weight_ih_l0.dtype) for t in (x, h0, c0))
+            output, h_n, c_n = (t.to(autocast_dtype) for t in (output, h_n, c_n))
+        return seq.results(output, h_n, c_n, self.batch_first)  # the input's form again
 
+    def _layers(self, x, h0, c0, batch_sizes, trace):
+        """The layers from the bottom up, each direction over the whole sequence, on the layer
+        function :mod:`scratch_lstm.impls` picks; returns ``output (T, B, D*P)`` (or packed
+        data), ``h_n (K*D, B, P)``, ``c_n (K*D, B, H)``."""
         D = 2 if self.bidirectional else 1
         h_n, c_n = [], []
-        layer_input = x
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(D):
                 k = layer * D + direction
+                tensors = (x, h0[k], c0[k], *self.direction_weights(k))
                 steps = [] if trace is not None else None
-                y, (h, c) = self._run_direction(
-                    layer_input, h0[k], c0[k], k, direction == 1, sizes, steps
-                )
+                run = layer_function(self.impl, tensors, batch_sizes, steps)
+                y, (h, c) = run(*tensors, reverse=direction == 1)  # (T, B, P), (B, P), (B, H)
                 outputs.append(y)
                 h_n.append(h)
                 c_n.append(c)
                 if trace is not None:
                     trace.append(steps)
-            layer_input = torch.cat(outputs, dim=-1) if D == 2 else outputs[0]  # (L, N, D*P)
+            x = torch.cat(outputs, dim=-1) if D == 2 else outputs[0]  # (T, B, D*P): next layer's input
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
-                layer_input = F.dropout(layer_input, self.dropout, training=True)
-        output = layer_input
-        h_n, c_n = torch.stack(h_n), torch.stack(c_n)  # (K*D, N, P), (K*D, N, H)
-        if autocast_dtype is not None:
-            output, h_n, c_n = (t.to(autocast_dtype) for t in (output, h_n, c_n))
-
-        if sizes is not None:
-            if unsorted_indices is not None:
-                h_n, c_n = h_n.index_select(1, unsorted_indices), c_n.index_select(1, unsorted_indices)
-            return PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices), (h_n, c_n)
-        if self.batch_first:
-            output = output.transpose(0, 1)  # (N, L, D*P)
-        if unbatched:
-            output = output.squeeze(0 if self.batch_first else 1)  # (L, D*P)
-            h_n, c_n = h_n.squeeze(1), c_n.squeeze(1)  # (K*D, P), (K*D, H)
-        return output, (h_n, c_n)
-
-    def _run_direction(self, x, h0, c0, k, reverse, sizes, trace):
-        weights = self.direction_weights(k)
-        if self.impl != "scratch" and sizes is None and trace is None:
-            with autocast_disabled(x.device.type):  # fast paths compute in the weights' dtype
-                return _fast_layer(self.impl)(x, h0, c0, *weights, reverse=reverse)
-        return lstm_layer(x, h0, c0, *weights, reverse=reverse, batch_sizes=sizes, trace=trace)
-
-    # ---- input checks (the same conditions as nn.LSTM, with messages that say how to fix) ---
-
-    def _check_input(self, x: Tensor, expected_dim: int) -> None:
-        weight = self.weight_ih_l0
-        if x.dtype != weight.dtype and not autocast_accepts(x.dtype, weight.dtype, x.device.type):
-            raise ValueError(
-                f"LSTM input dtype ({x.dtype}) does not match weight dtype ({weight.dtype})"
-                f"{autocast_note(x.device.type)}. Convert input: input.to({weight.dtype}), or "
-                f"convert model: model.to({x.dtype})"
-            )
-        if x.dim() != expected_dim:
-            raise RuntimeError(f"input must have {expected_dim} dimensions, got {x.dim()}")
-        if x.size(-1) != self.input_size:
-            raise RuntimeError(
-                f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
-                f"got {x.size(-1)} (input shape {list(x.shape)})"
-            )
-
-    def _initial_state(self, hx, x: Tensor, B: int, unbatched: bool) -> tuple[Tensor, Tensor]:
-        D = 2 if self.bidirectional else 1
-        KD, H, P = self.num_layers * D, self.hidden_size, self.proj_size or self.hidden_size
-        if hx is None:
-            return x.new_zeros(KD, B, P), x.new_zeros(KD, B, H)
-        if not (isinstance(hx, (tuple, list)) and len(hx) == 2):
-            raise TypeError(
-                f"LSTM: hx must be a tuple (h_0, c_0) of two tensors, got {type(hx).__name__}"
-            )
-        h0, c0 = hx
-        want_dim = 2 if unbatched else 3
-        if h0.dim() != want_dim or c0.dim() != want_dim:
-            kind = "unbatched 2-D" if unbatched else "batched 3-D"
-            raise RuntimeError(
-                f"For {kind} input, hx and cx should also be {want_dim}-D but got "
-                f"({h0.dim()}-D, {c0.dim()}-D) tensors"
-            )
-        if unbatched:
-            h0, c0 = h0.unsqueeze(1), c0.unsqueeze(1)
-        h_size_name = "proj_size" if self.proj_size else "hidden_size"
-        for name, value, size, size_name in (
-            ("hidden[0] (h_0)", h0, P, h_size_name),
-            ("hidden[1] (c_0)", c0, H, "hidden_size"),
-        ):
-            if tuple(value.shape) != (KD, B, size):
-                got = list(value.squeeze(1).shape if unbatched else value.shape)
-                want, dims = ((KD, size), "") if unbatched else ((KD, B, size), "batch, ")
-                raise RuntimeError(
-                    f"Expected {name} size {want} (num_layers * num_directions, {dims}"
-                    f"{size_name}), got {got}"
-                )
-            weight_dtype = self.weight_ih_l0.dtype
-            if value.dtype != x.dtype and not autocast_accepts(
-                value.dtype, weight_dtype, x.device.type
-            ):
-                raise ValueError(
-                    f"LSTM: {name} dtype ({value.dtype}) does not match input dtype ({x.dtype})"
-                    f"{autocast_note(x.device.type)}. Convert it: .to({x.dtype})"
-                )
-        return h0, c0
-
-
-def _fast_layer(impl: str):
-    """The layer function of a non-teaching impl: ``lstm_layer``'s contract, padded input."""
-    if impl == "triton":
-        from .triton_lstm import triton_lstm_layer  # imported on use: it needs the triton package
-
-        return triton_lstm_layer
-    from .fused import fused_lstm_layer  # imported here: fused.py imports this module
-
-    return fused_lstm_layer
-
-
-def empty_sequence_error(shape, time_dim: int | None) -> RuntimeError:
-    """``nn.LSTM``'s error for a sequence of length 0, saying what came and what to do.
-
-    ``time_dim`` is the dimension of ``shape`` that counts steps (``None`` for packed data).
-    """
-    if time_dim is None:
-        came = f"a PackedSequence with no time steps (data of shape {list(shape)})"
-    else:
-        came = f"input of shape {list(shape)}, whose time dimension (dim {time_dim}) has length 0"
-    return RuntimeError(
-        f"Expected sequence length to be larger than 0 in RNN: got {came}. Pass at least one "
-        f"time step, or skip the call for an empty sequence"
-    )
-
-
-def _check_arguments(input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size):
-    """nn.LSTM's constructor checks, in its order and with its exception types."""
-    if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
-        raise ValueError(
-            "dropout should be a number in range [0, 1] representing the probability of an "
-            f"element being zeroed, got {dropout!r}"
-        )
-    if dropout > 0 and num_layers == 1:
-        warnings.warn(
-            "dropout option adds dropout after all but last recurrent layer, so non-zero "
-            f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
-            f"num_layers={num_layers}",
-            stacklevel=3,
-        )
-    _check_argument_types(
-        ints={
-            "input_size": input_size,
-            "hidden_size": hidden_size,
-            "num_layers": num_layers,
-            "proj_size": proj_size,
-        },
-        bools={"bias": bias, "batch_first": batch_first},
-    )
-    if input_size <= 0:
-        raise ValueError(f"input_size must be greater than zero, got {input_size}")
-    if hidden_size <= 0:
-        raise ValueError(f"hidden_size must be greater than zero, got {hidden_size}")
-    if num_layers <= 0:
-        raise ValueError(f"num_layers must be greater than zero, got {num_layers}")
-    if proj_size < 0:
-        raise ValueError(
-            f"proj_size should be a positive integer or zero to disable projections, got {proj_size}"
-        )
-    if proj_size >= hidden_size:
-        raise ValueError(
-            f"proj_size has to be smaller than hidden_size, got proj_size={proj_size} and "
-            f"hidden_size={hidden_size}"
-        )
+                x = F.dropout(x, self.dropout, training=True)  # between layers, never through time
+        return x, torch.stack(h_n), torch.stack(c_n)

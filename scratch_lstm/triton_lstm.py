@@ -52,26 +52,26 @@ Python runs per step.
 **Coverage.** The kernels compute in float32 (``tl.dot`` in IEEE fp32, or TF32 when
 ``torch.backends.cuda.matmul.allow_tf32`` is set, as for cuBLAS). Under autocast the layer runs
 in float32 and :class:`scratch_lstm.LSTM` returns the autocast dtype, like ``nn.LSTM``. What the
-kernels do not cover (:func:`kernels_cover`) goes through
-:func:`scratch_lstm.fused.fused_lstm_layer`: ``proj_size > 0``, anything not float32, and sizes
-whose offsets within a step would pass 2**31. ``PackedSequence`` input goes through the teaching
-path, as for the fused impl. Double backward (``create_graph=True``) recomputes the layer
-through the teaching path, as the fused path does. On the CPU the kernels run only under
-``TRITON_INTERPRET=1`` (Triton's interpreter, slow; that is how CI tests them); otherwise using
-``impl="triton"`` on CPU tensors raises an error that names the impl to use instead.
+kernels do not cover (:func:`kernels_cover`: ``proj_size > 0``, anything not float32, sizes
+whose offsets within a step would pass 2**31) :mod:`scratch_lstm.impls` sends through the fused
+path, and ``PackedSequence`` input through the teaching path, as for the fused impl. Double
+backward (``create_graph=True``) recomputes the layer through the teaching path, as the fused
+path does (:mod:`scratch_lstm.autograd`). On the CPU the kernels run only under
+``TRITON_INTERPRET=1`` (Triton's interpreter, slow; that is how CI tests them); otherwise
+:mod:`scratch_lstm.impls` refuses ``impl="triton"`` on CPU tensors with an error that names the
+impl to use instead.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 
 import torch
 from torch import Tensor
 
-from .fused import (fused_lstm_layer, layer_backward, layer_jvp, run_layer, setup_layer_context,
-                    vmap_layer)
-from .modes import autocast_disabled
+from .autocast import autocast_disabled
+from .autograd import layer_backward, layer_jvp, run_layer, setup_layer_context, vmap_layer
+from .checks import check_has_steps
 
 try:  # Triton ships with the Linux CUDA builds of torch; import scratch_lstm must work without it.
     import triton
@@ -80,32 +80,10 @@ except ImportError:  # pragma: no cover - depends on the platform
     triton = None
 
 
-def interpreting() -> bool:
-    """Whether Triton kernels run in Triton's CPU interpreter (``TRITON_INTERPRET=1``)."""
-    return os.environ.get("TRITON_INTERPRET", "0") == "1"
-
-
-def unavailable_reason(device: torch.device, name: str = "impl='triton'",
-                       instead: str = "impl='fused'") -> str | None:
-    """Why the Triton kernels cannot run on ``device`` here, or ``None`` if they can.
-
-    ``name`` and ``instead`` word the message for where it is read (``--backend triton`` and
-    ``--backend fused`` on the command line).
-    """
-    if triton is None:
-        return (f"{name} needs the triton package, which is not installed (it ships with the "
-                f"Linux CUDA builds of torch); use {instead}, the same hand-derived backward in "
-                "torch ops, which runs everywhere")
-    if device.type == "cuda" or (device.type == "cpu" and interpreting()):
-        return None
-    return (f"{name} runs its kernels on a CUDA GPU, not on {device.type}; use "
-            f"{instead} (the same hand-derived backward in torch ops) off the GPU, or set "
-            "TRITON_INTERPRET=1 before importing scratch_lstm to run the kernels in Triton's slow "
-            "CPU interpreter")
-
-
 def kernels_cover(tensors: tuple) -> bool:
-    """Whether the kernels compute a layer with these 8 tensor inputs (else the fused path does).
+    """Whether the kernels compute a layer with these 8 tensor inputs.
+
+    Where they do not, :func:`scratch_lstm.impls.layer_function` sends the layer to the fused path.
 
     They need float32 throughout, no projection (``w_hr`` is ``None``), and offsets within one
     time step that fit the kernels' 32-bit arithmetic (``B * 4H`` and ``4H * H`` below 2**31).
@@ -373,8 +351,7 @@ class TritonLayerFunction(torch.autograd.Function):
     (``w_hr`` must be ``None``: projection goes through the fused path); the last two outputs
     are the saved activations, not differentiable. Higher-order and forward-mode gradients,
     ``torch.func`` and vmap go through the helpers the fused path shares
-    (:func:`scratch_lstm.fused.layer_backward` and its neighbours). Use
-    :func:`triton_lstm_layer`, which checks coverage and falls back.
+    (:mod:`scratch_lstm.autograd`). Use :func:`triton_lstm_layer`, which checks coverage.
     """
 
     @staticmethod
@@ -415,20 +392,22 @@ def triton_lstm_layer(
     w_hr: Tensor | None = None,
     reverse: bool = False,
 ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-    """Same contract as :func:`scratch_lstm.lstm_layer` for a padded ``(T, B, I)`` sequence.
+    """The contract of :mod:`scratch_lstm.layer` on the Triton kernels, for a padded ``(T, B, I)`` sequence.
 
-    Runs the Triton kernels when they cover the layer (:func:`kernels_cover`: float32, no
-    projection), else
-    :func:`scratch_lstm.fused.fused_lstm_layer`. Raises ``RuntimeError`` where the kernels cannot
-    run at all (CPU tensors without ``TRITON_INTERPRET=1``, or no triton package) and, as
-    ``nn.LSTM`` does, for ``T = 0``.
+    For what the kernels cover (:func:`kernels_cover`: float32, no projection); anything else is
+    a ``ValueError``: :func:`scratch_lstm.impls.layer_function` (which ``LSTM(impl="triton")``
+    asks) sends such a layer to the fused path instead, and checks first that the kernels can
+    run on the device at all. Raises ``RuntimeError`` for ``T = 0``, as ``nn.LSTM`` does.
     """
-    reason = unavailable_reason(x.device)
-    if reason is not None:
-        raise RuntimeError(reason)
     tensors = (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
+    check_has_steps(x)
     if not kernels_cover(tensors):
-        return fused_lstm_layer(*tensors, reverse)
+        dtypes = sorted({str(t.dtype).replace("torch.", "") for t in tensors if t is not None})
+        raise ValueError(
+            f"the Triton kernels compute float32 layers without projection whose offsets fit 32 "
+            f"bits; this one has dtypes {dtypes}, w_hr {'given' if w_hr is not None else 'None'}, "
+            f"B={c0.size(0)}, H={c0.size(1)}. Run it through LSTM(impl='triton') or "
+            f"scratch_lstm.impls.layer_function, which send it to the fused path")
     return run_layer(TritonLayerFunction, _inference, tensors, reverse)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scratch_lstm.data import SAMPLE_FILE, DataError, load_dataset
+from scratch_lstm.app.data import SAMPLE_FILE, DataError, load_dataset
 
 
 def stratified(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:

@@ -10,10 +10,9 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import scratch_lstm
+from scratch_lstm.impls import IMPLS  # noqa: F401  (every impl the suite checks: the one list)
 from conftest import AUTOCAST_TOL, TOL
 
-# Every impl the suite checks against nn.LSTM; a new impl is added here, once.
-IMPLS = ["scratch", "fused", "triton"]
 
 INPUT_FORMS = ("batched", "unbatched", "packed_sorted", "packed_unsorted")
 

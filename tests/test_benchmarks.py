@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from scratch_lstm.bench import BenchConfig, bench_config, format_table, saved_bytes
+from scratch_lstm.app.bench import BenchConfig, bench_config, format_table, saved_bytes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from same_loss_curve import loss_curves  # noqa: E402
@@ -32,7 +32,7 @@ def test_saved_bytes_counts_distinct_storages():
 
 def test_bench_command_writes_json(tmp_path, monkeypatch, capsys):
     from scratch_lstm import bench
-    from scratch_lstm.cli import main
+    from scratch_lstm.app.cli import main
 
     monkeypatch.setitem(bench.CONFIGS, "seed", BenchConfig("seed", 2, 3, 28, 8, 1))
     out = tmp_path / "bench.json"

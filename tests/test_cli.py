@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from scratch_lstm import train as train_module
-from scratch_lstm.cli import build_parser, main
+from scratch_lstm.app import train as train_module
+from scratch_lstm.app.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--dataset", "mnist-sample", "--log-every", "0"]
@@ -241,7 +241,9 @@ def test_bad_flag_values_are_rejected_by_argparse(flag, value, message, capsys):
 
 
 def test_bad_values_from_the_api_are_refused_before_anything_is_created(tmp_path):
-    from scratch_lstm.train import TrainConfig, TrainingError, train
+    from scratch_lstm.app.config import TrainConfig
+    from scratch_lstm.app.errors import TrainingError
+    from scratch_lstm.app.train import train
 
     for bad in ({"dropout": 2.0}, {"lr": float("nan")}, {"epochs": 0}, {"schedule": "step"},
                 {"train_subset": 0}, {"seed": True}):
@@ -290,7 +292,7 @@ def test_bench_on_a_missing_gpu_is_one_error_line(capsys, tmp_path):
 
 
 def test_progress_is_a_bar_on_a_terminal_and_lines_in_a_log(capsys):
-    from scratch_lstm.train import with_progress
+    from scratch_lstm.app.progress import with_progress
 
     lines = []
     assert list(with_progress(range(3), "pass", bar=False, log=lines.append, every=1e-9,
@@ -322,7 +324,7 @@ def test_inspect_prints_the_seed_walk_through(capsys):
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
-    from scratch_lstm.train import atomic_write_bytes, save_json
+    from scratch_lstm.app.files import atomic_write_bytes, save_json
 
     path = tmp_path / "metrics.json"
     save_json(path, {"epoch": 1})
@@ -338,7 +340,8 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
 
 
 def test_resolve_device_and_checkpoint_model_round_trip(tmp_path):
-    from scratch_lstm.train import load_checkpoint, model_from_checkpoint, resolve_device
+    from scratch_lstm.app.checkpoints import load_checkpoint, model_from_checkpoint
+    from scratch_lstm.app.config import resolve_device
 
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("auto").type in ("cpu", "cuda", "mps")
@@ -358,7 +361,9 @@ def test_resolve_device_and_checkpoint_model_round_trip(tmp_path):
 
 def test_train_step_is_one_adam_step_and_state_is_finite_sees_adam_too():
     from scratch_lstm.classifier import LSTMClassifier
-    from scratch_lstm.train import TrainConfig, state_is_finite, train_step
+    from scratch_lstm.app.checkpoints import state_is_finite
+    from scratch_lstm.app.config import TrainConfig
+    from scratch_lstm.app.train import train_step
 
     torch.manual_seed(0)
     x, y = torch.randn(4, 5, 3), torch.tensor([0, 1, 2, 1])

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from scratch_lstm import LSTMClassifier
-from scratch_lstm.cuda_graphs import CUDAGraphStep
-from scratch_lstm.train import (TrainConfig, load_optimizer_state, make_optimizer,
-                                portable_optimizer_state, set_lr, uses_cuda_graph)
+from scratch_lstm.app.checkpoints import load_optimizer_state, portable_optimizer_state
+from scratch_lstm.app.config import TrainConfig
+from scratch_lstm.app.cuda_graphs import CUDAGraphStep
+from scratch_lstm.app.train import make_optimizer, set_lr, uses_cuda_graph
 
 
 def test_cpu_tensors_run_eagerly():

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from scratch_lstm import data as data_module
-from scratch_lstm.data import (
+from scratch_lstm.app import data as data_module
+from scratch_lstm.app.data import (
     FILES, Batches, DataError, fingerprint, idx_sha256, load_dataset, load_sample,
     not_found_message, pixel_permutation, read_idx, sequence_view,
 )

@@ -19,9 +19,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from scratch_lstm import train as train_module
-from scratch_lstm.cli import main
-from scratch_lstm.train import RUN_FILES, remove_stale_temp_files
+from scratch_lstm.app import files as files_module
+from scratch_lstm.app import runs as runs_module
+from scratch_lstm.app import train as train_module
+from scratch_lstm.app.cli import main
+from scratch_lstm.app.files import remove_stale_temp_files
+from scratch_lstm.app.runs import RUN_FILES
 from test_data import write_split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -306,7 +309,7 @@ def test_an_out_that_cannot_be_a_folder_is_one_error_line(case, command, checkpo
 def test_an_unwritable_out_is_one_error_line(command, checkpoint, tmp_path, capsys, monkeypatch):
     # in-process, with the permission check made to fail (root writes through chmod);
     # test_an_unwritable_out_by_chmod covers the real thing in a subprocess.
-    monkeypatch.setattr(train_module.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(runs_module.os, "access", lambda path, mode: False)
     argv = (["train", *FLAGS, "--epochs", "1"] if command == "train" else
             ["gates", "--checkpoint", str(checkpoint)]) + ["--out", str(tmp_path / "ro" / "run")]
     assert main(argv) == 2
@@ -407,7 +410,7 @@ def test_a_full_disk_is_one_error_line_and_keeps_the_files(victim, kept_epoch, o
         fh = open(path, mode, *args, **kwargs)
         return FullDisk(fh) if Path(path).name.startswith(f".{victim}.tmp-") else fh
 
-    monkeypatch.setattr(train_module, "open", full_disk_open, raising=False)
+    monkeypatch.setattr(files_module, "open", full_disk_open, raising=False)
     capsys.readouterr()
     assert main(["train", *flags, "--epochs", "2", "--resume"]) == 2
     err = one_error(capsys.readouterr().err)
@@ -487,7 +490,7 @@ def test_crafted_checkpoints_are_one_error_line(craft, message, evaluates, check
 
 
 def test_json_written_by_the_trainer_is_strict(tmp_path):
-    from scratch_lstm.train import save_json
+    from scratch_lstm.app.files import save_json
 
     with pytest.raises(ValueError):
         save_json(tmp_path / "x.json", {"loss": float("nan")})

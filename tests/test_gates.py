@@ -148,7 +148,7 @@ def test_saturation_counts_values_near_the_limits():
 
 
 def test_plots_and_gates_command_write_pngs_and_json(tmp_path, capsys):
-    from scratch_lstm.cli import main
+    from scratch_lstm.app.cli import main
 
     run = tmp_path / "run"
     assert main(["train", "--dataset", "mnist-sample", "--train-subset", "200", "--hidden-size",

@@ -91,7 +91,7 @@ def batches(n, sizes=None, seed=1):
 def test_cuda_graph_training_step_equals_eager(backend):
     """Replays of the recorded step (forward, backward, Adam) train exactly as eager steps do,
     including a batch of another size in between (run eagerly) and a learning-rate change."""
-    from scratch_lstm.cuda_graphs import CUDAGraphStep
+    from scratch_lstm.app.cuda_graphs import CUDAGraphStep
 
     def stepper(model, opt):
         def step(x, y):
@@ -123,7 +123,7 @@ def test_cuda_graph_training_step_equals_eager(backend):
 
 
 def test_cuda_graph_capture_failure_falls_back_and_says_so():
-    from scratch_lstm.cuda_graphs import CUDAGraphStep
+    from scratch_lstm.app.cuda_graphs import CUDAGraphStep
 
     said = []
     step = CUDAGraphStep(lambda x: x * float(x.sum().item()), warmup=0, on_fallback=said.append)
@@ -135,7 +135,7 @@ def test_cuda_graph_capture_failure_falls_back_and_says_so():
 def test_train_command_on_cuda_with_graphs_matches_eager(tmp_path):
     """`scratch-lstm train --backend triton` on CUDA: the graphed run logs the same epochs as an
     eager one (same seed, same data)."""
-    from scratch_lstm.cli import main
+    from scratch_lstm.app.cli import main
 
     common = ["train", "--dataset", "mnist-sample", "--backend", "triton", "--device", "cuda",
               "--hidden-size", "32", "--num-layers", "2", "--epochs", "2", "--train-subset", "640",

@@ -28,7 +28,7 @@ from oracle import (
     make_inputs,
     make_pair,
 )
-from scratch_lstm import fused, modes
+from scratch_lstm import autocast, autograd
 from scratch_lstm.fused import LSTMLayerFunction, fused_lstm_layer
 
 F64 = torch.float64
@@ -113,7 +113,7 @@ def test_gradgradcheck_of_the_module(impl):
 def test_first_order_backward_stays_hand_derived(monkeypatch):
     """Only a differentiable backward recomputes through the equations; .backward() does not."""
     calls = []
-    monkeypatch.setattr(fused, "backward_through_equations",
+    monkeypatch.setattr(autograd, "backward_through_equations",
                         lambda *a: calls.append(1) or pytest.fail("recomputed"))
     args = layer_args()
     y, h, c = fused_lstm_layer(*args)[0], *fused_lstm_layer(*args)[1]
@@ -472,7 +472,7 @@ def test_sequence_length_zero_raises_like_nn_lstm(impl, batch_first, shape):
         scratch_lstm.LSTM(3, 4, batch_first=batch_first, impl=impl)(x)
 
 
-@pytest.mark.parametrize("layer", ["lstm.lstm_layer", "fused.fused_lstm_layer",
+@pytest.mark.parametrize("layer", ["layer.lstm_layer", "fused.fused_lstm_layer",
                                    "triton_lstm.triton_lstm_layer"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_layer_functions_refuse_length_zero(layer, dtype):
@@ -483,30 +483,30 @@ def test_layer_functions_refuse_length_zero(layer, dtype):
         layer(x[:0], *rest)
 
 
-# ---- the autocast rules themselves (scratch_lstm.modes) --------------------------------------
+# ---- the autocast rules themselves (scratch_lstm.autocast) --------------------------------------
 
 
 def test_autocast_rules():
     bf16, f16, f32, f64 = torch.bfloat16, torch.float16, torch.float32, torch.float64
-    assert modes.autocast_output_dtype("cpu", f32) is None  # autocast off
-    assert modes.autocast_cell_dtype("cpu", f32, f32) is None
-    assert not modes.autocast_accepts(bf16, f32, "cpu")
-    assert modes.autocast_note("cpu") == ""
-    with modes.autocast_disabled("cpu"):
+    assert autocast.autocast_output_dtype("cpu", f32) is None  # autocast off
+    assert autocast.autocast_cell_dtype("cpu", f32, f32) is None
+    assert not autocast.autocast_accepts(bf16, f32, "cpu")
+    assert autocast.autocast_note("cpu") == ""
+    with autocast.autocast_disabled("cpu"):
         assert not torch.is_autocast_enabled("cpu")
     with torch.autocast("cpu", dtype=bf16):
-        assert modes.autocast_output_dtype("cpu", f32) is bf16
-        assert modes.autocast_output_dtype("cpu", f16) is bf16
-        assert modes.autocast_output_dtype("cpu", f64) is None  # float64 is left alone
-        assert modes.autocast_cell_dtype("cpu", f32, f32) is f32  # CPU: promoted with c
-        assert modes.autocast_cell_dtype("cpu", f32, bf16) is bf16
-        assert modes.autocast_cell_dtype("cpu", f64, f64) is None
-        assert modes.autocast_accepts(bf16, f32, "cpu") and modes.autocast_accepts(f16, f32, "cpu")
-        assert not modes.autocast_accepts(f64, f32, "cpu")
-        assert not modes.autocast_accepts(f32, f64, "cpu")
-        assert not modes.autocast_accepts(torch.int64, f32, "cpu")
-        assert not modes.autocast_accepts(bf16, f32, "cuda")  # autocast is on for the CPU only
-        assert "never float64" in modes.autocast_note("cpu")
-        with modes.autocast_disabled("cpu"):
+        assert autocast.autocast_output_dtype("cpu", f32) is bf16
+        assert autocast.autocast_output_dtype("cpu", f16) is bf16
+        assert autocast.autocast_output_dtype("cpu", f64) is None  # float64 is left alone
+        assert autocast.autocast_cell_dtype("cpu", f32, f32) is f32  # CPU: promoted with c
+        assert autocast.autocast_cell_dtype("cpu", f32, bf16) is bf16
+        assert autocast.autocast_cell_dtype("cpu", f64, f64) is None
+        assert autocast.autocast_accepts(bf16, f32, "cpu") and autocast.autocast_accepts(f16, f32, "cpu")
+        assert not autocast.autocast_accepts(f64, f32, "cpu")
+        assert not autocast.autocast_accepts(f32, f64, "cpu")
+        assert not autocast.autocast_accepts(torch.int64, f32, "cpu")
+        assert not autocast.autocast_accepts(bf16, f32, "cuda")  # autocast is on for the CPU only
+        assert "never float64" in autocast.autocast_note("cpu")
+        with autocast.autocast_disabled("cpu"):
             assert not torch.is_autocast_enabled("cpu")
         assert torch.is_autocast_enabled("cpu")

@@ -9,8 +9,8 @@ import torch
 pytest.importorskip("matplotlib")
 
 from scratch_lstm import LSTM, saturation, trace_gates  # noqa: E402
-from scratch_lstm import plots  # noqa: E402
-from scratch_lstm.train import _plot_curves, save_checkpoint, save_json  # noqa: E402
+from scratch_lstm.app import plots  # noqa: E402
+from scratch_lstm.app.runs import write_curves  # noqa: E402
 
 
 @pytest.fixture
@@ -147,14 +147,15 @@ def test_curves_have_whole_epoch_ticks_a_title_and_say_what_train_means(tmp_path
 
 
 def test_run_curves_title_names_the_run_and_the_dataset_auto_found(tmp_path, figures):
+    """The title comes from the run's settings and the data it found (in memory: nothing of the
+    run folder is read back)."""
     out = tmp_path / "exp1"
     out.mkdir()
-    save_json(out / "config.json", {"dataset": "auto", "sequence": "rows", "backend": "scratch",
-                                    "hidden_size": 64, "num_layers": 2, "lr": 0.003,
-                                    "schedule": "cosine"})
-    save_checkpoint(out / "last.pt", {"model": {}, "model_config": {}, "dataset": "mnist-sample"})
+    config = {"dataset": "auto", "sequence": "rows", "backend": "scratch", "hidden_size": 64,
+              "num_layers": 2, "lr": 0.003, "schedule": "cosine"}
     history = [{"epoch": 1, "train_loss": 1.0, "test_loss": 0.9, "train_acc": 0.5, "test_acc": 0.6}]
-    assert _plot_curves(out, history) is True
+    assert write_curves(out, history, config, "mnist-sample") is True
+    assert sorted(p.name for p in out.iterdir()) == ["curves.png"]
     assert _is_png(out / "curves.png")
     title = figures[0]._suptitle.get_text()
     assert title.startswith(f"{out}: mnist-sample (rows), scratch backend")

@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 
 from conftest import TOL
 from scratch_lstm import LSTM, lstm_step
+from scratch_lstm.impls import interpreting
 
 triton = pytest.importorskip("triton")
 tr = pytest.importorskip("scratch_lstm.triton_lstm")
-pytestmark = pytest.mark.skipif(not tr.interpreting(), reason="needs TRITON_INTERPRET=1 (set by conftest without a GPU)")
+pytestmark = pytest.mark.skipif(not interpreting(), reason="needs TRITON_INTERPRET=1 (set by conftest without a GPU)")
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -174,7 +175,7 @@ def test_kernels_build_for_an_h100_without_spilling():
 # ---- the CLI with --backend triton ---------------------------------------------------------
 
 def test_train_eval_gates_on_the_triton_backend_in_the_interpreter(tmp_path, capsys, monkeypatch):
-    from scratch_lstm.cli import main
+    from scratch_lstm.app.cli import main
 
     # The interpreter runs the programs of a launch one after another: the largest tile keeps the
     # 1,000-image test passes quick (the kernel tests above use the GPU's choice).

@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .errors import DataError
+
 FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -63,10 +65,6 @@ PUBLISHED_SHA256 = {
         "test_labels": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
     },
 }
-
-
-class DataError(Exception):
-    """A data problem the user can fix; the message says what and how."""
 
 
 def read_idx(path: str | os.PathLike, expected_ndim: int | None = None) -> np.ndarray:
@@ -131,6 +129,11 @@ class Dataset:
     test_labels: Tensor
     fingerprint: str = ""  # sha256 over the four arrays' content (see :func:`fingerprint`)
     published: bool = False  # the content is the published dataset ``name`` (or the shipped sample)
+
+    def record(self) -> dict:
+        """What a checkpoint and a summary record of the data: name, fingerprint, source."""
+        return {"name": self.name, "fingerprint": self.fingerprint, "source": self.source,
+                "published": self.published}
 
     @property
     def stats(self) -> tuple[float, float]:

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import torch
 
-from .classifier import LSTMClassifier
-from .data import DataError, load_dataset, pixel_permutation, sequence_view
-from .gates import saturation, trace_gates
+from ..classifier import LSTMClassifier
+from ..gates import saturation, trace_gates
+from .checkpoints import load_checkpoint, model_from_checkpoint
+from .config import check_backend_device, resolve_device
+from .data import load_dataset, pixel_permutation, sequence_view
+from .errors import DataError, TrainingError
+from .files import atomic_write_bytes
 from .plots import plot_gate_change, plot_gates, plot_hidden_trajectory
-from .train import (TrainingError, atomic_write_bytes, check_backend_device, check_out_folder,
-                    load_checkpoint, model_from_checkpoint, resolve_device)
+from .runs import check_out_folder
 
 SATURATION_EPS = 0.05  # a gate within this of a limit counts as saturated (closed or open)
 
@@ -79,6 +82,12 @@ def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = No
                                f"units of {digit}\nshaded: saturated, within {SATURATION_EPS} of a limit; "
                                "each row has its own y scale")
     atomic_write_bytes(out_dir / "gates.json", lambda fh: fh.write((json.dumps(result) + "\n").encode()))
+    _print_report(result, digit, out_dir)
+    return result
+
+
+def _print_report(result: dict, digit: str, out_dir: Path) -> None:
+    """What the gates command prints: predictions, saturation trained (fresh), the files."""
     trained_sat, fresh_sat = result["trained"]["saturation"], result["fresh"]["saturation"]
     print(f"{digit}: trained model predicts {result['trained']['predicted']}, "
           f"fresh model {result['fresh']['predicted']}")
@@ -94,4 +103,3 @@ def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = No
           "  trajectory.png                      the trained h_t on its 2 principal components\n"
           "  change.png                          gate histograms, fresh vs trained, with saturation\n"
           "  gates.json                          all the numbers")
-    return result

@@ -6,7 +6,7 @@ forward) and a training step (forward + backward), interleaving the two modules 
 same machine state, and reports medians, the median of per-pair ratios (ours / torch), samples
 per second, the bytes autograd saves for backward, and on CUDA the peak memory of a training step.
 
-On CUDA the ``triton`` rows replay each call from a CUDA graph (:mod:`scratch_lstm.cuda_graphs`),
+On CUDA the ``triton`` rows replay each call from a CUDA graph (:mod:`scratch_lstm.app.cuda_graphs`),
 as the trainer runs them; ``--cuda-graph all`` graphs every module, ``nn.LSTM`` included, and
 ``none`` runs everything eagerly.
 """
@@ -24,8 +24,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .convert import from_torch
+from ..convert import from_torch
+from ..impls import IMPLS
+from .config import check_backend_device, resolve_device
 from .cuda_graphs import CUDAGraphStep
+from .errors import TrainingError
+from .flags import non_negative_int, positive_int
 
 
 @dataclass
@@ -166,14 +170,12 @@ def format_table(rows: list[dict]) -> str:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The benchmark's flags (shared by ``scratch-lstm bench`` and ``benchmarks/bench_lstm.py``)."""
-    from .cli import _non_negative_int, _positive_int  # the CLI's checked number types
-
     shapes = "; ".join(f"{c.name}: B {c.batch}, T {c.seq_len}, I {c.input_size}, H {c.hidden_size}, "
                        f"{c.num_layers} layer(s)" for c in CONFIGS.values())
     p.add_argument("--config", nargs="+", choices=sorted(CONFIGS), default=list(CONFIGS),
                    help=f"configurations to run ({shapes})")
-    p.add_argument("--impl", nargs="+", choices=("scratch", "fused", "triton"),
-                   default=["scratch", "fused"],
+    p.add_argument("--impl", nargs="+", choices=IMPLS,
+                   default=[impl for impl in IMPLS if impl != "triton"],
                    help="implementations to time against nn.LSTM (triton: CUDA only, or in "
                         "Triton's slow CPU interpreter with TRITON_INTERPRET=1)")
     p.add_argument("--cuda-graph", choices=("triton", "all", "none"), default="triton",
@@ -183,11 +185,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="auto: cuda if available, else cpu")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="dtype of weights and input")
-    p.add_argument("--repeats", type=_positive_int, default=10,
+    p.add_argument("--repeats", type=positive_int, default=10,
                    help="timed calls of each module; the median is reported")
-    p.add_argument("--warmup", type=_non_negative_int, default=2, help="untimed calls of each module first")
+    p.add_argument("--warmup", type=non_negative_int, default=2, help="untimed calls of each module first")
     p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on CUDA (both modules)")
-    p.add_argument("--threads", type=_positive_int, default=None,
+    p.add_argument("--threads", type=positive_int, default=None,
                    help="torch.set_num_threads on the CPU (default: torch's choice)")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
 
@@ -199,8 +201,6 @@ def run(args) -> list[dict]:
     ``TrainingError`` before anything runs. On a terminal a progress bar shows each row's timing.
     """
     from tqdm import tqdm
-
-    from .train import TrainingError, check_backend_device, resolve_device
 
     if args.device == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -239,8 +239,6 @@ def run(args) -> list[dict]:
 
 def main(argv=None) -> int:
     """Entry point of ``benchmarks/bench_lstm.py``."""
-    from .train import TrainingError
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_arguments(parser)

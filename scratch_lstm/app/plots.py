@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from .gates import GateTrace, saturation
-from .train import atomic_write_bytes
+from ..gates import GateTrace, saturation
+from .files import atomic_write_bytes
 
 STYLE = {"font.size": 13, "axes.titlesize": 14, "axes.labelsize": 13, "xtick.labelsize": 11,
          "ytick.labelsize": 11, "figure.titlesize": 16}

@@ -1,0 +1,234 @@
+"""The ``scratch-lstm`` command line: train, eval, inspect, bench, gates.
+
+User mistakes (missing data, bad flags, unreadable checkpoints, unusable folders) end with one
+``error:`` line (a not-found message adds what to do below it) and exit code 2, never a traceback.
+Every flag has a help text that shows its default; a mistyped flag prints the usage of the
+subcommand it was given to; abbreviations of flags are not accepted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+
+import torch
+
+from ..classifier import BACKENDS
+from .config import CUDA_GRAPH, DEVICES, DTYPES, SCHEDULES
+from .data import DATASETS, SEQUENCES
+from .errors import DataError, TrainingError
+from .flags import (BACKEND_HELP, HelpFormatter, non_negative_float, non_negative_int,
+                    positive_float, positive_int, probability, seed)
+
+
+def _add_data_flags(p: argparse.ArgumentParser, for_checkpoint: bool = False) -> None:
+    if for_checkpoint:
+        p.add_argument("--dataset", choices=DATASETS, default=None,
+                       help="the test split to use (default: the dataset the checkpoint was trained on)")
+    else:
+        p.add_argument("--dataset", choices=DATASETS, default="auto",
+                       help="auto: full MNIST from --data-dir (or downloaded), and without --data-dir "
+                            "the embedded 6,000-image sample; mnist and fashion-mnist never fall back")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="folder with DIR/MNIST/raw/* (DIR/FashionMNIST/raw/*) or the four IDX files "
+                        "themselves; only read. If given, the data must be there")
+    p.add_argument("--download", action="store_true",
+                   help="download through torchvision into --data-dir if not found there")
+
+
+def _cmd_train(args) -> int:
+    from .train import TrainConfig, train
+
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k not in ("command", "func")})
+    train(cfg)
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    from .evaluate import evaluate_checkpoint
+
+    evaluate_checkpoint(args.checkpoint, args.backend, args.dataset, args.data_dir, args.download,
+                        args.batch_size, args.device)
+    return 0
+
+
+def _cmd_inspect(args) -> int:
+    from ..classifier import LSTMClassifier
+    from ..params import format_parameters
+    from .config import check_backend_device
+
+    check_backend_device(args.backend, torch.device("cpu"))
+    torch.manual_seed(args.seed)
+    model = LSTMClassifier(args.input_size, args.hidden_size, args.num_classes, args.num_layers,
+                           backend=args.backend)
+    x = torch.randn(args.batch_size, args.seq_len, args.input_size)
+    rnn_out, (hn, cn) = model.rnn(x)
+    N, L, Q = x.shape
+    K, D = args.num_layers, args.hidden_size
+    print(f"How the LSTM works ({args.backend} backend): x [N x L x Q] -> rnn_out [N x L x D], "
+          f"hn, cn [K x N x D]")
+    print(f"x:[{N}x{L}x{Q}] => rnn_out:[{'x'.join(map(str, rnn_out.shape))}]")
+    print(f"hn:[{'x'.join(map(str, hn.shape))}] cn:[{'x'.join(map(str, cn.shape))}]  "
+          f"(K={K} layers, N={N}, D={D})")
+    print(f"logits = lin(rnn_out[:, -1]): [{'x'.join(map(str, model(x).shape))}]")
+    print()
+    print(format_parameters(model))
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from .bench import run
+
+    run(args)
+    return 0
+
+
+def _cmd_gates(args) -> int:
+    from .gates_report import gates_report
+
+    gates_report(args.checkpoint, args.index, args.out, args.dataset, args.data_dir, args.download,
+                 backend=args.backend, device=args.device)
+    return 0
+
+
+def _train_flags(t: argparse.ArgumentParser) -> None:
+    _add_data_flags(t)
+    t.add_argument("--sequence", choices=SEQUENCES, default="rows",
+                   help="rows: 28 steps x 28 features; pixels: 784 x 1; permuted: 784 x 1 shuffled")
+    t.add_argument("--permutation-seed", type=seed, default=0, help="seed of the permuted pixel order")
+    t.add_argument("--backend", choices=BACKENDS, default="scratch", help=BACKEND_HELP)
+    t.add_argument("--hidden-size", type=positive_int, default=256, help="LSTM hidden units per layer")
+    t.add_argument("--num-layers", type=positive_int, default=2, help="stacked LSTM layers")
+    t.add_argument("--dropout", type=probability, default=0.0,
+                   help="dropout between LSTM layers (not after the last), in [0, 1]")
+    t.add_argument("--epochs", type=positive_int, default=10, help="epochs to train in all")
+    t.add_argument("--batch-size", type=positive_int, default=128, help="training batch size")
+    t.add_argument("--lr", type=positive_float, default=1e-3,
+                   help="Adam's learning rate (peak of the schedule)")
+    t.add_argument("--schedule", choices=SCHEDULES, default="cosine",
+                   help="learning rate: constant, or cosine decay to 0 over all steps of --epochs")
+    t.add_argument("--grad-clip", type=non_negative_float, default=0.0,
+                   help="clip the gradient norm to this value (0: off)")
+    t.add_argument("--seed", type=seed, default=0, help="seed of the initial weights, shuffling and dropout")
+    t.add_argument("--device", choices=DEVICES, default="auto",
+                   help="auto: cuda, else mps, else cpu")
+    t.add_argument("--dtype", choices=DTYPES, default="float32",
+                   help="dtype of the weights and the computation")
+    t.add_argument("--train-subset", type=positive_int, default=None, metavar="N",
+                   help="train on the first N training samples only (default: all)")
+    t.add_argument("--out", metavar="DIR",
+                   help="run folder; never overwritten (default: a new runs/exp1, runs/exp2, ...)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last.pt (same settings; --epochs may grow "
+                        "with the constant schedule)")
+    t.add_argument("--log-every", type=non_negative_float, default=10.0,
+                   help="seconds between progress lines when stderr is not a terminal (a terminal "
+                        "gets progress bars); 0: one line per epoch")
+    t.add_argument("--cuda-graph", choices=CUDA_GRAPH, default="auto",
+                   help="on CUDA, record a training step once and replay it for every full batch: "
+                        "auto: for --backend triton; on: for any backend; off: never")
+
+
+def _eval_flags(e: argparse.ArgumentParser) -> None:
+    e.add_argument("--checkpoint", required=True,
+                   help="a checkpoint of `scratch-lstm train` (last.pt or best.pt)")
+    _add_data_flags(e, for_checkpoint=True)
+    e.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="evaluate on this backend (default: the one it was trained with)")
+    e.add_argument("--batch-size", type=positive_int, default=1000, help="evaluation batch size")
+    e.add_argument("--device", choices=DEVICES, default="auto",
+                   help="auto: cuda, else mps, else cpu")
+
+
+def _inspect_flags(i: argparse.ArgumentParser) -> None:
+    i.add_argument("--input-size", type=positive_int, default=28, help="features per step (Q)")
+    i.add_argument("--hidden-size", type=positive_int, default=256, help="hidden units per layer (D)")
+    i.add_argument("--num-layers", type=positive_int, default=2, help="stacked layers (K)")
+    i.add_argument("--num-classes", type=positive_int, default=10, help="outputs of the Linear head")
+    i.add_argument("--batch-size", type=positive_int, default=2, help="sequences in the batch (N)")
+    i.add_argument("--seq-len", type=positive_int, default=20, help="steps per sequence (L)")
+    i.add_argument("--backend", choices=BACKENDS, default="scratch", help=BACKEND_HELP)
+    i.add_argument("--seed", type=seed, default=0, help="seed of the weights and the random batch")
+
+
+def _bench_flags(b: argparse.ArgumentParser) -> None:
+    from .bench import add_arguments
+
+    add_arguments(b)
+
+
+def _gates_flags(g: argparse.ArgumentParser) -> None:
+    g.add_argument("--checkpoint", required=True, help="a trained checkpoint (last.pt or best.pt)")
+    g.add_argument("--index", type=non_negative_int, default=0, help="which test image")
+    g.add_argument("--out", required=True, metavar="DIR", help="folder for the PNGs and gates.json")
+    g.add_argument("--backend", choices=BACKENDS, default="scratch",
+                   help="the backend whose prediction is reported; the gates themselves are always "
+                        "traced through the teaching path's lstm_step")
+    g.add_argument("--device", choices=DEVICES, default="cpu",
+                   help="device of the prediction (the traces run on the CPU)")
+    _add_data_flags(g, for_checkpoint=True)
+
+
+# name: (one-line help, description or None, the command's flags, what it runs)
+COMMANDS = {
+    "train": ("train the classifier on sequence-MNIST",
+              "Train the LSTM classifier on sequence-MNIST. The defaults train the seed "
+              "configuration of the README's results: 10 epochs, Adam lr 1e-3 with cosine decay, "
+              "batch 128, LSTM(28, 256, 2 layers).", _train_flags, _cmd_train),
+    "eval": ("accuracy and confusion matrix of a checkpoint on the test split", None,
+             _eval_flags, _cmd_eval),
+    "inspect": ("the seed's shape walk-through and parameter listing",
+                "Run a random batch through an untrained classifier and print the shapes of every "
+                "stage and the seed's parameter listing.", _inspect_flags, _cmd_inspect),
+    "bench": ("time the scratch LSTM against nn.LSTM (same weights)", None, _bench_flags, _cmd_bench),
+    "gates": ("gate heatmaps, trajectories and saturation for one test digit", None,
+              _gates_flags, _cmd_gates),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of ``scratch-lstm`` with all subcommands (``parser.subparsers`` maps
+    each command name to its parser)."""
+    parser = argparse.ArgumentParser(
+        prog="scratch-lstm", allow_abbrev=False,
+        description="An LSTM from its gate equations, trained on sequence-MNIST.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    parser.subparsers = {}
+    for name, (help, description, add_flags, run) in COMMANDS.items():
+        p = sub.add_parser(name, help=help, description=description or help, allow_abbrev=False,
+                           formatter_class=HelpFormatter)
+        add_flags(p)
+        p.set_defaults(func=run)
+        parser.subparsers[name] = p
+    return parser
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """Parse; an unknown flag is reported with the usage of its subcommand, and a close match."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        sub = parser.subparsers[args.command]
+        flags = [s for a in sub._actions for s in a.option_strings]
+        hints = [f"{x} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(x.split("=")[0], flags, 1))
+                 else x for x in extra]
+        sub.error("unrecognized arguments: " + " ".join(hints))
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``scratch-lstm`` and ``python -m scratch_lstm``."""
+    args = _parse(argv)
+    try:
+        return args.func(args)
+    except (DataError, TrainingError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a full disk, a vanished folder: the system's words, without a traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the run folder keeps the last finished epoch (continue with --resume)",
+              file=sys.stderr)
+        return 130

@@ -1,0 +1,121 @@
+"""A training run's settings (the ``train`` flags), their checks, and the device they ask for."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..classifier import BACKENDS
+from ..impls import unavailable_reason
+from .data import DATASETS, SEQUENCES
+from .errors import TrainingError
+
+SCHEDULES = ("constant", "cosine")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("float32", "float64")
+CUDA_GRAPH = ("auto", "on", "off")
+MODEL_CONFIG_KEYS = ("input_size", "hidden_size", "num_classes", "num_layers", "dropout")
+
+
+def is_int(v) -> bool:
+    """An int that is not a bool."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_number(v) -> bool:
+    """A finite int or float that is not a bool."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (the CLI's ``train`` flags).
+
+    The defaults train the seed configuration with the schedule of the README's results (Adam,
+    lr 1e-3 with cosine decay over 10 epochs). ``out=None`` picks a new ``runs/expN``.
+    """
+
+    dataset: str = "auto"
+    data_dir: str | None = None
+    download: bool = False
+    sequence: str = "rows"
+    permutation_seed: int = 0
+    backend: str = "scratch"
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.0
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    schedule: str = "cosine"
+    grad_clip: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "float32"
+    train_subset: int | None = None
+    out: str | None = None
+    resume: bool = False
+    log_every: float = 10.0
+    cuda_graph: str = "auto"
+
+    def model_config(self) -> dict:
+        """The arguments of :class:`~scratch_lstm.LSTMClassifier` that this run trains."""
+        return {
+            "input_size": 28 if self.sequence == "rows" else 1,
+            "hidden_size": self.hidden_size,
+            "num_classes": 10,
+            "num_layers": self.num_layers,
+            "dropout": self.dropout,
+        }
+
+    def validate(self) -> None:
+        """Raise :class:`TrainingError` naming the flag of the first bad value."""
+        def bad(name: str, expected: str):
+            raise TrainingError(f"--{name.replace('_', '-')} must be {expected}, got {getattr(self, name)!r}")
+
+        for name, allowed in (("dataset", DATASETS), ("sequence", SEQUENCES), ("backend", BACKENDS),
+                              ("schedule", SCHEDULES), ("device", DEVICES), ("dtype", DTYPES),
+                              ("cuda_graph", CUDA_GRAPH)):
+            if getattr(self, name) not in allowed:
+                bad(name, "one of " + ", ".join(allowed))
+        for name in ("hidden_size", "num_layers", "epochs", "batch_size"):
+            if not is_int(getattr(self, name)) or getattr(self, name) < 1:
+                bad(name, "a positive integer")
+        if self.train_subset is not None and (not is_int(self.train_subset) or self.train_subset < 1):
+            bad("train_subset", "a positive integer (or None: all)")
+        for name in ("seed", "permutation_seed"):
+            if not is_int(getattr(self, name)) or not 0 <= getattr(self, name) < 2**64:
+                bad(name, "an integer from 0 to 2**64 - 1")
+        if not (is_number(self.dropout) and 0 <= self.dropout <= 1):
+            bad("dropout", "a probability in [0, 1]")
+        if not (is_number(self.lr) and self.lr > 0):
+            bad("lr", "a finite number > 0")
+        for name in ("grad_clip", "log_every"):
+            if not (is_number(getattr(self, name)) and getattr(self, name) >= 0):
+                bad(name, "a finite number >= 0")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda, else mps, else cpu; an explicit device that is absent is an error."""
+    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
+        raise TrainingError(f"--device {name} was asked for but is not available here; use --device cpu or auto")
+    return torch.device(name)
+
+
+def check_backend_device(backend: str, device: torch.device, flag: str = "--backend",
+                         source: str | None = None) -> None:
+    """:class:`TrainingError` if ``backend`` cannot run on ``device`` (triton off the GPU).
+
+    The message (:func:`scratch_lstm.impls.unavailable_reason`) names the flag (``flag``) or,
+    when the backend came from a checkpoint, ``source``, and the alternative (``FLAG fused``).
+    """
+    if backend == "torch":
+        return
+    reason = unavailable_reason(backend, device, source or f"{flag} {backend}", f"{flag} fused")
+    if reason is not None:
+        raise TrainingError(reason)

@@ -1,0 +1,71 @@
+"""Evaluation: the seed's accuracy (plus loss and a confusion matrix), and ``scratch-lstm eval``."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .checkpoints import load_checkpoint, model_from_checkpoint
+from .config import check_backend_device, resolve_device
+from .data import Batches, load_dataset, pixel_permutation
+from .progress import with_progress
+
+
+@torch.no_grad()
+def evaluate(model, batches, num_classes: int = 10) -> dict:
+    """The seed's evaluation (eval mode, no grad), plus loss and a confusion matrix.
+
+    Returns ``{"loss", "acc", "confusion"}``; ``confusion[true][pred]`` counts test samples.
+    Restores the model's previous mode.
+    """
+    was_training = model.training
+    model.eval()
+    n_total, n_correct, loss_sum = 0, 0, 0.0
+    confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+    for x, y in batches:
+        logits = model(x.to(next(model.parameters()).dtype))
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        pred = logits.argmax(1)
+        n_correct += (pred == y).sum().item()
+        n_total += y.numel()
+        confusion += torch.bincount(y.cpu() * num_classes + pred.cpu(),
+                                    minlength=num_classes**2).view(num_classes, num_classes)
+    model.train(was_training)
+    return {"loss": loss_sum / max(n_total, 1), "acc": n_correct / max(n_total, 1),
+            "confusion": confusion.tolist()}
+
+
+def evaluate_checkpoint(checkpoint: str, backend: str | None = None, dataset: str | None = None,
+                        data_dir: str | None = None, download: bool = False,
+                        batch_size: int = 1000, device: str = "auto") -> dict:
+    """``scratch-lstm eval``: a checkpoint's accuracy on a test split, printed with its confusion
+    matrix; returns :func:`evaluate`'s dict. ``backend`` defaults to the one it was trained
+    with, ``dataset`` to the data it was trained on."""
+    ckpt = load_checkpoint(checkpoint)
+    device = resolve_device(device)
+    if backend:
+        check_backend_device(backend, device)
+    else:
+        check_backend_device(ckpt.get("backend", "scratch"), device,
+                             source=f"{checkpoint}'s backend, triton,")
+    model = model_from_checkpoint(ckpt, backend, device)
+    ds = load_dataset(dataset or ckpt.get("dataset", "auto"), data_dir, download, command="eval")
+    sequence = ckpt.get("sequence", "rows")
+    perm = pixel_permutation(ckpt.get("permutation_seed", 0)) if sequence == "permuted" else None
+    batches = Batches(ds.test_images, ds.test_labels, batch_size, sequence, ds.stats, perm,
+                      device=device)
+    trained_on = ckpt.get("data", {}).get("fingerprint")
+    other = (" (not the data it was trained on)" if trained_on and trained_on != ds.fingerprint
+             else "")
+    print(f"checkpoint: {checkpoint} (epoch {ckpt.get('epoch')}, trained on "
+          f"{ckpt.get('dataset')}, backend {ckpt.get('backend')}); evaluated with backend "
+          f"{backend or ckpt.get('backend')} on {device}")
+    print(f"data: {ds.name} test split from {ds.source}{other}", flush=True)
+    result = evaluate(model, with_progress(batches, "eval"))
+    print(f"test accuracy: {100 * result['acc']:.2f}% ({len(ds.test_labels):,} samples), "
+          f"loss {result['loss']:.4f}")
+    print("confusion matrix (rows: true class, columns: predicted):")
+    print("      " + "".join(f"{c:>6}" for c in range(10)))
+    for true, row in enumerate(result["confusion"]):
+        print(f"{true:>6}" + "".join(f"{n:>6}" for n in row))
+    return result

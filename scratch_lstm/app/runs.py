@@ -1,0 +1,147 @@
+"""Run folders: where a run goes, what it holds, and the files beside its checkpoints.
+
+A run folder (``--out``; without it a new ``runs/exp1``, ``runs/exp2``, ...) holds
+``config.json``, ``last.pt`` and ``best.pt`` (:mod:`~scratch_lstm.app.checkpoints`),
+``metrics.jsonl`` (one strict-JSON object per finished epoch), ``curves.png`` (with matplotlib)
+and ``summary.json``. The rules that keep it consistent:
+
+- Everything (flags, data, the folder, a resumed checkpoint) is checked before anything is
+  created on disk.
+- Every file is replaced atomically (:mod:`~scratch_lstm.app.files`).
+- ``last.pt`` is the truth. After each epoch the files are written in the order ``last.pt``,
+  ``best.pt``, ``metrics.jsonl``, ``curves.png``; ``last.pt`` carries the metrics history and
+  which epoch is the best, so a resume rebuilds ``metrics.jsonl`` and ``best.pt`` from it
+  (:mod:`~scratch_lstm.app.resume`), whatever point a kill stopped at.
+- A checkpoint is written only when the epoch's losses and every weight and optimizer state are
+  finite; ``best.pt`` only for a better test accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+from pathlib import Path
+
+import torch
+
+from .config import TrainConfig
+from .data import Dataset
+from .errors import TrainingError
+from .files import atomic_write_bytes
+from .plots import plot_curves
+
+RUN_FILES = ("config.json", "last.pt", "best.pt", "metrics.jsonl", "curves.png", "summary.json")
+
+
+def next_run_folder(root: str | os.PathLike = "runs") -> Path:
+    """``root/expN`` with N one more than the largest existing one (``runs/exp1`` at first)."""
+    root = Path(root)
+    taken = [int(m.group(1)) for p in (root.iterdir() if root.is_dir() else [])
+             if (m := re.fullmatch(r"exp(\d+)", p.name))]
+    return root / f"exp{max(taken, default=0) + 1}"
+
+
+def check_out_folder(out: Path, flag: str = "--out") -> None:
+    """Refuse, before anything is created, an output folder that is a file, lies under a file, or
+    lies in a folder this process cannot write (:class:`TrainingError`)."""
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise TrainingError(f"{flag} {out} is a file, not a folder; choose another {flag}")
+        existing = out
+    else:
+        existing = out.parent
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise TrainingError(f"{flag} {out} lies under {existing}, which is a file, not a folder; "
+                                f"choose another {flag}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise TrainingError(f"{flag} {out}: cannot write in {existing} (permission denied); "
+                            f"choose another {flag}")
+
+
+def make_folder(out: Path, numbered: bool) -> Path:
+    """Create the run folder; a numbered one is claimed atomically (the next free number)."""
+    while True:
+        try:
+            out.mkdir(parents=True, exist_ok=not numbered)
+            return out
+        except FileExistsError:
+            if not numbered:
+                raise
+            out = next_run_folder(out.parent)
+
+
+def existing_run(out: Path, resume: bool) -> tuple[bool, list[str]]:
+    """What ``out`` holds: ``(whether it has a last.pt to resume, names of run files present)``.
+    Refuses a folder that a fresh run would overwrite, and a ``--resume`` with nothing to
+    continue."""
+    present = [name for name in RUN_FILES if (out / name).exists()] if out.is_dir() else []
+    if not resume:
+        if "last.pt" in present:
+            raise TrainingError(f"{out} already holds a run; pass --resume to continue it, "
+                                "or choose another --out")
+        if present:
+            raise TrainingError(f"{out} holds a run that finished no epoch ({', '.join(present)}, no "
+                                "last.pt); pass --resume to start it again there, or choose another --out")
+        return False, present
+    if "last.pt" in present:
+        return True, present
+    if "best.pt" in present:
+        raise TrainingError(f"--resume: {out} has best.pt but no last.pt, so there is no state to "
+                            "continue from; move best.pt away to start afresh there, or choose another --out")
+    if not present:
+        raise TrainingError(f"--resume: {out} holds no run to continue (no last.pt); check --out, or "
+                            "leave out --resume to start a new run")
+    return False, present
+
+
+def metrics_text(history: list[dict]) -> str:
+    """metrics.jsonl's content: one strict-JSON object per finished epoch."""
+    return "".join(json.dumps(m, allow_nan=False) + "\n" for m in history)
+
+
+def write_metrics(out: Path, history: list[dict]) -> None:
+    """Atomically rewrite metrics.jsonl."""
+    atomic_write_bytes(out / "metrics.jsonl", lambda fh: fh.write(metrics_text(history).encode()))
+
+
+def write_curves(out: Path, history: list[dict], cfg: TrainConfig | dict, dataset: str) -> bool:
+    """Draw ``curves.png`` of ``history`` (:func:`scratch_lstm.app.plots.plot_curves`), titled
+    with the run's settings ``cfg`` (a config or its dict) and the data it trains on; False
+    without matplotlib."""
+    c = cfg if isinstance(cfg, dict) else vars(cfg)
+    title = (f"{out}: {dataset} ({c['sequence']}), {c['backend']} backend, LSTM "
+             f"{c['hidden_size']} x {c['num_layers']} layers, lr {c['lr']:g} {c['schedule']}")
+    try:
+        plot_curves(history, out / "curves.png", title=title)
+    except ImportError:  # matplotlib is not installed: the run goes on without the figure
+        return False
+    return True
+
+
+def summary(config: dict, ds: Dataset, device, history: list[dict], best_acc: float,
+            invocation_seconds: float) -> dict:
+    """summary.json's content: the settings, the data, where it ran, and the results."""
+    final = history[-1] if history else None
+    return {
+        "config": config, "dataset": ds.name, "data_source": ds.source, "data": ds.record(),
+        "device": str(device), "device_name": device_name(device), "torch": torch.__version__,
+        "epochs_done": len(history),
+        "final_test_acc": final["test_acc"] if final else None,
+        "best_test_acc": best_acc if history else None,
+        "total_seconds": round(sum(m["seconds"] for m in history), 1),
+        "this_invocation_seconds": round(invocation_seconds, 1),
+    }
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, the CPU's, or the device type."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "cpu":
+        return platform.processor() or platform.machine()
+    return device.type

@@ -1,0 +1,318 @@
+"""Training :class:`~scratch_lstm.LSTMClassifier` on sequence-MNIST: a run, read top to bottom.
+
+:func:`train` is the outline: prepare (check everything, write nothing), open the run folder,
+train epoch after epoch (each saved as it ends), finish. The rules of the run folder are in
+:mod:`~scratch_lstm.app.runs`, the checkpoint's contents in :mod:`~scratch_lstm.app.checkpoints`,
+what ``--resume`` checks and restores in :mod:`~scratch_lstm.app.resume`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..classifier import LSTMClassifier
+from .checkpoints import load_checkpoint, make_checkpoint, state_is_finite
+from .config import TrainConfig, check_backend_device, resolve_device
+from .cuda_graphs import CUDAGraphStep
+from .data import Batches, Dataset, load_dataset, pixel_permutation
+from .errors import TrainingError, one_line
+from .evaluate import evaluate
+from .files import remove_stale_temp_files, save_checkpoint, save_json
+from .progress import fmt_time, with_progress
+from .resume import (check_resume, finish_without_training, history_of, restore_run_folder,
+                     restore_state)
+from .runs import (check_out_folder, existing_run, make_folder, next_run_folder, summary,
+                   write_curves, write_metrics)
+
+
+@dataclass
+class Run:
+    """A run in progress: what it trains, where it writes, and what it has done so far."""
+
+    cfg: TrainConfig
+    out: Path
+    numbered: bool  # out was picked as the next runs/expN (claimed when the folder is made)
+    device: torch.device
+    ds: Dataset
+    model: LSTMClassifier
+    optimizer: torch.optim.Optimizer
+    train_batches: Batches
+    test_batches: Batches
+    shuffle_gen: torch.Generator
+    ckpt: dict | None = None  # the checkpoint a --resume continues
+    present: list[str] = field(default_factory=list)  # run files the folder held before
+    start_epoch: int = 0
+    best_acc: float = -1.0
+    best_epoch: int | None = None
+    history: list[dict] = field(default_factory=list)  # metrics of every finished epoch
+    saved_epoch: int | None = None  # the epoch last.pt holds
+    epoch_seconds: list[float] = field(default_factory=list)  # this invocation's, for the ETA
+    started: float = field(default_factory=time.perf_counter)
+
+    def kept(self) -> str:
+        """What a message about a stopped run says survives."""
+        if self.saved_epoch is None:
+            return "No checkpoint was written: no epoch finished with finite weights"
+        return f"{self.out / 'last.pt'} keeps the last good epoch ({self.saved_epoch})"
+
+    def write(self, path: Path, save) -> None:
+        """``save(path)``, a failed write (a full disk) becoming a :class:`TrainingError`."""
+        try:
+            save(path)
+        except OSError as e:
+            raise TrainingError(f"could not write {path}: {e.strerror or one_line(e)}; stopped. "
+                                f"{self.kept()}") from None
+
+
+def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> dict:
+    """Train as ``cfg`` says, writing the run folder; returns the summary dict.
+
+    All checks (settings, device, output folder, data, a resumed checkpoint) come before anything
+    is created on disk. ``progress``: tqdm bars on stderr (default: when stderr is a terminal),
+    else a progress line every ``cfg.log_every`` seconds. Raises :class:`DataError` or
+    :class:`TrainingError` for problems the user can fix.
+    """
+    run = prepare(cfg, log)  # every check; nothing is written before this returns
+    if run.ckpt is not None and run.start_epoch >= cfg.epochs:
+        return finish_without_training(cfg, run.ckpt, run.out, run.ds, run.device, run.history,
+                                       run.best_acc, run.write, log)
+    open_run_folder(run, log)
+    step = make_step(run, log)
+    bar = sys.stderr.isatty() if progress is None else progress
+    for epoch in range(run.start_epoch + 1, run.cfg.epochs + 1):
+        metrics = train_epoch(run, step, epoch, bar, log)
+        save_epoch(run, metrics, log)
+    return finish(run, log)
+
+
+def prepare(cfg: TrainConfig, log) -> Run:
+    """Check the settings, the device, the output folder, the data and a resumed checkpoint, and
+    build the model, optimizer and batches; nothing is written on disk."""
+    cfg.validate()
+    device = resolve_device(cfg.device)
+    check_backend_device(cfg.backend, device)
+    if cfg.out is None and cfg.resume:
+        raise TrainingError("--resume needs --out: the run folder to continue (e.g. --out runs/exp1)")
+    numbered = cfg.out is None
+    out = next_run_folder() if numbered else Path(cfg.out)
+    check_out_folder(out)
+    resumable, present = existing_run(out, cfg.resume)
+    ckpt = load_checkpoint(out / "last.pt") if resumable else None
+    ds = load_dataset(cfg.dataset, cfg.data_dir, cfg.download)
+    log(_dataset_line(cfg, ds))
+    if ckpt is not None:
+        check_resume(cfg, ckpt, ds, out, log)
+
+    train_images, train_labels = ds.train_images, ds.train_labels
+    if cfg.train_subset is not None:
+        train_images, train_labels = train_images[: cfg.train_subset], train_labels[: cfg.train_subset]
+    perm = pixel_permutation(cfg.permutation_seed) if cfg.sequence == "permuted" else None
+    shuffle_gen = torch.Generator().manual_seed(cfg.seed)
+    train_batches = Batches(train_images, train_labels, cfg.batch_size, cfg.sequence, ds.stats,
+                            perm, shuffle=True, generator=shuffle_gen, device=device)
+    test_batches = Batches(ds.test_images, ds.test_labels, 1000, cfg.sequence, ds.stats, perm,
+                           device=device)
+    torch.manual_seed(cfg.seed)
+    model = LSTMClassifier(**cfg.model_config(), backend=cfg.backend, device=device,
+                           dtype=getattr(torch, cfg.dtype))
+    optimizer = make_optimizer(model, cfg, capturable=uses_cuda_graph(cfg, device))
+    run = Run(cfg, out, numbered, device, ds, model, optimizer, train_batches, test_batches,
+              shuffle_gen, ckpt, present)
+    if ckpt is not None:
+        restore_state(ckpt, out, model, optimizer, shuffle_gen, device)
+        run.start_epoch, run.best_acc = ckpt["epoch"], ckpt["best_test_acc"]
+        run.best_epoch, run.saved_epoch = ckpt.get("best_epoch"), ckpt["epoch"]
+        run.history = history_of(ckpt, out, log)
+    return run
+
+
+def open_run_folder(run: Run, log) -> None:
+    """Create the folder (or bring a resumed one in line with its last.pt) and write config.json:
+    from here on, files are written."""
+    try:
+        run.out = make_folder(run.out, run.numbered)
+        removed = remove_stale_temp_files(run.out)
+    except OSError as e:
+        raise TrainingError(f"cannot create or clean the run folder {run.out}: "
+                            f"{e.strerror or one_line(e)}") from None
+    run.cfg = replace(run.cfg, out=str(run.out))
+    out, cfg = run.out, run.cfg
+    if removed:
+        log(f"removed temporary files left by a killed run: {', '.join(removed)}")
+    if run.ckpt is not None:
+        log(f"resumed {out} after epoch {run.start_epoch} (last.pt)")
+        run.write(out, lambda _: restore_run_folder(out, run.ckpt, run.history, log))
+    elif cfg.resume:
+        log(f"run folder: {out} (it held {', '.join(run.present)} but no checkpoint: no epoch had "
+            "finished, so the run starts again from epoch 1)")
+    else:
+        log(f"run folder: {out}")
+    run.write(out / "config.json", lambda p: save_json(p, asdict(cfg)))
+    log(f"model: LSTMClassifier({cfg.model_config()}) backend={cfg.backend} "
+        f"device={run.device} dtype={cfg.dtype}; "
+        f"{sum(p.numel() for p in run.model.parameters()):,} parameters; "
+        f"{len(run.train_batches.labels):,} training sequences of "
+        f"{'28x28' if cfg.sequence == 'rows' else '784x1'}; {cfg.epochs} epochs, lr {cfg.lr:g} {cfg.schedule}")
+
+
+def make_step(run: Run, log):
+    """The function that steps one batch: :func:`train_step`, replayed from a CUDA graph where
+    :func:`uses_cuda_graph` says so (:mod:`~scratch_lstm.app.cuda_graphs`)."""
+    def step(x, y):
+        return train_step(run.model, run.optimizer, x, y, run.cfg)
+
+    if not uses_cuda_graph(run.cfg, run.device):
+        return step
+    log("training steps replay from a CUDA graph (--cuda-graph off: run them eagerly)")
+    return CUDAGraphStep(step, on_fallback=lambda why: log(f"note: {why}"))
+
+
+def train_epoch(run: Run, step, epoch: int, bar: bool, log) -> dict:
+    """Train one epoch and test after it; returns the epoch's metrics. A non-finite loss, weight
+    or test loss stops the run with a :class:`TrainingError` that says what survives."""
+    cfg, model, optimizer = run.cfg, run.model, run.optimizer
+    model.train()
+    t0 = time.perf_counter()
+    loss_sum, correct, seen = 0.0, 0, 0
+    n_train, steps_per_epoch = len(run.train_batches.labels), len(run.train_batches)
+
+    def status() -> str:
+        elapsed = time.perf_counter() - t0
+        frac = seen / n_train
+        per_epoch = (sum(run.epoch_seconds) / len(run.epoch_seconds) if run.epoch_seconds
+                     else elapsed / frac)
+        eta = elapsed * (1 - frac) / frac + (cfg.epochs - epoch) * per_epoch
+        return f"loss {loss_sum / seen:.4f} acc {100 * correct / seen:.2f}%; run ETA {fmt_time(eta)}"
+
+    batches = with_progress(run.train_batches, f"epoch {epoch}/{cfg.epochs}", bar=bar, log=log,
+                            every=cfg.log_every, status=status)
+    for k, (x, y) in enumerate(batches):
+        if cfg.schedule == "cosine":
+            done = (epoch - 1) * steps_per_epoch + k
+            set_lr(optimizer, cfg.lr * 0.5 * (1 + math.cos(math.pi * done / (cfg.epochs * steps_per_epoch))))
+        try:
+            loss, logits = step(x.to(getattr(torch, cfg.dtype)), y)
+        except RuntimeError as e:
+            if "overflow" not in str(e):
+                raise
+            raise TrainingError(f"the optimizer step overflowed {cfg.dtype} at epoch {epoch}, batch "
+                                f"{k + 1} ({one_line(e)}): --lr {cfg.lr:g} is far too large; "
+                                f"stopped. {run.kept()}. Try --lr 1e-3") from None
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            raise TrainingError(f"loss became {loss_value} at epoch {epoch}, batch {k + 1}; stopped. "
+                                f"{run.kept()}. Try a lower --lr or --grad-clip 1.0")
+        loss_sum += loss_value * y.numel()
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += y.numel()
+    train_seconds = time.perf_counter() - t0
+    if not state_is_finite(model, optimizer):
+        raise TrainingError(f"the weights became non-finite in epoch {epoch} (its last step; the "
+                            f"losses were finite); stopped. {run.kept()}. Try a lower --lr or "
+                            "--grad-clip 1.0")
+    test = evaluate(model, with_progress(run.test_batches, f"test after epoch {epoch}", bar=bar,
+                                         log=log, every=cfg.log_every))
+    if not (math.isfinite(test["loss"]) and math.isfinite(loss_sum)):
+        raise TrainingError(f"test loss became {test['loss']} after epoch {epoch}; stopped. "
+                            f"{run.kept()}. Try a lower --lr or --grad-clip 1.0")
+    seconds = time.perf_counter() - t0
+    return {"epoch": epoch, "train_loss": loss_sum / seen, "train_acc": correct / seen,
+            "test_loss": test["loss"], "test_acc": test["acc"], "seconds": round(seconds, 3),
+            "samples_per_s": round(seen / train_seconds, 1),
+            "lr": float(optimizer.param_groups[0]["lr"])}
+
+
+def save_epoch(run: Run, metrics: dict, log) -> None:
+    """Record a finished epoch: last.pt, best.pt if it is the best, metrics.jsonl, curves.png (in
+    that order: last.pt is the truth a resume rebuilds the rest from), then one log line."""
+    epoch, cfg, out = metrics["epoch"], run.cfg, run.out
+    run.history.append(metrics)
+    is_best = metrics["test_acc"] > run.best_acc
+    if is_best:
+        run.best_acc, run.best_epoch = metrics["test_acc"], epoch
+    checkpoint = make_checkpoint(cfg, run.model, run.optimizer, epoch, run.ds, run.best_acc,
+                                 run.best_epoch, run.history, run.shuffle_gen, run.device)
+    run.write(out / "last.pt", lambda p: save_checkpoint(p, checkpoint))
+    run.saved_epoch = epoch
+    if is_best:
+        run.write(out / "best.pt", lambda p: save_checkpoint(p, checkpoint))
+    run.write(out / "metrics.jsonl", lambda p: write_metrics(out, run.history))
+    run.write(out / "curves.png", lambda p: write_curves(out, run.history, cfg, run.ds.name))
+    run.epoch_seconds.append(metrics["seconds"])
+    eta = (cfg.epochs - epoch) * sum(run.epoch_seconds) / len(run.epoch_seconds)
+    log(f"epoch {epoch}/{cfg.epochs}: train loss {metrics['train_loss']:.4f} "
+        f"acc {100 * metrics['train_acc']:.2f}% | test loss {metrics['test_loss']:.4f} "
+        f"acc {100 * metrics['test_acc']:.2f}% | {metrics['seconds']:.1f} s, "
+        f"{metrics['samples_per_s']:.0f} samples/s"
+        + (f"; run ETA {fmt_time(eta)}" if epoch < cfg.epochs else ""))
+
+
+def finish(run: Run, log) -> dict:
+    """Write summary.json and say how the run ended; returns the summary."""
+    result = summary(asdict(run.cfg), run.ds, run.device, run.history, run.best_acc,
+                     time.perf_counter() - run.started)
+    run.write(run.out / "summary.json", lambda p: save_json(p, result))
+    log(f"test accuracy: {100 * run.history[-1]['test_acc']:.2f}% (best {100 * run.best_acc:.2f}%); "
+        f"run folder: {run.out}")
+    return result
+
+
+# ---- one step, and the optimizer it steps ----------------------------------------------------
+
+def train_step(model, optimizer, x, y, cfg: TrainConfig):
+    """One optimisation step on a batch: forward, cross-entropy, backward, clipping, Adam.
+
+    Returns the batch's ``(loss, logits)``, detached. This is the one place where a batch is
+    stepped, so another way to step (a captured CUDA graph, another backend) can replace it.
+    """
+    logits = model(x)  # (B, 10)
+    loss = F.cross_entropy(logits, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    optimizer.step()
+    return loss.detach(), logits.detach()
+
+
+def uses_cuda_graph(cfg: TrainConfig, device: torch.device) -> bool:
+    """Whether training steps replay from a CUDA graph: ``--cuda-graph auto`` does for the triton
+    backend on CUDA (its per-step kernel launches are what a graph removes), ``on`` for any."""
+    return device.type == "cuda" and (cfg.cuda_graph == "on" or
+                                      (cfg.cuda_graph == "auto" and cfg.backend == "triton"))
+
+
+def make_optimizer(model, cfg: TrainConfig, capturable: bool) -> torch.optim.Adam:
+    """Adam at ``cfg.lr``; for CUDA graphs ``capturable`` with the rate in a tensor (a replay reads
+    the tensor, so the schedule's changes reach it; a float would be baked into the graph)."""
+    if capturable:
+        lr = torch.tensor(cfg.lr, device=next(model.parameters()).device)
+        return torch.optim.Adam(model.parameters(), lr=lr, capturable=True)
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr)
+
+
+def set_lr(optimizer, lr: float) -> None:
+    """Set the learning rate, in place where it is a tensor (a CUDA graph reads that tensor)."""
+    for group in optimizer.param_groups:
+        if torch.is_tensor(group["lr"]):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
+
+
+def _dataset_line(cfg: TrainConfig, ds: Dataset) -> str:
+    if ds.name == "mnist-sample" and cfg.dataset == "auto":
+        return (f"data: mnist-sample from the {ds.source}: no --data-dir given, so not full MNIST "
+                "(pass --data-dir DIR, or --download with internet)")
+    if ds.name == "mnist-sample":
+        return f"data: mnist-sample from the {ds.source}"
+    verdict = ("content verified: the published files" if ds.published else
+               f"content differs from the published {ds.name} files: a modified or other copy")
+    return f"data: {ds.name} from {ds.source} ({verdict})"
