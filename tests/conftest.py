@@ -40,8 +40,18 @@ TOL = {
 # ours 0.0107 / 0.0535; sum 0.0214 / 0.107, below 6u / 28u (weight gradients from bfloat16
 # products of up to 4 rows cancel). float16 (CUDA) was not measured here: the same multiples of
 # its u, to be confirmed on a GPU.
+#
+# On the CPU, nn.LSTM under autocast runs oneDNN's bfloat16 LSTM only where the CPU has bfloat16
+# instructions (AVX-512 BF16, AMX); elsewhere (AVX2-only CPUs, ONEDNN_MAX_CPU_ISA=AVX2) it raises
+# "could not create a primitive descriptor" or falls back to float32. So the CPU tests compare
+# ours against nn.LSTM in float64, which runs everywhere ("vs_float64"). Measured over 300
+# configurations drawn as in tests/oracle.py (every input form, packed too, <= 2 layers) under CPU
+# bfloat16 autocast, max|a - e| / (1 + |e|) of ours against nn.LSTM in float64, outputs / grads:
+#     scratch 1.75u / 4.68u    fused 1.12u / 3.61u    triton (100 configurations) 0.98u / 3.43u
+# so 4u / 8u leave about twice the largest error seen.
 _UNIT_ROUNDOFF = {torch.bfloat16: 2.0**-8, torch.float16: 2.0**-11}
 AUTOCAST_TOL = {
-    dtype: {"outputs": 6 * u, "grads": 12 * u, "cell_outputs": 6 * u, "cell_grads": 28 * u}
+    dtype: {"outputs": 6 * u, "grads": 12 * u, "cell_outputs": 6 * u, "cell_grads": 28 * u,
+            "vs_float64_outputs": 4 * u, "vs_float64_grads": 8 * u}
     for dtype, u in _UNIT_ROUNDOFF.items()
 }
