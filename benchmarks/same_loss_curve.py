@@ -4,8 +4,8 @@ losses of the first steps side by side.
 With float64 the curves agree to many digits: the backends compute the same function and the same
 gradients, only the summation order differs.
 
-    python benchmarks/same_loss_curve.py --steps 20 --dtype float64
-    python benchmarks/same_loss_curve.py --steps 20 --dtype float64 --data-dir ../shared/data
+    python benchmarks/same_loss_curve.py --steps 20 --dtype float64                  # the embedded sample
+    python benchmarks/same_loss_curve.py --steps 20 --dtype float64 --data-dir data  # your MNIST folder
 """
 
 import argparse
@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from scratch_lstm import LSTMClassifier
 from scratch_lstm.app.data import Batches, load_dataset
+from scratch_lstm.app.flags import HelpFormatter, positive_int
 from scratch_lstm.classifier import BACKENDS
 from scratch_lstm.impls import unavailable_reason
 
@@ -48,12 +49,17 @@ def loss_curves(steps: int, dtype: torch.dtype, data_dir=None, seed: int = 0, ba
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--dtype", choices=("float32", "float64"), default="float64")
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--hidden-size", type=int, default=256)
-    parser.add_argument("--num-layers", type=int, default=2)
+    """Print the loss curves side by side and the largest difference between scratch and torch."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "),
+                                     formatter_class=HelpFormatter, allow_abbrev=False)
+    parser.add_argument("--steps", type=positive_int, default=20, help="Adam steps (batches) to train")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float64",
+                        help="dtype of every backend's weights and computation")
+    parser.add_argument("--data-dir", default=None, metavar="DIR",
+                        help="folder with MNIST (DIR/MNIST/raw/* or the four IDX files); default: "
+                             "the embedded sample")
+    parser.add_argument("--hidden-size", type=positive_int, default=256, help="LSTM hidden units per layer")
+    parser.add_argument("--num-layers", type=positive_int, default=2, help="stacked LSTM layers")
     args = parser.parse_args(argv)
     curves = loss_curves(args.steps, getattr(torch, args.dtype), args.data_dir,
                          hidden_size=args.hidden_size, num_layers=args.num_layers)

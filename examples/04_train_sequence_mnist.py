@@ -9,7 +9,7 @@ Teaches: the seed's training loop at work on the from-scratch LSTM, and the seed
 The run folder is temporary and deleted at the end; pass --out DIR to keep it.
 
     python examples/04_train_sequence_mnist.py
-    python examples/04_train_sequence_mnist.py --full --data-dir ../shared/data --out runs/example-full
+    python examples/04_train_sequence_mnist.py --full --data-dir data --out runs/example-full
 """
 
 import argparse

@@ -7,7 +7,7 @@ folder, deleted at the end), unless given a checkpoint from `scratch-lstm train`
 figures (gates_trained.png, gates_fresh.png, trajectory.png, change.png) and gates.json into --out.
 
     python examples/05_gates.py --out runs/gates-example
-    python examples/05_gates.py --checkpoint runs/mnist/best.pt --data-dir ../shared/data --out runs/gates-mnist
+    python examples/05_gates.py --checkpoint runs/mnist/best.pt --data-dir data --out runs/gates-mnist
 """
 
 import argparse

@@ -21,6 +21,9 @@ from scratch_lstm.app.cuda_graphs import CUDAGraphStep  # noqa: E402
 from scratch_lstm.triton_lstm import tiles, triton_lstm_layer  # noqa: E402
 
 device = "cuda" if torch.cuda.is_available() else "cpu"
+if device == "cpu":
+    print("no CUDA GPU here: the kernels run in Triton's CPU interpreter (TRITON_INTERPRET=1), "
+          "and the GPU timing at the end is skipped")
 torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # fp32 on both sides
 torch.manual_seed(0)
 
@@ -83,3 +86,5 @@ if device == "cuda":  # the seed configuration: B 128, T 28, H 256, 2 layers, a 
     print(f"seed training step on {torch.cuda.get_device_name()}: cuDNN {t_cudnn:.2f} ms, "
           f"triton eager {t_eager:.2f} ms (launch-bound), triton as a CUDA graph {t_graph:.2f} ms "
           f"({t_graph / t_cudnn:.2f}x cuDNN)")
+else:
+    print("skipped: the training-step timing against cuDNN (it needs a CUDA GPU)")

@@ -1,43 +1,65 @@
-r"""The fast path: one LSTM layer-direction with a hand-derived backward pass through time.
+r"""The fast path (``impl="fused"``): one LSTM layer-direction with its backward derived by hand.
 
-Selected with ``LSTM(..., impl="fused")``; verified against ``torch.nn.LSTM`` by the same
-equivalence suite as the teaching path. The forward computes the same gates as
-:func:`scratch_lstm.lstm_step`, with changes that save time but not meaning:
+Read :mod:`scratch_lstm.cell` first: the forward here computes the same gates. This file exists
+for the backward: the gradient of the loss through every step, worked out with the chain rule
+instead of recorded by autograd. Verified against ``torch.nn.LSTM`` by the same equivalence suite
+as the teaching path, and against ``torch.autograd.gradcheck``.
+
+**The forward of one step** (cell.py, with ``m_t`` the hidden state before any projection)::
+
+    z_t = x_t W_ih^T + h_{t-1} W_hh^T + b          (B, 4H) = [z_i | z_f | z_g | z_o]
+    i_t = σ(z_i)   f_t = σ(z_f)   g_t = tanh(z_g)   o_t = σ(z_o)
+    c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+    m_t = o_t ⊙ tanh(c_t)          h_t = m_t   (with projection: h_t = m_t W_hr^T)
+
+**The backward, derived.** Write ``dv`` for ``∂L/∂v``. Each gradient collects every path by
+which its variable reaches the loss; for each, first what the forward did with the variable, then
+the chain rule on it (going against the direction of the loop; ``t+1`` and ``t-1`` swap roles for
+the reverse direction)::
+
+    h_t is the output y_t and enters z_{t+1} as h_t W_hh^T
+        dh_t = dy_t + dz_{t+1} W_hh                        (dz_{t+1} W_hh: "dh^rec", sent back by step t+1)
+    m_t = h_t (projection: h_t = m_t W_hr^T, so also dW_hr += dh_t^T m_t)
+        dm_t = dh_t                 (projection: dm_t = dh_t W_hr)
+    m_t = o_t ⊙ tanh(c_t), a product: the other factor times the incoming gradient
+        do_t = dm_t ⊙ tanh(c_t)
+    c_t enters m_t through tanh, and c_{t+1} = f_{t+1} ⊙ c_t + ...
+        dc_t = dm_t ⊙ o_t ⊙ (1 - tanh²(c_t)) + dc_{t+1} ⊙ f_{t+1}   (dc_{t+1} ⊙ f_{t+1}: "dc^rec")
+    c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t, linear in each gate
+        di_t = dc_t ⊙ g_t      df_t = dc_t ⊙ c_{t-1}      dg_t = dc_t ⊙ i_t
+    i = σ(z_i) and σ'(z) = σ(z)(1 - σ(z)); g = tanh(z_g) and tanh'(z) = 1 - tanh²(z)
+        dz_t = [di ⊙ i(1-i) | df ⊙ f(1-f) | dg ⊙ (1-g²) | do ⊙ o(1-o)]
+    z_t = x_t W_ih^T + h_{t-1} W_hh^T + b_ih + b_hh, linear in each
+        dx_t = dz_t W_ih       dh_{t-1}^rec = dz_t W_hh       dc_{t-1}^rec = dc_t ⊙ f_t
+        dW_ih = Σ_t dz_t^T x_t      dW_hh = Σ_t dz_t^T h_{t-1}      db_ih = db_hh = Σ_t dz_t
+
+At the ends: the last step processed starts from ``dh^rec = dh_n`` and ``dc^rec = dc_n`` (the
+gradients of the final states), and what the first step sends back is ``dh_0`` and ``dc_0``.
+The weight gradients are sums over all steps, so they are single GEMMs after the loop.
+
+**What makes it fast, without changing the numbers' meaning:**
 
 1. The input projection of *all* steps is one GEMM before the loop: ``Z_x = X W_ih^T``,
    ``(T*B, 4H)`` (in inference, one GEMM per block of steps into a reused buffer); each step
    then adds ``h_{t-1} W_hh^T`` and the biases.
-2. One sigmoid per step covers all four gates: the g rows of the weights and biases are doubled,
-   so the g block holds ``σ(2 z_g)`` and ``g = tanh(z_g) = 2σ(2 z_g) - 1`` (torch's CPU tanh
-   costs about twice its sigmoid on these shapes). Its derivative is ``4σ(2z_g)(1 - σ(2z_g))``.
-3. Results go into preallocated ``(T, B, ·)`` buffers instead of per-step lists.
+2. One sigmoid per step covers all four gates. The identity ``tanh(z) = 2σ(2z) - 1`` turns the
+   g gate into a sigmoid too. Doubling the g rows of the weights and biases makes the g block of
+   ``z`` hold ``2 z_g``, so one in-place ``torch.sigmoid_`` gives ``[i | f | σ(2 z_g) | o]``
+   (on the CPU, torch's tanh costs about twice its sigmoid on these shapes), and
+   ``g = 2σ(2 z_g) - 1``. The buffer keeps ``s_g = σ(2 z_g)``, not ``g``: that lets the backward
+   treat all four blocks alike, in one ``dz.mul_(s).mul_(1 - s)`` (σ' of what each block
+   holds). For the g block that leaves a factor to add: ``tanh'(z_g) = 1 - g² = 4 s_g(1 - s_g)``,
+   hence the ``mul_(4)`` on the g block before it. (The Triton kernels compute each gate on its
+   own and store ``g`` itself, using ``1 - g²``: the same number, written the textbook way.)
+3. Results go into preallocated ``(T, B, ·)`` buffers instead of per-step lists; elementwise
+   work stays per step, on blocks that fit in cache.
 4. Autograd records nothing inside the loop: :class:`LSTMLayerFunction` saves the gate
    activations (returned as non-differentiable extra outputs, as ``torch.func`` requires) and
-   runs the backward below, with the weight gradients as single GEMMs over all steps after the
-   loop. Elementwise work stays per step, on blocks that fit in cache.
+   runs the backward above.
 
 Everything else a layer Function needs (higher-order and forward-mode gradients through the
 teaching path, ``torch.func``, ``vmap``, autocast, empty batches) is shared with the Triton path
 and lives in :mod:`scratch_lstm.autograd`.
-
-Backward through time (per step, going against the direction of the forward loop). With
-``m_t = o_t ⊙ tanh(c_t)`` and ``h_t = m_t`` (or ``W_hr m_t`` with projection)::
-
-    dh_t  = dy_t + dh_{t+1}^{rec}                     output grad plus what step t+1 sent back
-    dm_t  = dh_t                (projection: dh_t W_hr,   and dW_hr += dh_t^T m_t)
-    do_t  = dm_t ⊙ tanh(c_t)
-    dc_t  = dc_{t+1}^{rec} + dm_t ⊙ o_t ⊙ (1 - tanh²(c_t))
-    di_t  = dc_t ⊙ g_t,   df_t = dc_t ⊙ c_{t-1},   dg_t = dc_t ⊙ i_t
-    dc_{t}^{rec} = dc_t ⊙ f_t                          sent to step t-1
-    dz_t  = [di ⊙ i(1-i) | df ⊙ f(1-f) | dg ⊙ (1-g²) | do ⊙ o(1-o)]    through σ' and tanh'
-    dh_{t}^{rec} = dz_t W_hh                           sent to step t-1
-
-and after the loop, summing over steps and batch::
-
-    dW_ih = Σ_t dz_t^T x_t      dW_hh = Σ_t dz_t^T h_{t-1}      db_ih = db_hh = Σ_t dz_t
-    dx_t  = dz_t W_ih           dh_0 = dh_0^{rec}               dc_0 = dc_0^{rec}
-
-(``t+1`` and ``t-1`` swap roles for the reverse direction.)
 """
 
 from __future__ import annotations

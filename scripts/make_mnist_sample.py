@@ -3,7 +3,7 @@
 A stratified draw: the same number of images of every digit, chosen at random (fixed seed) from
 the official training split and from the official test split. Keeps the original indices.
 
-    python scripts/make_mnist_sample.py --data-dir ../shared/data
+    python scripts/make_mnist_sample.py --data-dir data   # a folder holding full MNIST
 """
 
 import argparse

@@ -55,3 +55,25 @@ AUTOCAST_TOL = {
             "vs_float64_outputs": 4 * u, "vs_float64_grads": 8 * u}
     for dtype, u in _UNIT_ROUNDOFF.items()
 }
+
+
+# The quick check of an install (README: pytest -q -m "not slow", under a minute on 2 cores): the
+# equivalence with nn.LSTM and everything about the model itself, for the teaching and fused
+# paths. Every other test (the training app end to end, the fault injection, the Triton kernels in
+# their slow interpreter, PyTorch's modes, the examples, plots and benchmarks) is marked slow;
+# the full suite runs both.
+QUICK = {"test_equivalence.py", "test_cell.py", "test_parameters.py", "test_seed.py",
+         "test_convert.py", "test_errors.py", "test_dropout.py", "test_fused.py", "test_layout.py",
+         "test_gates.py"}
+SLOW_IN_QUICK_FILES = {"test_plots_and_gates_command_write_pngs_and_json"}  # runs the CLI
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: beyond the quick check (README: -m 'not slow')")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        triton = getattr(item, "callspec", None) is not None and item.callspec.params.get("impl") == "triton"
+        if item.path.name not in QUICK or item.originalname in SLOW_IN_QUICK_FILES or triton:
+            item.add_marker("slow")

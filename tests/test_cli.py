@@ -385,3 +385,10 @@ def test_train_step_is_one_adam_step_and_state_is_finite_sees_adam_too():
     assert state_is_finite(ours, opt_ours)
     next(iter(opt_ours.state.values()))["exp_avg"][0] = float("nan")
     assert not state_is_finite(ours, opt_ours)
+
+
+def test_counts_are_worded_in_the_singular_and_plural():
+    from scratch_lstm.app.progress import plural
+
+    assert [plural(n, "epoch") for n in (0, 1, 2, 1234)] == ["0 epochs", "1 epoch", "2 epochs",
+                                                              "1,234 epochs"]

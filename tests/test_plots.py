@@ -62,7 +62,7 @@ def test_gate_heatmaps_share_the_image_time_axis_and_say_which_units(tmp_path, f
     assert all(ax.get_xlabel() == "hidden unit (first 64 of 80)" for ax in heatmaps)
     for ax, rec in zip((grid[5], grid[11]), traces):  # the cell's colour scale, from the units shown
         lim = rec.c[0, :, :64].abs().max().item()
-        assert ax.get_title() == f"layer {rec.layer}: cell c (|c| ≤ {lim:.2g})"
+        assert ax.get_title() == f"layer {rec.layer}: cell c (|c| ≤ {lim:.2g}, units drawn)"
     assert fig._suptitle.get_text() == "trained model"
 
     figures.clear()

@@ -42,15 +42,16 @@ FILES = {
 }
 DATASETS = ("auto", "mnist", "fashion-mnist", "mnist-sample")
 SEQUENCES = ("rows", "pixels", "permuted")
-# Training-set pixel statistics on the 0..1 scale (shared/data/README.md; Fashion-MNIST's docs).
+# Training-set pixel statistics on the 0..1 scale (MNIST's 60,000 training images; Fashion-MNIST's docs).
 STATS = {"mnist": (0.1307, 0.3081), "fashion-mnist": (0.2860, 0.3530)}
 _FOLDER = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 _SYSTEM_DIRS = {"fashion-mnist": [Path("/usr/share/datasets/fashion-mnist")], "mnist": []}
 SAMPLE_FILE = "mnist_sample.npz"
 # sha256 of each decompressed file (IDX header + payload, as `zcat FILE.gz | sha256sum` prints):
-# MNIST as in shared/data (its README: gzip re-made from the original files, published label
-# counts and pixel statistics), Fashion-MNIST as Debian's dataset-fashion-mnist ships it. Hashes
-# of the decoded content hold whatever the compression; the .gz MD5s that torchvision lists do not.
+# MNIST's four original files (LeCun, Cortes and Burges; the ones torchvision downloads, decoded),
+# Fashion-MNIST as Debian's dataset-fashion-mnist ships it. Hashes of the decoded content hold
+# whatever the compression; the .gz MD5s that torchvision lists do not (a re-compressed copy
+# has other bytes but the same content).
 PUBLISHED_SHA256 = {
     "mnist": {
         "train_images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",

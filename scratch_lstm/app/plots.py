@@ -98,7 +98,8 @@ def plot_gates(image: torch.Tensor, traces: list[GateTrace], path: str | Path, t
                 if vmin is None:  # the cell is unbounded: scale to its largest |value| shown
                     lim = float(abs(values).max()) or 1.0
                     vmin, vmax = -lim, lim
-                    label = f"{label} (|{name}| ≤ {lim:.2g})"
+                    drawn = "units drawn" if shown < H else "all units"
+                    label = f"{label} (|{name}| ≤ {lim:.2g}, {drawn})"  # the scale of what is drawn
                 im = ax.imshow(values, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax,
                                interpolation="nearest")
                 ax.set(title=f"layer {rec.layer}: {label}", xlabel=_units_label(shown, H))

@@ -33,3 +33,8 @@ def fmt_time(seconds: float) -> str:
     """``H:MM:SS``."""
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def plural(n: int, word: str) -> str:
+    """``"1 epoch"``, ``"2 epochs"``: a count with its noun."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")

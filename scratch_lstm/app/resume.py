@@ -20,6 +20,7 @@ from .config import TrainConfig
 from .data import Dataset
 from .errors import TrainingError, one_line
 from .files import remove_stale_temp_files, save_checkpoint, save_json
+from .progress import plural
 from .runs import metrics_text, summary, write_curves, write_metrics
 
 # Settings that may differ on --resume: they do not change what is computed (the data is checked
@@ -115,7 +116,7 @@ def history_of(ckpt: dict, out: Path, log) -> list[dict]:
             raise TrainingError(f"--resume: {path} logs non-finite values for epoch {m.get('epoch')}, "
                                 f"which {out / 'last.pt'} holds: a diverged run's; it cannot be continued")
     if len(history) != epoch:
-        log(f"note: {path} has {len(history)} of the checkpoint's {epoch} epochs; the log keeps those")
+        log(f"note: {path} has {len(history)} of the checkpoint's {plural(epoch, 'epoch')}; the log keeps those")
     return history
 
 
@@ -127,7 +128,7 @@ def restore_run_folder(out: Path, ckpt: dict, history: list[dict], log) -> bool:
     rewritten = not metrics.exists() or metrics.read_text() != metrics_text(history)
     if rewritten:
         write_metrics(out, history)
-        log(f"{metrics} rewritten to the checkpoint's {len(history)} epochs")
+        log(f"{metrics} rewritten to the checkpoint's {plural(len(history), 'epoch')}")
     if ckpt.get("best_epoch") is not None and ckpt["best_epoch"] == ckpt["epoch"]:
         best = out / "best.pt"
         try:
@@ -148,7 +149,7 @@ def finish_without_training(cfg: TrainConfig, ckpt: dict, out: Path, ds: Dataset
     done, saved = ckpt["epoch"], ckpt["config"]
     more = ("a cosine run cannot grow: to train longer, start a new run with more --epochs"
             if saved.get("schedule") == "cosine" else f"pass --epochs {done + 1} or more to train more")
-    log(f"nothing to train: {out / 'last.pt'} has finished {done} epochs and --epochs is {cfg.epochs}; "
+    log(f"nothing to train: {out / 'last.pt'} has finished {plural(done, 'epoch')} and --epochs is {cfg.epochs}; "
         f"{more}. config.json is left as it was")
     try:
         removed = remove_stale_temp_files(out)

@@ -25,7 +25,7 @@ from .data import Batches, Dataset, load_dataset, pixel_permutation
 from .errors import TrainingError, one_line
 from .evaluate import evaluate
 from .files import remove_stale_temp_files, save_checkpoint, save_json
-from .progress import fmt_time, with_progress
+from .progress import fmt_time, plural, with_progress
 from .resume import (check_resume, finish_without_training, history_of, restore_run_folder,
                      restore_state)
 from .runs import (check_out_folder, existing_run, make_folder, next_run_folder, summary,
@@ -159,7 +159,7 @@ def open_run_folder(run: Run, log) -> None:
         f"device={run.device} dtype={cfg.dtype}; "
         f"{sum(p.numel() for p in run.model.parameters()):,} parameters; "
         f"{len(run.train_batches.labels):,} training sequences of "
-        f"{'28x28' if cfg.sequence == 'rows' else '784x1'}; {cfg.epochs} epochs, lr {cfg.lr:g} {cfg.schedule}")
+        f"{'28x28' if cfg.sequence == 'rows' else '784x1'}; {plural(cfg.epochs, 'epoch')}, lr {cfg.lr:g} {cfg.schedule}")
 
 
 def make_step(run: Run, log):
