@@ -15,7 +15,8 @@ the cubin.
     python benchmarks/triton_build.py --json     # the same rows as JSON (tests/test_triton.py reads them)
 
 Exits 1 if any build spills to the stack (none may) or uses more shared memory than sm_90 gives a
-block. Takes about 2 minutes on a 2-core CPU when Triton's cache is cold, seconds after.
+block. About 1.5 minutes on a 2-core CPU with Triton's cache cold, under a minute warm (most of it
+``cuobjdump``).
 """
 
 import argparse
@@ -94,13 +95,13 @@ def compile_as_the_jit(kernel, args: tuple, kwargs: dict):
                           options=options.__dict__)
 
 
-def cuobjdump(cubin: bytes, flag: str) -> str:
-    """``cuobjdump flag`` on a cubin (``-sass``, ``-res-usage``)."""
+def cuobjdump(cubin: bytes) -> str:
+    """``cuobjdump -res-usage -sass`` on a cubin: its resources, then its machine code."""
     with tempfile.NamedTemporaryFile(suffix=".cubin") as fh:
         fh.write(cubin)
         fh.flush()
-        return subprocess.run([str(CUOBJDUMP), flag, fh.name], capture_output=True, text=True,
-                              check=True).stdout
+        return subprocess.run([str(CUOBJDUMP), "-res-usage", "-sass", fh.name], capture_output=True,
+                              text=True, check=True).stdout
 
 
 def loop_report(sass: str) -> dict:
@@ -130,16 +131,14 @@ def build(name: str, launch: tuple, precision: str, config: str, sass_dir: Path 
     """Compile one launch; its resources and loop report as a dict (and its SASS in ``sass_dir``)."""
     kernel, grid, args, kwargs = launch
     compiled = compile_as_the_jit(kernel, args, kwargs)
-    usage = dict(item.split(":", 1) for item in
-                 next(line for line in cuobjdump(compiled.asm["cubin"], "-res-usage").splitlines()
-                      if "REG:" in line).split())
+    sass = cuobjdump(compiled.asm["cubin"])
+    usage = dict(item.split(":", 1) for item in next(line for line in sass.splitlines() if "REG:" in line).split())
     k = kwargs
     row = {"config": config, "kernel": name, "precision": precision, "block_b": k["BLOCK_B"],
            "block_h": k["BLOCK_H"], "split": k["SPLIT"], "num_warps": k["num_warps"],
            "programs": grid[0] * grid[1] * grid[2], "shared_bytes": compiled.metadata.shared,
            "registers": int(usage["REG"]), "stack_bytes": int(usage["STACK"]),
            "tf32_mma_in_ptx": "tf32" in compiled.asm["ptx"]}
-    sass = cuobjdump(compiled.asm["cubin"], "-sass")
     row.update(loop_report(sass))
     if sass_dir is not None:
         tile = f"{row['block_b']}x{row['block_h']}{'-split' if row['split'] else ''}"
