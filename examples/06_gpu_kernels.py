@@ -18,13 +18,14 @@ if not torch.cuda.is_available():  # before scratch_lstm.triton_lstm defines its
 
 from scratch_lstm import LSTM, lstm_step  # noqa: E402
 from scratch_lstm.app.cuda_graphs import CUDAGraphStep  # noqa: E402
-from scratch_lstm.triton_lstm import tiles, triton_lstm_layer  # noqa: E402
+from scratch_lstm.precision import set_fp32_precision  # noqa: E402
+from scratch_lstm.triton_lstm import programs, tiles, triton_lstm_layer  # noqa: E402
 
 device = "cuda" if torch.cuda.is_available() else "cpu"
 if device == "cpu":
     print("no CUDA GPU here: the kernels run in Triton's CPU interpreter (TRITON_INTERPRET=1), "
           "and the GPU timing at the end is skipped")
-torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # fp32 on both sides
+set_fp32_precision("ieee")  # full fp32 on both sides: cuBLAS, cuDNN and the kernels
 torch.manual_seed(0)
 
 # One step, B=8 rows, I=5 inputs, H=20 hidden units: the kernel against the equations.
@@ -32,9 +33,10 @@ B, I, H = 8, 5, 20
 x, h, c = torch.randn(B, I), torch.randn(B, H), torch.randn(B, H)
 w_ih, w_hh = torch.randn(4 * H, I) * 0.3, torch.randn(4 * H, H) * 0.3
 b_ih, b_hh = torch.randn(4 * H) * 0.1, torch.randn(4 * H) * 0.1
-block_b, block_h, block_k, warps = tiles(B, H, torch.device(device))
-print(f"state (B={B}, H={H}) in tiles of {block_b} rows x {block_h} units: a grid of "
-      f"{-(-B // block_b)} x {-(-H // block_h)} programs, each computing i, f, g, o, c, h for its tile")
+tiling = tiles(B, H, torch.device(device))
+print(f"state (B={B}, H={H}) in tiles of {tiling.block_b} rows x {tiling.block_h} units: a grid of "
+      f"{programs(B, H, tiling.block_b, tiling.block_h, tiling.split)} programs, "
+      + ("four a tile, one per gate" if tiling.split else "each computing i, f, g, o, c, h for its tile"))
 
 step = lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh)  # the equations, cell.py
 args = [t.to(device) for t in (x[None], h, c, w_ih, w_hh, b_ih, b_hh)]

@@ -392,3 +392,75 @@ def test_counts_are_worded_in_the_singular_and_plural():
 
     assert [plural(n, "epoch") for n in (0, 1, 2, 1234)] == ["0 epochs", "1 epoch", "2 epochs",
                                                               "1,234 epochs"]
+
+
+# ---- the training step never waits on the host; the float32 precision of a run -----------
+
+def test_a_training_step_never_reads_a_number_off_the_device(tmp_path, monkeypatch):
+    """Steps record their loss and accuracy on the device (StepTally); only a log line or the end
+    of the epoch reads them, all at once: no ``.item()`` in the trainer while training (Adam's
+    own reads its step count, which lives on the CPU)."""
+    real_item = torch.Tensor.item
+
+    def refused(self):
+        assert sys._getframe(1).f_code.co_filename != train_module.__file__, (
+            "a training step read a number off the device")
+        return real_item(self)
+
+    real_evaluate = train_module.evaluate
+    monkeypatch.setattr(train_module, "evaluate", lambda model, batches: (
+        monkeypatch.undo() or real_evaluate(model, batches)))  # the test pass may read
+    monkeypatch.setattr(torch.Tensor, "item", refused)
+    assert main(["train", *MICRO, "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
+
+
+def test_step_tally_sums_as_the_steps_did_and_names_the_first_non_finite_loss():
+    tally = train_module.StepTally(4, torch.device("cpu"))
+    assert tally.read() == (0.0, 0, 0, None)
+    losses = [0.7, 0.25, float("nan"), float("inf")]
+    logits = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    for k, loss in enumerate(losses[:2]):
+        tally.add(torch.tensor(loss, dtype=torch.float64), logits, torch.tensor([0, 1, k]))
+    expected = 0.0
+    for loss in losses[:2]:
+        expected += loss * 3
+    assert tally.read() == (expected, 3 + 2, 6, None)
+    for loss in losses[2:]:
+        tally.add(torch.tensor(loss, dtype=torch.float64), logits, torch.tensor([0, 0, 0]))
+    loss_sum, correct, seen, bad = tally.read()
+    assert (correct, seen) == (5 + 2 + 2, 12) and bad[0] == 2 and bad[1] != bad[1]  # nan
+
+
+def test_status_at_most_every_reads_once_a_period():
+    calls = []
+    status = train_module.at_most_every(3600.0, lambda: calls.append(1) or f"read {len(calls)}")
+    assert [status() for _ in range(5)] == ["read 1"] * 5 and calls == [1]
+
+
+def test_precision_is_a_flag_written_to_the_config_and_harmless_on_the_cpu(tmp_path, capsys):
+    from scratch_lstm.precision import fp32_precision, matmul_precision
+
+    out = tmp_path / "run"
+    with fp32_precision("ieee"):  # the trainer sets it for the process: put it back after
+        assert main(["train", *MICRO, "--epochs", "1", "--precision", "tf32", "--out", str(out)]) == 0
+        assert matmul_precision() == "tf32"
+    assert json.loads((out / "config.json").read_text())["precision"] == "tf32"
+    from scratch_lstm.app.config import TrainConfig
+    from scratch_lstm.app.errors import TrainingError
+
+    with pytest.raises(TrainingError, match="--precision must be one of ieee, tf32, got 'bf16'"):
+        TrainConfig(precision="bf16").validate()
+
+
+def test_a_run_saved_before_the_precision_flag_resumes_as_ieee(tmp_path, capsys):
+    out = tmp_path / "run"
+    flags = [*MICRO, "--schedule", "constant", "--out", str(out)]
+    assert main(["train", *flags, "--epochs", "1"]) == 0
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    del ckpt["config"]["precision"]  # as an older version wrote it
+    torch.save(ckpt, out / "last.pt")
+    capsys.readouterr()
+    assert main(["train", *flags, "--epochs", "2", "--precision", "tf32", "--resume"]) == 2
+    assert "--precision ieee (now tf32)" in capsys.readouterr().err
+    assert main(["train", *flags, "--epochs", "2", "--resume"]) == 0
+    assert json.loads((out / "config.json").read_text())["precision"] == "ieee"

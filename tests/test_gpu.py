@@ -1,8 +1,10 @@
 """On a CUDA GPU (skipped without one; `benchmarks/gpu_check.sh` runs this module there).
 
-Every impl against cuDNN with TF32 off; autocast in float16 and bfloat16 for every impl (the same
-checks as the CPU ones in tests/test_modes.py, on the device where nn.LSTM runs cuDNN and
-nn.LSTMCell's ``lstm_cell`` is on autocast's list); CUDA-graph replays against eager runs.
+Every impl against cuDNN, both sides in IEEE fp32 (TF32 off: the ``ieee_fp32`` fixture, for every
+test), and the benchmark shapes also with both sides in TF32 where the GPU has it; autocast in
+float16 and bfloat16 for every impl (the same checks as the CPU ones in tests/test_modes.py, on
+the device where nn.LSTM runs cuDNN and nn.LSTMCell's ``lstm_cell`` is on autocast's list);
+CUDA-graph replays against eager runs; batches copied from pinned memory; the bench's rows.
 """
 
 import json
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 
 import scratch_lstm
 from conftest import TOL
+from scratch_lstm.precision import fp32_precision, matmul_precision
 from oracle import (IMPLS, assert_autocast_like_nn_lstm, assert_cell_autocast_like_nn,
                     assert_same_forward_and_backward, cases)
 
@@ -25,11 +28,13 @@ AUTOCAST_DTYPES = [torch.float16, torch.bfloat16]
 
 @pytest.fixture(autouse=True)
 def ieee_fp32():
-    """cuDNN and cuBLAS in full fp32, as the kernels (TF32 would differ by ~1e-3)."""
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    yield
-    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+    """cuDNN, cuBLAS and the kernels in full fp32 (TF32 would differ by ~1e-3), restored after."""
+    with fp32_precision("ieee"):
+        yield
+
+
+HAS_TF32 = torch.cuda.is_available() and torch.cuda.get_device_capability()[0] >= 8
+PRECISIONS = ["ieee", pytest.param("tf32", marks=pytest.mark.skipif(not HAS_TF32, reason="no TF32 before sm_80"))]
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -39,15 +44,17 @@ def test_equals_cudnn_float32(impl, case):
     assert_same_forward_and_backward(case, torch.float32, impl, device="cuda")
 
 
+@pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("shape", [(28, 128, 28, 256, 2), (784, 16, 1, 128, 1), (28, 1024, 28, 256, 1)],
                          ids=["seed", "long", "batch1024"])
-def test_benchmark_shapes_are_as_accurate_as_cudnn(impl, shape):
+def test_benchmark_shapes_are_as_accurate_as_cudnn(impl, shape, precision):
     """The benchmark configurations themselves (the long one with a smaller batch, for time).
 
     Over hundreds of steps and thousands of summed rows, float32 results of two correct
     implementations drift apart by more than the small-shape tolerance, so the oracle here is
-    cuDNN in float64: ours, in float32, must be about as close to it as cuDNN in float32 is.
+    cuDNN in float64: ours, in float32, must be about as close to it as cuDNN in float32 is, both
+    in IEEE fp32 or both in TF32 (float64 has no TF32).
     """
     T, B, I, H, K = shape
     torch.manual_seed(0)
@@ -58,10 +65,12 @@ def test_benchmark_shapes_are_as_accurate_as_cudnn(impl, shape):
     modules["cudnn32"].load_state_dict(ref.state_dict())
     modules["ours"].load_state_dict(ref.state_dict())
     results = {}
-    for name, m in modules.items():
-        out, (h, c) = m(x.to(next(m.parameters()).dtype))
-        (out.square().mean() + h.sum() + c.sum()).backward()
-        results[name] = [out, h, c] + [p.grad for p in m.parameters()]
+    with fp32_precision(precision):
+        assert matmul_precision() == precision
+        for name, m in modules.items():
+            out, (h, c) = m(x.to(next(m.parameters()).dtype))
+            (out.square().mean() + h.sum() + c.sum()).backward()
+            results[name] = [out, h, c] + [p.grad for p in m.parameters()]
 
     def error(name, k):
         a, e = results[name][k].double(), results["cudnn64"][k]
@@ -168,3 +177,30 @@ def test_cuda_autocast_like_nn_lstm(impl, dtype, case):
 )
 def test_cell_cuda_autocast_like_nn_lstmcell(dtype, I, H, B, bias, batched, seed, x_dtype, hx_dtype):
     assert_cell_autocast_like_nn(I, H, B, bias, batched, x_dtype, hx_dtype, seed, "cuda", dtype)
+
+
+def test_batches_come_from_pinned_memory_and_equal_the_cpu_ones():
+    from scratch_lstm.app.data import Batches, to_device
+
+    images = torch.randint(0, 256, (70, 28, 28), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (70,))
+    cpu = list(Batches(images, labels, 32))
+    cuda = list(Batches(images, labels, 32, device="cuda"))
+    torch.cuda.synchronize()
+    for (x, y), (xc, yc) in zip(cpu, cuda):
+        assert xc.is_cuda and torch.equal(x, xc.cpu()) and torch.equal(y, yc.cpu())
+    moved = to_device(torch.ones(3), "cuda")
+    assert moved.is_cuda and torch.equal(moved.cpu(), torch.ones(3))
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_bench_rows_say_how_ours_ran_and_in_which_precision(precision):
+    """The triton impl gets a graphed row and an eager one; both sides in the asked precision."""
+    from scratch_lstm.app.bench import BenchConfig, _graph_settings, bench_config
+
+    device = torch.device("cuda")
+    cfg = BenchConfig("tiny", 8, 5, 3, 16, 1)
+    rows = [bench_config(cfg, "triton", device, repeats=2, warmup=1, cuda_graph=g, precision=precision)
+            for g in _graph_settings("triton", "triton", device)]
+    assert [(r["runs"], r["precision"]) for r in rows] == [("graph", precision), ("eager", precision)]
+    assert matmul_precision() == "ieee"  # restored (the fixture's setting)

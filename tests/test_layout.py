@@ -93,9 +93,9 @@ def test_the_model_code_never_imports_the_app():
 
 
 def test_the_fast_paths_import_only_what_sits_below_them():
-    """fused and triton_lstm see the layer contract, the autograd glue, the equations and the
-    autocast rules; never the stack, the dispatch, or each other."""
-    below = {f"{MODEL}.{m}" for m in ("autocast", "autograd", "checks", "layer", "cell")}
+    """fused and triton_lstm see the layer contract, the autograd glue, the equations, the
+    autocast rules and the float32 precision rules; never the stack, the dispatch, or each other."""
+    below = {f"{MODEL}.{m}" for m in ("autocast", "autograd", "checks", "layer", "cell", "precision")}
     for fast in ("fused", "triton_lstm"):
         assert GRAPH[f"{MODEL}.{fast}"] <= below, fast
 

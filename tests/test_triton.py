@@ -2,7 +2,9 @@
 
 conftest.py turns the interpreter on where there is no GPU. The equivalence suite covers
 impl="triton" against nn.LSTM (tests/test_equivalence.py); here: the two step kernels against
-lstm_step and autograd, the fallbacks, the error without a GPU, and the real H100 build.
+lstm_step and autograd (one program a tile, and split in four), both W_hh layouts, the torch
+precision settings, the fallbacks, the error without a GPU, and the real H100 build (registers,
+spills, what the k-loops compile to, programs per launch).
 """
 
 import json
@@ -19,6 +21,7 @@ from hypothesis import strategies as st
 from conftest import TOL
 from scratch_lstm import LSTM, lstm_step
 from scratch_lstm.impls import interpreting
+from scratch_lstm.precision import fp32_precision
 
 triton = pytest.importorskip("triton")
 tr = pytest.importorskip("scratch_lstm.triton_lstm")
@@ -34,60 +37,86 @@ def step_tensors(B, I, H, seed, bias=True):
             r(4 * H) if bias else None, r(4 * H) if bias else None)
 
 
-def launch_forward_step(x, h_prev, c_prev, w_ih, w_hh, b_ih, b_hh, reverse):
-    """One launch of _forward_step for a single step (T=1), as _forward would make it."""
+def tiling(B, H, split):
+    """The rule's tile for (B, H), with or without the split into four programs a tile."""
+    return tr.tiles(B, H)._replace(split=split)
+
+
+def launch_forward_step(x, h_prev, c_prev, w_ih, w_hh, b_ih, b_hh, reverse, split, rows_contiguous):
+    """One launch of _forward_step for a single step (T=1), as _forward makes it; W_hh laid out
+    with its rows' or its columns' index contiguous (the layouts of IEEE and of TF32)."""
     B, H = h_prev.shape
     Z = (x @ w_ih.T + (b_ih + b_hh if b_ih is not None else 0)).reshape(1, B, 4 * H).contiguous()
     y = torch.full((1, B, H), float("nan"))  # poisoned: every element must be written
     Cs = torch.full((2, B, H), float("nan"))
     Cs[1 if reverse else 0] = c_prev
-    BB, BH, BK, _ = tr.tiles(B, H)
-    grid = (triton.cdiv(B, BB), triton.cdiv(H, BH))
-    tr._forward_step[grid](Z, y, h_prev.contiguous(), Cs, w_hh.contiguous(), 0, 0, B, H,
-                           REVERSE=reverse, SAVE=True, BLOCK_B=BB, BLOCK_H=BH, BLOCK_K=BK,
-                           PRECISION="ieee")
+    til = tiling(B, H, split)
+    w = tr._laid_out(w_hh, rows_contiguous)
+    count = torch.zeros(triton.cdiv(B, til.block_b) * triton.cdiv(H, til.block_h), dtype=torch.int32)
+    tr._launch(tr._forward_step, til, B, H)(
+        Z, y, h_prev.contiguous(), Cs, w, *w.stride(), count, 0, 0, B, H, REVERSE=reverse, SAVE=True,
+        SPLIT=split, BLOCK_B=til.block_b, BLOCK_H=til.block_h, BLOCK_K=til.block_k, PRECISION="ieee")
+    assert not count.any()  # the last program of each tile set its counter back
     return Z[0], y[0], Cs[0 if reverse else 1]
 
 
-@settings(max_examples=20)
+@pytest.mark.parametrize("split", [False, True], ids=["one-program-a-tile", "split"])
+@settings(max_examples=15)
 @given(B=st.integers(1, 40), I=st.integers(1, 5), H=st.integers(1, 40), bias=st.booleans(),
-       reverse=st.booleans(), seed=st.integers(0, 2**32 - 1))
-def test_forward_step_kernel_computes_lstm_step(B, I, H, bias, reverse, seed):
+       reverse=st.booleans(), rows_contiguous=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_forward_step_kernel_computes_lstm_step(split, B, I, H, bias, reverse, rows_contiguous, seed):
     x, h, c, w_ih, w_hh, b_ih, b_hh = step_tensors(B, I, H, seed, bias)
-    gates, h_new, c_new = launch_forward_step(x, h, c, w_ih, w_hh, b_ih, b_hh, reverse)
+    gates, h_new, c_new = launch_forward_step(x, h, c, w_ih, w_hh, b_ih, b_hh, reverse, split,
+                                              rows_contiguous)
     s = lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh)
     torch.testing.assert_close(gates, torch.cat([s.i, s.f, s.g, s.o], 1), **TOL[torch.float32])
     torch.testing.assert_close(c_new, s.c, **TOL[torch.float32])
     torch.testing.assert_close(h_new, s.h, **TOL[torch.float32])
 
 
-@settings(max_examples=20)
-@given(B=st.integers(1, 40), H=st.integers(1, 40), reverse=st.booleans(), seed=st.integers(0, 2**32 - 1))
-def test_backward_step_kernel_equals_autograd_through_lstm_step(B, H, reverse, seed):
+@pytest.mark.parametrize("split", [False, True], ids=["one-program-a-tile", "split"])
+@settings(max_examples=15)
+@given(B=st.integers(1, 40), H=st.integers(1, 40), reverse=st.booleans(), has_next=st.booleans(),
+       rows_contiguous=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_backward_step_kernel_equals_autograd_through_lstm_step(split, B, H, reverse, has_next,
+                                                                rows_contiguous, seed):
+    """One step's gradient; with ``has_next`` the gradient that the step after sends back,
+    ``dz_{t+1} W_hh``, is part of dh_t (the product that the split shares among four programs)."""
     x, h, c, w_ih, w_hh, b_ih, b_hh = step_tensors(B, 3, H, seed)
     gen = torch.Generator().manual_seed(seed + 1)
-    dy, dh_n, dc_n = (torch.randn(B, H, generator=gen) for _ in range(3))
+    dy, dh_n, dc_n, dz_next = (torch.randn(B, n * H, generator=gen) for n in (1, 1, 1, 4))
+    dh = dy + (dz_next @ w_hh if has_next else dh_n)  # what reaches h_t
     # autograd through the equations: the gradients of z_t (the pre-activations) and of c_{t-1}
     z = (x @ w_ih.T + h @ w_hh.T + b_ih + b_hh).requires_grad_()
     c_prev = c.clone().requires_grad_()
     z_i, z_f, z_g, z_o = z.chunk(4, 1)
     c_new = torch.sigmoid(z_f) * c_prev + torch.sigmoid(z_i) * torch.tanh(z_g)
     h_new = torch.sigmoid(z_o) * torch.tanh(c_new)
-    dz, dc_prev = torch.autograd.grad((h_new, c_new), (z, c_prev), (dy + dh_n, dc_n))
+    dz, dc_prev = torch.autograd.grad((h_new, c_new), (z, c_prev), (dh, dc_n))
 
-    gates, _, _ = launch_forward_step(x, h, c, w_ih, w_hh, b_ih, b_hh, reverse)
+    gates, _, _ = launch_forward_step(x, h, c, w_ih, w_hh, b_ih, b_hh, reverse, False, False)
     Cs = torch.stack([c, c_new.detach()])
     if reverse:
         Cs = Cs.flip(0).contiguous()
-    dZ = torch.full((1, B, 4 * H), float("nan"))
+    # two steps in dZ: the one differentiated (t = 0), and the one after it, already done
+    dZ = torch.stack([torch.full((B, 4 * H), float("nan")), dz_next])
+    G = torch.cat([gates[None], torch.zeros(1, B, 4 * H)])
     dC = dc_n.clone()
-    BB, BH, BK, _ = tr.tiles(B, H)
-    grid = (triton.cdiv(B, BB), triton.cdiv(H, BH))
-    dY = dy[None]
-    tr._backward_step[grid](gates[None].contiguous(), Cs, dY, dZ, dC, dh_n, w_hh.contiguous(), 0, 0,
-                            B, H, *dY.stride(), REVERSE=reverse, BLOCK_B=BB, BLOCK_H=BH,
-                            BLOCK_K=BK, PRECISION="ieee")
-    torch.testing.assert_close(dZ[0], dz, **TOL[torch.float32])
+    til = tiling(B, H, split)
+    w = tr._laid_out(w_hh, rows_contiguous)
+    part = torch.full((4, B, H), float("nan")) if split else dC
+    count = torch.zeros(triton.cdiv(B, til.block_b) * triton.cdiv(H, til.block_h), dtype=torch.int32)
+    dY = torch.stack([dy, torch.zeros(B, H)])
+    t = 1 if reverse else 0  # the step after t is t + 1 (t - 1 in reverse): slot 1 of dZ either way
+    if reverse:
+        dZ, G, dY = dZ.flip(0).contiguous(), G.flip(0).contiguous(), dY.flip(0).contiguous()
+        Cs = torch.cat([torch.zeros(1, B, H), Cs])  # slots t + 1 (c_{t-1}) and t (c_t) for t = 1
+    tr._launch(tr._backward_step, til, B, H)(
+        G, Cs, dY, dZ, dC, dh_n, w, *w.stride(), part, count, t, int(has_next), B, H, *dY.stride(),
+        REVERSE=reverse, SPLIT=split, BLOCK_B=til.block_b, BLOCK_H=til.block_h,
+        BLOCK_K=til.block_k, PRECISION="ieee")
+    assert not count.any()
+    torch.testing.assert_close(dZ[t], dz, **TOL[torch.float32])
     torch.testing.assert_close(dC, dc_prev, **TOL[torch.float32])
 
 
@@ -140,6 +169,64 @@ def test_batch_of_zero_and_inference_path():
     assert out.shape == (6, 0, 5) and h.shape == c.shape == (2, 0, 5)
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["one-program-a-tile", "split"])
+@pytest.mark.parametrize("precision", ["ieee", "tf32"])
+def test_both_tilings_and_weight_layouts_equal_nn_lstm(split, precision, monkeypatch):
+    """Several steps, tiles and layers, both directions: the recurrent gradient ``dz_{t+1} W_hh``
+    of every step, with W_hh in the layout each precision reads (in the interpreter TF32's
+    products are exact, so both are held to float32's tolerance)."""
+    monkeypatch.setattr(tr, "tiles", lambda B, H, device=None: tr.Tiling(16, 16, 32, 4, split))
+    torch.manual_seed(0)
+    ref = torch.nn.LSTM(3, 20, num_layers=2, bidirectional=True)
+    ours = LSTM(3, 20, num_layers=2, bidirectional=True, impl="triton")
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(4, 18, 3)  # 2 x 2 tiles of the (18, 20) state
+    results = []
+    with fp32_precision(precision):
+        for m in (ours, ref):
+            out, (h, c) = m(x)
+            (out.square().sum() + h.sum() + c.sum()).backward()
+            results.append([out, h, c] + [p.grad for p in m.parameters()])
+    for a, e in zip(*results):
+        torch.testing.assert_close(a, e, **TOL[torch.float32])
+
+
+@pytest.mark.parametrize("setting", ["cuda.matmul", "backends"])
+def test_the_new_precision_api_never_crashes_and_is_followed(setting, monkeypatch):
+    """``torch.backends.cuda.matmul.fp32_precision = "tf32"`` (or ``torch.backends.fp32_precision``,
+    which the matmul setting inherits while it is "none") makes torch >= 2.9 refuse to read
+    ``allow_tf32``; the kernels read the new setting instead."""
+    matmul = torch.backends.cuda.matmul
+    if not hasattr(matmul, "fp32_precision"):
+        pytest.skip("this torch has no fp32_precision API")
+    launched = []
+    real = tr._launch
+    monkeypatch.setattr(tr, "_launch", lambda *a: (lambda *args, **kw: launched.append(kw["PRECISION"])
+                                                  or real(*a)(*args, **kw)))
+    before = matmul.fp32_precision, torch.backends.fp32_precision
+    try:
+        if setting == "cuda.matmul":
+            matmul.fp32_precision = "tf32"
+        else:
+            matmul.fp32_precision, torch.backends.fp32_precision = "none", "tf32"
+        out, _ = LSTM(3, 5, impl="triton")(torch.randn(2, 3, 3))
+    finally:
+        matmul.fp32_precision, torch.backends.fp32_precision = before
+    assert out.shape == (2, 3, 5) and launched and set(launched) == {"tf32"}
+
+
+def test_inference_returns_the_final_states_in_their_own_memory():
+    """Without autograd, h_n and c_n are copies: views would keep the (T+1, B, H) cell states alive."""
+    T, B, I, H = 6, 3, 2, 5
+    args = (torch.randn(T, B, I), torch.randn(B, H), torch.randn(B, H), torch.randn(4 * H, I),
+            torch.randn(4 * H, H), torch.randn(4 * H), torch.randn(4 * H))
+    with torch.no_grad():
+        y, (h_n, c_n) = tr.triton_lstm_layer(*args)
+    for state in (h_n, c_n):
+        assert state._base is None and state.untyped_storage().nbytes() == B * H * 4
+    torch.testing.assert_close(h_n, y[-1])
+
+
 def test_without_a_gpu_or_interpreter_using_it_is_one_clear_error():
     code = ("import torch, scratch_lstm\n"
             "m = scratch_lstm.LSTM(3, 4, impl='triton')\n"  # constructing is fine
@@ -158,18 +245,62 @@ def test_without_a_gpu_or_interpreter_using_it_is_one_clear_error():
 H100_SHARED_BYTES = 227 * 1024  # the most shared memory one block may use on sm_90
 
 
-def test_kernels_build_for_an_h100_without_spilling():
-    """Every tile the kernels may use compiles to an sm_90 cubin that fits and does not spill."""
+@pytest.fixture(scope="module")
+def build_rows():
+    """benchmarks/triton_build.py --json: every build, as the JIT makes it, in both precisions."""
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "triton_build.py"), "--json"],
                           capture_output=True, text=True, timeout=900, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
-    rows = json.loads(proc.stdout)
-    assert {(r["block_b"], r["block_h"]) for r in rows} == set(tr.TILES)
-    for r in rows:
+    assert proc.returncode == 0, proc.stderr  # 1: a build spills or overflows shared memory
+    return json.loads(proc.stdout)
+
+
+def test_kernels_build_for_an_h100_without_spilling(build_rows):
+    """Every tiling the rule may pick, the three configurations' builds, both precisions: an sm_90
+    cubin that fits and does not spill, with tensor cores exactly in TF32."""
+    assert {(r["block_b"], r["block_h"], r["split"]) for r in build_rows} == {
+        (*t, split) for t in tr.TILES for split in (False, True)}
+    assert {r["precision"] for r in build_rows} == {"ieee", "tf32"}
+    for r in build_rows:
         assert r["shared_bytes"] <= H100_SHARED_BYTES, r
-        assert r["fma_in_ptx"], r  # IEEE fp32 dot: FMAs, not TF32 tensor-core instructions
-        assert r["stack_bytes"] is not None, "triton's bundled cuobjdump gave no register report"
         assert r["stack_bytes"] == 0 and r["registers"] <= 255, r
+        assert r["tf32_mma_in_ptx"] == (r["precision"] == "tf32"), r
+        assert r["loop_math"], r  # the k-loop was found
+
+
+def test_the_build_fills_an_h100_on_every_benchmark_configuration(build_rows):
+    """Each launch of the seed, long and batch1024 configurations runs at least one program per
+    multiprocessor (132), in both precisions (16 x 16 tiles alone gave 128 and 64)."""
+    rows = [r for r in build_rows if r["config"] in ("seed", "long", "batch1024")]
+    assert {(r["config"], r["kernel"], r["precision"]) for r in rows} == {
+        (c, k, p) for c in ("seed", "long", "batch1024") for k in ("forward", "inference", "backward")
+        for p in ("ieee", "tf32")}
+    assert all(r["programs"] >= tr.H100_SMS for r in rows), [(r["config"], r["programs"]) for r in rows]
+
+
+def test_the_k_loops_read_shared_memory_as_each_precision_wants(build_rows):
+    """IEEE: the forward reads W_hh with its units contiguous, as the backward always did, so its
+    k-loop has no more 16-byte shared loads (LDS.128) than the backward's of the same tile (those
+    are h_{t-1}'s or dz_{t+1}'s rows); reading W_hh with k contiguous gave 47 against 16 on the
+    seed shape, 16 lanes on the same 4 banks. TF32: no 4-byte shared loads (LDS) in a k-loop, which
+    a tensor-core operand laid out against its k index needs (the backward had 8)."""
+    key = lambda r: (r["config"], r["precision"], r["block_b"], r["block_h"], r["split"])  # noqa: E731
+    backward = {key(r): r for r in build_rows if r["kernel"] == "backward"}
+    for r in build_rows:
+        if r["kernel"] == "backward":
+            continue
+        loads, theirs = r["loop_shared_loads"], backward[key(r)]["loop_shared_loads"]
+        if r["precision"] == "ieee":
+            assert loads.get("LDS.128", 0) <= theirs.get("LDS.128", 0), r
+        else:
+            assert "LDS" not in loads and "LDS" not in theirs, (r, theirs)
+
+
+def test_the_forward_loads_its_inputs_before_the_product(build_rows):
+    """Z_x (and c_{t-1}) do not depend on h_{t-1}: their global loads are issued before the
+    k-loop (they came after it), so their latency overlaps the product."""
+    for r in build_rows:
+        if r["kernel"] in ("forward", "inference"):
+            assert r["global_loads_before_loop"] >= 2, r  # a gate's Z_x (all four unsplit) and c_{t-1}
 
 
 # ---- the CLI with --backend triton ---------------------------------------------------------
@@ -179,7 +310,7 @@ def test_train_eval_gates_on_the_triton_backend_in_the_interpreter(tmp_path, cap
 
     # The interpreter runs the programs of a launch one after another: the largest tile keeps the
     # 1,000-image test passes quick (the kernel tests above use the GPU's choice).
-    monkeypatch.setattr(tr, "tiles", lambda B, H, device=None: (64, 32, 32, 8))
+    monkeypatch.setattr(tr, "tiles", lambda B, H, device=None: tr.Tiling(64, 32, 32, 8, False))
 
     out = tmp_path / "run"
     assert main(["train", "--dataset", "mnist-sample", "--backend", "triton", "--hidden-size", "16",
@@ -222,7 +353,8 @@ def test_without_a_gpu_the_cli_says_so_in_one_line(argv, tmp_path):
 
 def test_coverage_and_tile_rules():
     """kernels_cover: float32 throughout, no projection, 32-bit offsets; tiles: the largest tile
-    that still gives each of the 132 multiprocessors a program, 8 warps from 1024 elements."""
+    that still gives each of the 132 multiprocessors a program, split over four programs where no
+    tile does and H is at least 4 k-blocks; 8 warps from 1024 elements."""
     f32 = lambda *s: torch.zeros(*s)  # noqa: E731
     x, h, c, w_ih, w_hh, b = f32(2, 3, 4), f32(3, 5), f32(3, 5), f32(20, 4), f32(20, 5), f32(20)
     assert tr.kernels_cover((x, h, c, w_ih, w_hh, b, b, None))
@@ -231,7 +363,13 @@ def test_coverage_and_tile_rules():
     assert not tr.kernels_cover((x, h.double(), c, w_ih, w_hh, b, b, None))  # a float64 state
     big = torch.zeros(1, 1).expand(2**20, 2**9)  # B * 4H = 2**31 (a view: no memory)
     assert not tr.kernels_cover((x, big, big, w_ih, w_hh, b, b, None))
-    assert tr.tiles(128, 256)[:2] == (16, 16)  # seed: 8 x 16 = 128 programs, no bigger tile fills 132
-    assert tr.tiles(1024, 256) == (64, 16, 32, 8)  # batch1024: 16 x 16 = 256 programs
+    # seed: 16 x 16 gives 128 programs, so each tile is split in four: 32 x 16 gives 4 x 64 = 256
+    assert tr.tiles(128, 256) == tr.Tiling(32, 16, 32, 4, True)
+    assert tr.tiles(128, 128) == tr.Tiling(16, 16, 32, 4, True)  # long: 4 x 64 (64 unsplit)
+    assert tr.tiles(1024, 256) == tr.Tiling(64, 16, 32, 8, False)  # batch1024: 16 x 16 = 256 programs
     assert tr.tiles(4096, 1024)[:2] == (64, 32)
+    assert tr.tiles(3, 5) == tr.Tiling(16, 16, 32, 4, False)  # a k-loop of one block: no split
+    assert tr.tiles(16, 128) == tr.Tiling(16, 16, 32, 4, True)  # 4 x 8 programs: all there are
+    for B, H in ((128, 256), (128, 128), (1024, 256), (4096, 1024), (1024, 128)):
+        assert tr.programs(B, H, *tr.tiles(B, H)[:2], tr.tiles(B, H).split) >= tr.H100_SMS
     assert [tr.num_warps_for(*t) for t in tr.TILES] == [4, 4, 4, 8, 8, 8]

@@ -7,8 +7,13 @@ same machine state, and reports medians, the median of per-pair ratios (ours / t
 per second, the bytes autograd saves for backward, and on CUDA the peak memory of a training step.
 
 On CUDA the ``triton`` rows replay each call from a CUDA graph (:mod:`scratch_lstm.app.cuda_graphs`),
-as the trainer runs them; ``--cuda-graph all`` graphs every module, ``nn.LSTM`` included, and
-``none`` runs everything eagerly.
+as the trainer runs them, and a second row times the same impl eagerly (``runs``: ``eager``), as
+``eval`` and a user's ``model(x)`` run it; ``--cuda-graph all`` graphs every module, ``nn.LSTM``
+included (each graphed impl again with an eager row), and ``none`` runs everything eagerly.
+
+Both sides compute in the same float32 precision (:func:`scratch_lstm.precision.fp32_precision`):
+``--precision ieee`` (the default) sets cuBLAS and cuDNN to full fp32, ``tf32`` both to TF32
+(cuDNN's own default is TF32; the kernels follow cuBLAS). Each row says which.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from torch import nn
 
 from ..convert import from_torch
 from ..impls import IMPLS
+from ..precision import PRECISIONS, fp32_precision
 from .config import check_backend_device, resolve_device
 from .cuda_graphs import CUDAGraphStep
 from .errors import TrainingError
@@ -93,13 +99,22 @@ def _caller(fn, module, graphed: bool, x, warmup: int):
 
 
 def bench_config(cfg: BenchConfig, impl: str, device, dtype=torch.float32, repeats: int = 10,
-                 warmup: int = 2, cuda_graph: str = "triton", tick=lambda: None) -> dict:
+                 warmup: int = 2, cuda_graph: str = "triton", tick=lambda: None,
+                 precision: str = "ieee") -> dict:
     """Time ``impl`` against nn.LSTM on one configuration; returns one result row.
 
     ``cuda_graph`` (``"triton"``, ``"all"`` or ``"none"``) says whose calls replay from a CUDA
-    graph on a GPU; the row records it. ``tick()`` is called after each warm-up or timed pair of
-    calls (``2 * (warmup + 1 + repeats)`` times in all), for a progress bar.
+    graph on a GPU; the row records it (``runs``: ``graph`` or ``eager`` for ours). Both modules
+    compute float32 products in ``precision`` (``"ieee"`` or ``"tf32"``, on a GPU). ``tick()`` is
+    called after each warm-up or timed pair of calls (``2 * (warmup + 1 + repeats)`` times in
+    all), for a progress bar.
     """
+    with fp32_precision(precision):
+        row = _bench_config(cfg, impl, device, dtype, repeats, warmup, cuda_graph, tick)
+    return {**row, "precision": precision}
+
+
+def _bench_config(cfg, impl, device, dtype, repeats, warmup, cuda_graph, tick) -> dict:
     torch.manual_seed(0)
     ref = nn.LSTM(cfg.input_size, cfg.hidden_size, cfg.num_layers, batch_first=True,
                   device=device, dtype=dtype)
@@ -118,7 +133,8 @@ def bench_config(cfg: BenchConfig, impl: str, device, dtype=torch.float32, repea
     graphed = {"torch": cuda_graph == "all" and device.type == "cuda",
                "ours": cuda_graph in ("all", impl) and device.type == "cuda"}
     row = {**asdict(cfg), "impl": impl, "device": str(device), "dtype": str(dtype).replace("torch.", ""),
-           "cuda_graph_torch": graphed["torch"], "cuda_graph_ours": graphed["ours"]}
+           "cuda_graph_torch": graphed["torch"], "cuda_graph_ours": graphed["ours"],
+           "runs": "graph" if graphed["ours"] else "eager"}
     for kind, fn in (("infer", infer), ("train", train_step)):
         calls = {"torch": _caller(fn, ref, graphed["torch"], x, warmup),
                  "ours": _caller(fn, ours, graphed["ours"], x, warmup)}
@@ -152,12 +168,13 @@ def bench_config(cfg: BenchConfig, impl: str, device, dtype=torch.float32, repea
 def format_table(rows: list[dict]) -> str:
     """A plain-text table of benchmark rows."""
     cuda = any("peak_ours_mb" in r for r in rows)
-    head = (f"{'config':<10} {'impl':<7} {'B':>5} {'T':>4} {'H':>4} {'K':>2} | "
+    head = (f"{'config':<10} {'impl':<7} {'runs':<5} {'prec':<4} {'B':>5} {'T':>4} {'H':>4} {'K':>2} | "
             f"{'infer ms (ours/torch)':>22} {'ratio':>6} | {'train ms (ours/torch)':>22} {'ratio':>6} | "
             f"{'train samples/s':>15} | {'saved MB (ours/torch)':>21}" + (" | peak MB (ours/torch)" if cuda else ""))
     lines = [head, "-" * len(head)]
     for r in rows:
-        line = (f"{r['name']:<10} {r['impl']:<7} {r['batch']:>5} {r['seq_len']:>4} {r['hidden_size']:>4} "
+        line = (f"{r['name']:<10} {r['impl']:<7} {r.get('runs', 'eager'):<5} {r.get('precision', 'ieee'):<4} "
+                f"{r['batch']:>5} {r['seq_len']:>4} {r['hidden_size']:>4} "
                 f"{r['num_layers']:>2} | {r['infer_ours_ms']:>10.2f} / {r['infer_torch_ms']:>9.2f} "
                 f"{r['infer_ratio']:>6.2f} | {r['train_ours_ms']:>10.2f} / {r['train_torch_ms']:>9.2f} "
                 f"{r['train_ratio']:>6.2f} | {r['train_ours_samples_per_s']:>15.0f} | "
@@ -188,7 +205,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=positive_int, default=10,
                    help="timed calls of each module; the median is reported")
     p.add_argument("--warmup", type=non_negative_int, default=2, help="untimed calls of each module first")
-    p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on CUDA (both modules)")
+    p.add_argument("--precision", nargs="+", choices=PRECISIONS, default=["ieee"],
+                   help="float32 products on CUDA, the same for both modules: ieee (full fp32), "
+                        "tf32 (TensorFloat-32, compute capability 8.0 and later; skipped elsewhere); "
+                        "one row per precision")
     p.add_argument("--threads", type=positive_int, default=None,
                    help="torch.set_num_threads on the CPU (default: torch's choice)")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
@@ -212,29 +232,47 @@ def run(args) -> list[dict]:
         raise TrainingError(f"--json {args.json}: folder {Path(args.json).resolve().parent} does not exist")
     if args.threads:
         torch.set_num_threads(args.threads)
-    torch.backends.cuda.matmul.allow_tf32 = args.tf32
-    torch.backends.cudnn.allow_tf32 = args.tf32
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else (
         f"CPU, {torch.get_num_threads()} threads")
+    precisions = list(dict.fromkeys(args.precision))
+    if "tf32" in precisions and not has_tf32(device):
+        print("note: TF32 rows skipped: TF32 needs a CUDA GPU of compute capability 8.0 or later"
+              + ("" if device.type == "cuda" else " (the CPU computes float32 products in IEEE fp32)"))
+        precisions = [p for p in precisions if p != "tf32"] or ["ieee"]
     print(f"scratch-lstm bench: torch {torch.__version__} on {where}; dtype {args.dtype}"
-          + (f"; TF32 {'on' if args.tf32 else 'off'}" if device.type == "cuda" else "")
+          + (f"; precision (both sides) {', '.join(precisions)}" if device.type == "cuda" else "")
           + f"; median of {args.repeats} interleaved repeats"
-          + (f"; CUDA graphs: {args.cuda_graph}" if device.type == "cuda" else ""), flush=True)
+          + (f"; CUDA graphs: {args.cuda_graph} (runs: graph = replays, eager = launched from Python)"
+             if device.type == "cuda" else ""), flush=True)
     rows = []
-    for name in args.config:
-        for impl in args.impl:
-            with tqdm(total=2 * (args.warmup + 1 + args.repeats), desc=f"{name}/{impl}", leave=False,
-                      disable=not sys.stderr.isatty(), file=sys.stderr) as bar:
-                rows.append(bench_config(CONFIGS[name], impl, device, getattr(torch, args.dtype),
-                                         args.repeats, args.warmup, args.cuda_graph, tick=bar.update))
-            rows[-1]["where"] = where
-            rows[-1]["tf32"] = bool(args.tf32)
-            print(format_table(rows[-1:]).splitlines()[-1] if len(rows) > 1 else format_table(rows),
-                  flush=True)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=2)
+    for precision in precisions:
+        for name in args.config:
+            for impl in args.impl:
+                for cuda_graph in _graph_settings(args.cuda_graph, impl, device):
+                    with tqdm(total=2 * (args.warmup + 1 + args.repeats), desc=f"{name}/{impl}",
+                              leave=False, disable=not sys.stderr.isatty(), file=sys.stderr) as bar:
+                        rows.append(bench_config(CONFIGS[name], impl, device, getattr(torch, args.dtype),
+                                                 args.repeats, args.warmup, cuda_graph, tick=bar.update,
+                                                 precision=precision))
+                    rows[-1]["where"] = where
+                    print(format_table(rows[-1:]).splitlines()[-1] if len(rows) > 1
+                          else format_table(rows), flush=True)
+                    if args.json:  # after every row: a run stopped midway keeps what it measured
+                        with open(args.json, "w") as fh:
+                            json.dump(rows, fh, indent=2)
     return rows
+
+
+def _graph_settings(cuda_graph: str, impl: str, device) -> list[str]:
+    """The ``cuda_graph`` values to run ``impl`` with: as asked and, where that graphs ours on a
+    GPU, eagerly as well (what ``eval`` and ``model(x)`` get)."""
+    graphs_ours = device.type == "cuda" and cuda_graph in ("all", impl)
+    return [cuda_graph, "none"] if graphs_ours else [cuda_graph]
+
+
+def has_tf32(device) -> bool:
+    """Whether ``device`` multiplies float32 in TF32 when asked: a CUDA GPU of compute capability 8+."""
+    return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
 
 
 def main(argv=None) -> int:

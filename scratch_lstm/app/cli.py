@@ -15,6 +15,7 @@ import sys
 import torch
 
 from ..classifier import BACKENDS
+from ..precision import PRECISIONS
 from .config import CUDA_GRAPH, DEVICES, DTYPES, SCHEDULES
 from .data import DATASETS, SEQUENCES
 from .errors import DataError, TrainingError
@@ -128,6 +129,10 @@ def _train_flags(t: argparse.ArgumentParser) -> None:
     t.add_argument("--cuda-graph", choices=CUDA_GRAPH, default="auto",
                    help="on CUDA, record a training step once and replay it for every full batch: "
                         "auto: for --backend triton; on: for any backend; off: never")
+    t.add_argument("--precision", choices=PRECISIONS, default="ieee",
+                   help="float32 matrix products on a CUDA GPU (cuBLAS, cuDNN, the triton kernels): "
+                        "ieee: full fp32; tf32: TensorFloat-32 tensor cores (Ampere and later), "
+                        "faster, about 1e-3 relative error; no effect on the CPU")
 
 
 def _eval_flags(e: argparse.ArgumentParser) -> None:

@@ -9,6 +9,7 @@ import torch
 
 from ..classifier import BACKENDS
 from ..impls import unavailable_reason
+from ..precision import PRECISIONS
 from .data import DATASETS, SEQUENCES
 from .errors import TrainingError
 
@@ -59,6 +60,7 @@ class TrainConfig:
     resume: bool = False
     log_every: float = 10.0
     cuda_graph: str = "auto"
+    precision: str = "ieee"  # float32 products on a GPU: IEEE fp32, or TF32 (scratch_lstm.precision)
 
     def model_config(self) -> dict:
         """The arguments of :class:`~scratch_lstm.LSTMClassifier` that this run trains."""
@@ -77,7 +79,7 @@ class TrainConfig:
 
         for name, allowed in (("dataset", DATASETS), ("sequence", SEQUENCES), ("backend", BACKENDS),
                               ("schedule", SCHEDULES), ("device", DEVICES), ("dtype", DTYPES),
-                              ("cuda_graph", CUDA_GRAPH)):
+                              ("cuda_graph", CUDA_GRAPH), ("precision", PRECISIONS)):
             if getattr(self, name) not in allowed:
                 bad(name, "one of " + ", ".join(allowed))
         for name in ("hidden_size", "num_layers", "epochs", "batch_size"):

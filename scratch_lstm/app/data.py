@@ -368,4 +368,16 @@ class Batches:
         for start in range(0, n, self.batch_size):
             idx = order[start : start + self.batch_size]
             x = sequence_view(self.images[idx], self.sequence, *self.stats, self.permutation)
-            yield x.to(self.device), self.labels[idx].to(self.device)
+            yield to_device(x, self.device), to_device(self.labels[idx], self.device)
+
+
+def to_device(t: Tensor, device: str | torch.device) -> Tensor:
+    """``t`` on ``device``; to a CUDA GPU from pinned (page-locked) memory, without blocking.
+
+    A copy from ordinary (pageable) memory makes the host wait until the GPU has it; from pinned
+    memory it is queued on the current stream like a kernel, ahead of the step that reads it,
+    while the host prepares the next batch. Elsewhere a plain ``t.to(device)``.
+    """
+    if torch.device(device).type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)

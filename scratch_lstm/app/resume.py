@@ -27,6 +27,8 @@ from .runs import metrics_text, summary, write_curves, write_metrics
 # by its fingerprint instead of by the flags that found it).
 RESUME_FREE = ("epochs", "resume", "log_every", "device", "out", "data_dir", "download", "dataset",
                "cuda_graph")
+# Settings added after runs were saved without them: a saved config that lacks one ran with this.
+OLD_DEFAULTS = {"precision": "ieee"}  # the kernels' and cuBLAS's float32 before --precision existed
 
 
 def _flag(name: str) -> str:
@@ -48,8 +50,9 @@ def check_resume(cfg: TrainConfig, ckpt: dict, ds: Dataset, out: Path, log) -> N
         raise TrainingError(f"--resume: {path} has unknown settings {unknown} (written by another "
                             "version of scratch-lstm?)")
     show = lambda v: "not set" if v is None else v  # noqa: E731
-    changed = [f"{_flag(name)} {show(saved.get(name))} (now {show(getattr(cfg, name))})"
-               for name in sorted(known - set(RESUME_FREE)) if saved.get(name) != getattr(cfg, name)]
+    was = lambda name: saved.get(name, OLD_DEFAULTS.get(name))  # noqa: E731
+    changed = [f"{_flag(name)} {show(was(name))} (now {show(getattr(cfg, name))})"
+               for name in sorted(known - set(RESUME_FREE)) if was(name) != getattr(cfg, name)]
     if changed:
         raise TrainingError(f"--resume: {path} was trained with other settings: {'; '.join(changed)}. "
                             "Resume with the checkpoint's values (only --epochs may change)")

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..classifier import LSTMClassifier
+from ..precision import set_fp32_precision
 from .checkpoints import load_checkpoint, make_checkpoint, state_is_finite
 from .config import TrainConfig, check_backend_device, resolve_device
 from .cuda_graphs import CUDAGraphStep
@@ -98,6 +99,7 @@ def prepare(cfg: TrainConfig, log) -> Run:
     cfg.validate()
     device = resolve_device(cfg.device)
     check_backend_device(cfg.backend, device)
+    set_fp32_precision(cfg.precision)  # for the whole process: cuBLAS, cuDNN and the triton kernels
     if cfg.out is None and cfg.resume:
         raise TrainingError("--resume needs --out: the run folder to continue (e.g. --out runs/exp1)")
     numbered = cfg.out is None
@@ -156,7 +158,8 @@ def open_run_folder(run: Run, log) -> None:
         log(f"run folder: {out}")
     run.write(out / "config.json", lambda p: save_json(p, asdict(cfg)))
     log(f"model: LSTMClassifier({cfg.model_config()}) backend={cfg.backend} "
-        f"device={run.device} dtype={cfg.dtype}; "
+        f"device={run.device} dtype={cfg.dtype}"
+        + (f" precision={cfg.precision}" if run.device.type == "cuda" else "") + "; "
         f"{sum(p.numel() for p in run.model.parameters()):,} parameters; "
         f"{len(run.train_batches.labels):,} training sequences of "
         f"{'28x28' if cfg.sequence == 'rows' else '784x1'}; {plural(cfg.epochs, 'epoch')}, lr {cfg.lr:g} {cfg.schedule}")
@@ -176,14 +179,28 @@ def make_step(run: Run, log):
 
 def train_epoch(run: Run, step, epoch: int, bar: bool, log) -> dict:
     """Train one epoch and test after it; returns the epoch's metrics. A non-finite loss, weight
-    or test loss stops the run with a :class:`TrainingError` that says what survives."""
+    or test loss stops the run with a :class:`TrainingError` that says what survives.
+
+    The steps never wait for the device: each one's loss and correct count stay there
+    (:class:`StepTally`) until a progress line or the end of the epoch reads them, and a
+    non-finite loss is caught at that read."""
     cfg, model, optimizer = run.cfg, run.model, run.optimizer
     model.train()
     t0 = time.perf_counter()
-    loss_sum, correct, seen = 0.0, 0, 0
+    tally = StepTally(len(run.train_batches), run.device)
     n_train, steps_per_epoch = len(run.train_batches.labels), len(run.train_batches)
 
+    def read() -> tuple[float, int, int]:
+        """The epoch's ``(loss sum, correct, seen)`` so far; raises on a non-finite loss."""
+        loss_sum, correct, seen, bad = tally.read()
+        if bad is not None:
+            k, loss_value = bad
+            raise TrainingError(f"loss became {loss_value} at epoch {epoch}, batch {k + 1}; stopped. "
+                                f"{run.kept()}. Try a lower --lr or --grad-clip 1.0")
+        return loss_sum, correct, seen
+
     def status() -> str:
+        loss_sum, correct, seen = read()
         elapsed = time.perf_counter() - t0
         frac = seen / n_train
         per_epoch = (sum(run.epoch_seconds) / len(run.epoch_seconds) if run.epoch_seconds
@@ -192,7 +209,7 @@ def train_epoch(run: Run, step, epoch: int, bar: bool, log) -> dict:
         return f"loss {loss_sum / seen:.4f} acc {100 * correct / seen:.2f}%; run ETA {fmt_time(eta)}"
 
     batches = with_progress(run.train_batches, f"epoch {epoch}/{cfg.epochs}", bar=bar, log=log,
-                            every=cfg.log_every, status=status)
+                            every=cfg.log_every, status=at_most_every(1.0, status) if bar else status)
     for k, (x, y) in enumerate(batches):
         if cfg.schedule == "cosine":
             done = (epoch - 1) * steps_per_epoch + k
@@ -205,13 +222,8 @@ def train_epoch(run: Run, step, epoch: int, bar: bool, log) -> dict:
             raise TrainingError(f"the optimizer step overflowed {cfg.dtype} at epoch {epoch}, batch "
                                 f"{k + 1} ({one_line(e)}): --lr {cfg.lr:g} is far too large; "
                                 f"stopped. {run.kept()}. Try --lr 1e-3") from None
-        loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            raise TrainingError(f"loss became {loss_value} at epoch {epoch}, batch {k + 1}; stopped. "
-                                f"{run.kept()}. Try a lower --lr or --grad-clip 1.0")
-        loss_sum += loss_value * y.numel()
-        correct += (logits.argmax(1) == y).sum().item()
-        seen += y.numel()
+        tally.add(loss, logits, y)
+    loss_sum, correct, seen = read()
     train_seconds = time.perf_counter() - t0
     if not state_is_finite(model, optimizer):
         raise TrainingError(f"the weights became non-finite in epoch {epoch} (its last step; the "
@@ -262,6 +274,58 @@ def finish(run: Run, log) -> dict:
     log(f"test accuracy: {100 * run.history[-1]['test_acc']:.2f}% (best {100 * run.best_acc:.2f}%); "
         f"run folder: {run.out}")
     return result
+
+
+class StepTally:
+    """The loss and correct count of each step of an epoch, kept on the device until read.
+
+    Reading a number off a GPU waits for every kernel queued before it, so a step that called
+    ``loss.item()`` would stall the host each time; :meth:`add` only queues copies. :meth:`read`
+    sums what the steps so far recorded, in step order, as Python numbers (the sums a step-by-step
+    ``.item()`` gave), and names the first non-finite loss.
+    """
+
+    def __init__(self, steps: int, device: torch.device):
+        self.steps, self.device = steps, device
+        self.losses: torch.Tensor | None = None  # (steps,) each step's mean loss, in its dtype
+        self.correct = torch.zeros(steps, dtype=torch.int64, device=device)  # (steps,)
+        self.sizes: list[int] = []  # each step's batch size
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+        """Record a step's mean ``loss`` and how many of ``logits``' predictions match ``y``."""
+        if self.losses is None:
+            self.losses = torch.zeros(self.steps, dtype=loss.dtype, device=self.device)
+        k = len(self.sizes)
+        self.losses[k] = loss  # a copy queued on the device; no wait
+        self.correct[k] = (logits.argmax(1) == y).sum()
+        self.sizes.append(y.numel())
+
+    def read(self) -> tuple[float, int, int, tuple[int, float] | None]:
+        """``(loss sum, correct, seen, bad)``: sums over the steps so far (the loss weighted by batch
+        size), and ``bad = (step index, loss)`` of the first non-finite loss, else ``None``."""
+        n = len(self.sizes)
+        if n == 0:
+            return 0.0, 0, 0, None
+        losses, correct = self.losses[:n].tolist(), self.correct[:n].tolist()  # one wait, here
+        bad = next(((k, v) for k, v in enumerate(losses) if not math.isfinite(v)), None)
+        loss_sum = 0.0
+        for v, size in zip(losses, self.sizes):
+            loss_sum += v * size
+        return loss_sum, sum(correct), sum(self.sizes), bad
+
+
+def at_most_every(seconds: float, status):
+    """``status`` that computes its text at most once every ``seconds`` and repeats it in between
+    (a progress bar asks after every step; each answer reads from the device)."""
+    last = {"time": -math.inf, "text": ""}
+
+    def limited() -> str:
+        now = time.perf_counter()
+        if now - last["time"] >= seconds:
+            last["time"], last["text"] = now, status()
+        return last["text"]
+
+    return limited
 
 
 # ---- one step, and the optimizer it steps ----------------------------------------------------
