@@ -243,4 +243,34 @@ def plot_curves(history: list[dict], path: str | Path, title: str = "") -> Path:
         return _save(fig, path)
 
 
-__all__ = ["plot_curves", "plot_gate_change", "plot_gates", "plot_hidden_trajectory"]
+def plot_gradient_flow(flows: dict, path: str | Path, title: str = "", layer: int = 0) -> Path:
+    """How much gradient reaches each step, one line per model, on log scales over t.
+
+    ``flows`` maps a label to a :class:`scratch_lstm.GradientFlow`; the panels show layer
+    ``layer``'s ``‖dL/dc_t‖``, ``‖dL/dh_t‖`` and the mean forget-gate product
+    ``f_{t+1} ⊙ ... ⊙ f_{T-1}`` over the time steps t. Values below float64's range (0) are left out.
+    """
+    plt = _pyplot()
+    panels = (("dc", "‖dL/dc_t‖", "gradient reaching the cell state c_t"),
+              ("dh", "‖dL/dh_t‖", "gradient reaching the hidden state h_t"),
+              ("f", "mean of f_{t+1} ⊙ ... ⊙ f_{T-1}", "forget-gate product from t to the end"))
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+        for ax, (key, ylabel, subtitle) in zip(axes, panels):
+            for label, flow in flows.items():
+                values = (10 ** flow.log10_forget_product[layer] if key == "f"
+                          else getattr(flow, key)[layer])
+                t = torch.arange(values.numel())
+                shown = values > 0
+                ax.plot(t[shown].numpy(), values[shown].numpy(), label=label, lw=1.6)
+            ax.set_yscale("log")
+            ax.set(xlabel="time step t (the loss reads the last step)", ylabel=ylabel, title=subtitle)
+            ax.grid(alpha=0.3, which="major")
+        axes[0].legend(fontsize=10.5)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+__all__ = ["plot_curves", "plot_gate_change", "plot_gates", "plot_gradient_flow", "plot_hidden_trajectory"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from .checkpoints import load_optimizer_state, state_is_finite
-from .config import TrainConfig
+from .config import ADDED_SETTINGS, TrainConfig
 from .data import Dataset
 from .errors import TrainingError, one_line
 from .files import remove_stale_temp_files, save_checkpoint, save_json
@@ -41,6 +41,7 @@ def check_resume(cfg: TrainConfig, ckpt: dict, ds: Dataset, out: Path, log) -> N
     if not isinstance(saved, dict) or missing:
         raise TrainingError(f"--resume: {path} lacks {', '.join(missing) or 'config'}, so it cannot be "
                             "continued (it can still be evaluated)")
+    saved = {**ADDED_SETTINGS, **saved}  # a checkpoint from before --init trained with the default
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(saved) - known)
     if unknown:
