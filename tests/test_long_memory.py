@@ -333,7 +333,9 @@ def test_long_memory_script_writes_table_and_figure(tmp_path, capsys):
         for history in results["runs"][task].values():
             assert [h["step"] for h in history] == steps
     table = (out / "long_memory.md").read_text().splitlines()
-    assert len(table) == 2 + 6 and table[2].startswith("| adding | default |")
+    assert [row.split(" | ")[:2] for row in table[2:8]] == [
+        [f"| {task}", init] for task in ("adding", "pixels") for init in INITS]
+    assert table[9].startswith("Adding problem: always answering 0.5 scores a test loss (MSE) of")
     assert (out / "long_memory.png").read_bytes()[:4] == b"\x89PNG"
     # the same seed: every init starts from the same weights but for the gate biases
     task = long_memory.Task("adding", long_memory.Budget(hidden_size=4, test_size=2), None,
