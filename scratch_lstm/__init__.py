@@ -3,6 +3,8 @@
 Start reading at :mod:`scratch_lstm.cell` (one step), then :mod:`scratch_lstm.layer` (the loop
 over time) and :mod:`scratch_lstm.lstm` (the stack of layers); :mod:`scratch_lstm.fused` derives
 the backward by hand and :mod:`scratch_lstm.triton_lstm` runs the same equations as GPU kernels.
+The study tools: :mod:`scratch_lstm.gates` (traces of every gate, the forget-gate
+initialisations) and :mod:`scratch_lstm.gradient_flow` (how much gradient reaches each step).
 The training app (data, the trainer, the ``scratch-lstm`` command line) is :mod:`scratch_lstm.app`.
 """
 

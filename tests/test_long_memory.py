@@ -288,6 +288,11 @@ def test_gradient_flow_command_compares_inits(tmp_path, capsys):
     # what a learner is meant to see: the default's gradient is gone 100 steps back, chrono's is not
     reach = {label: m["dc_norm"][0][-101] / m["dc_norm"][0][-1] for label, m in result["models"].items()}
     assert reach["default"] < 1e-10 < 1e-2 < reach["chrono (t_max 784)"]
+    lines = {line.split(":")[0].strip(): line for line in printed.splitlines()}
+    lost = next(lag for lag in range(784) if result["models"]["default"]["dc_norm"][0][-1 - lag]
+                < 1e-6 * result["models"]["default"]["dc_norm"][0][-1])
+    assert f"default: below 1e-6 from {lost} steps back; 10 steps back" in lines["default"]
+    assert "never below 1e-6" in lines["chrono (t_max 784)"]
 
 
 def test_gradient_flow_command_reads_checkpoints(tmp_path, capsys):

@@ -142,12 +142,22 @@ def reach(flow: GradientFlow, lag: int, layer: int = 0) -> float:
     return (dc[dc.numel() - 1 - lag] / dc[-1]).item()
 
 
+def steps_until(flow: GradientFlow, fraction: float, layer: int = 0) -> int | None:
+    """How many steps back ``‖dL/dc_t‖`` first falls below ``fraction`` of the last step's, or
+    None if it never does."""
+    dc = flow.dc[layer]
+    below = (dc.flip(0) < fraction * dc[-1]).nonzero()
+    return int(below[0]) if len(below) else None
+
+
 def _print_summary(flows: dict, what: str, out: Path) -> None:
     print(f"gradient through time on {what} (layer 0): ‖dL/dc_t‖ relative to the last step")
     for label, flow in flows.items():
         T = flow.dc.size(1)
         lags = [lag for lag in LAGS if lag < T - 1] + [T - 1]
-        parts = [f"{lag} steps back {reach(flow, lag):.1e}" for lag in lags]
+        lost = steps_until(flow, 1e-6)
+        parts = [f"below 1e-6 from {lost} steps back" if lost is not None else "never below 1e-6"]
+        parts += [f"{lag} steps back {reach(flow, lag):.1e}" for lag in lags]
         product = flow.log10_forget_product[0, 0].item()
         product_text = f"1e{product:.0f}" if math.isfinite(product) else "0"
         print(f"  {label}: {'; '.join(parts)}; mean forget-gate product over all {T - 1} steps "
