@@ -90,7 +90,7 @@ class Task:
             self.test = adding_batch(budget.test_size, self.T, torch.Generator().manual_seed(10**6))
             self._train_gen = torch.Generator().manual_seed(budget.seed)
             self._batches = iter(lambda: adding_batch(B, self.T, self._train_gen), None)
-            self.source = f"adding problem, T = {self.T}"
+            self.source = f"adding problem, T = {self.T}\n(Hochreiter and Schmidhuber 1997)"
             return
         self.T, self.input_size, self.num_classes = 784, 1, 10
         ds = load_dataset("auto", data_dir)
@@ -100,7 +100,8 @@ class Task:
         batches = Batches(ds.train_images, ds.train_labels, B, name, ds.stats, perm, shuffle=True,
                           generator=torch.Generator().manual_seed(budget.seed))
         self._batches = (batch for _ in iter(int, 1) for batch in batches)  # epoch after epoch
-        self.source = f"{ds.name} ({len(ds.train_labels):,} training images), test: first {n_test:,}"
+        what = "psMNIST: permuted pixels" if name == "permuted" else "sMNIST: pixels"
+        self.source = f"{what}, {ds.name}\n{len(ds.train_labels):,} train, first {n_test:,} test images"
 
     def next_batch(self):
         x, y = next(self._batches)
@@ -219,8 +220,9 @@ def plot(results: dict, path: Path) -> None:
                 ax.grid(alpha=0.3)
                 ax.legend(fontsize=10)
         b = results["budget"]
-        fig.suptitle(f"One LSTM per init: {results['backend']}, hidden {b['hidden_size']},\nbatch "
-                     f"{b['batch_size']}, Adam {b['lr']:g} cosine, clip {b['grad_clip']:g}, seed {b['seed']}")
+        title = (f"One LSTM per init: {results['backend']}, hidden {b['hidden_size']}, batch "
+                 f"{b['batch_size']}, Adam {b['lr']:g} cosine, clip {b['grad_clip']:g}, seed {b['seed']}")
+        fig.suptitle(title if len(tasks) == 3 else title.replace(", batch", ",\nbatch"))
         fig.tight_layout()
         _save(fig, path)
 
