@@ -4,6 +4,7 @@ and the forget-gate initialisations that ``nn.LSTM`` lacks.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -123,10 +124,15 @@ def init_forget_bias(lstm: LSTM | nn.LSTM | LSTMCell | nn.LSTMCell, value: float
     The common ``b_f = 1`` start (Gers et al. 2000; Jozefowicz et al. 2015): the cell keeps its
     memory by default early in training. ``nn.LSTM`` has no such option (pytorch issue #20102).
     """
+    if not math.isfinite(value):
+        raise ValueError(f"the forget-gate bias must be a finite number, got {value}")
     for b_ih, b_hh in _forget_and_input_biases(lstm):
         H = b_ih.numel() // 4
         b_ih[H : 2 * H] = value
         b_hh[H : 2 * H] = 0.0
+
+
+CHRONO_MIN_T_MAX = 3  # chrono_init's smallest t_max: it draws from U(1, t_max - 1)
 
 
 @torch.no_grad()
@@ -138,8 +144,8 @@ def chrono_init(lstm: LSTM | nn.LSTM | LSTMCell | nn.LSTMCell, t_max: int,
     dependencies up to ``t_max`` steps long (e.g. 784 for pixel-level MNIST). ``b_hi`` and
     ``b_hf`` are zeroed so the sums equal the drawn values.
     """
-    if t_max < 3:
-        raise ValueError(f"chrono_init needs t_max >= 3, got {t_max}")
+    if not t_max >= CHRONO_MIN_T_MAX:
+        raise ValueError(f"chrono_init needs t_max >= {CHRONO_MIN_T_MAX}, got {t_max}")
     for b_ih, b_hh in _forget_and_input_biases(lstm):
         H = b_ih.numel() // 4
         u = torch.rand(H, generator=generator, dtype=torch.float64) * (t_max - 2) + 1
@@ -147,6 +153,58 @@ def chrono_init(lstm: LSTM | nn.LSTM | LSTMCell | nn.LSTMCell, t_max: int,
         b_ih[H : 2 * H] = b_f
         b_ih[:H] = -b_f
         b_hh[: 2 * H] = 0.0
+
+
+INITS = {
+    "default": "nn.LSTM's: every weight and bias from U(-1/sqrt(H), 1/sqrt(H))",
+    "forget-bias": "then every forget-gate bias b_f = b_if + b_hf set to one value (init_forget_bias)",
+    "chrono": "then b_f ~ log U(1, t_max - 1) and b_i = -b_f (chrono_init)",
+}  # the named initialisations of init_gates, with what each does
+
+
+def init_gates(lstm: LSTM | nn.LSTM | LSTMCell | nn.LSTMCell, init: str, *,
+               forget_bias: float | None = None, t_max: int | None = None,
+               generator: torch.Generator | None = None) -> None:
+    """Apply the initialisation named ``init`` (one of :data:`INITS`) to a freshly drawn LSTM.
+
+    ``"default"`` leaves ``nn.LSTM``'s draw as it is; ``"forget-bias"`` calls
+    :func:`init_forget_bias` with ``forget_bias`` (1.0 when None); ``"chrono"`` calls
+    :func:`chrono_init` with ``t_max`` (the longest dependency to span, e.g. the sequence length;
+    required) and ``generator``. Only the gate biases change, so the same weights result on every
+    implementation. ``ValueError`` for an unknown name, a value the init does not use, a
+    non-finite bias or a ``t_max`` below 3.
+    """
+    if init not in INITS:
+        raise ValueError(f"init must be one of {tuple(INITS)}, got {init!r}")
+    if forget_bias is not None and init != "forget-bias":
+        raise ValueError(f"forget_bias is used by init='forget-bias' only, not by init={init!r}")
+    if t_max is not None and init != "chrono":
+        raise ValueError(f"t_max is used by init='chrono' only, not by init={init!r}")
+    if init == "forget-bias":
+        init_forget_bias(lstm, 1.0 if forget_bias is None else forget_bias)
+    elif init == "chrono":
+        if t_max is None:
+            raise ValueError("init='chrono' needs t_max: the longest dependency in steps (e.g. the "
+                             "sequence length)")
+        chrono_init(lstm, t_max, generator)
+
+
+@torch.no_grad()
+def forgetting_times(lstm: LSTM | nn.LSTM | LSTMCell | nn.LSTMCell) -> Tensor:
+    """Each unit's characteristic forgetting time ``1 / (1 - σ(b_if + b_hf))`` in steps, ``(K*D, H)``
+    (rows in ``nn.LSTM``'s order: layer 0 forward, layer 0 reverse, ...; one row for a cell).
+
+    With no input and no hidden state the forget gate is ``f = σ(b_f)`` and the cell keeps
+    ``f^t`` of its content after ``t`` steps: about ``1/(1 - f)`` steps of memory (Tallec and
+    Ollivier 2018). It is 2 steps for ``b_f = 0``, near which ``nn.LSTM``'s draw puts every unit;
+    chrono spreads it over ``2 .. t_max``.
+    """
+    rows = []
+    for b_ih, b_hh in _forget_and_input_biases(lstm):
+        H = b_ih.numel() // 4
+        b_f = (b_ih[H : 2 * H] + b_hh[H : 2 * H]).double()  # (H,)
+        rows.append(1 + torch.exp(b_f))  # 1/(1 - σ(b)) = 1 + e^b (exact where σ(b) rounds to 1)
+    return torch.stack(rows)
 
 
 def saturation(traces: list[GateTrace], eps: float = 0.05) -> dict[str, dict[str, float]]:
@@ -168,4 +226,5 @@ def saturation(traces: list[GateTrace], eps: float = 0.05) -> dict[str, dict[str
     return stats
 
 
-__all__ = ["GateTrace", "trace_gates", "gate_weights", "init_forget_bias", "chrono_init", "saturation"]
+__all__ = ["GateTrace", "INITS", "trace_gates", "gate_weights", "init_forget_bias", "chrono_init", "init_gates",
+           "forgetting_times", "saturation"]

@@ -5,7 +5,7 @@ import torch
 from torch.autograd import gradcheck
 
 from oracle import layer_tensors
-from scratch_lstm import lstm_layer
+from scratch_lstm import fused, lstm_layer
 from scratch_lstm.fused import LSTMLayerFunction, fused_lstm_layer
 
 
@@ -20,7 +20,12 @@ def test_gradcheck(bias, proj, reverse):
 @pytest.mark.parametrize("T", [1, 2, 7])
 @pytest.mark.parametrize("proj", [True, False])
 @pytest.mark.parametrize("reverse", [True, False])
-def test_hand_backward_equals_autograd_through_the_equations(T, proj, reverse):
+@pytest.mark.parametrize("grad_block_rows", [2048, 6])  # all steps in one block; blocks of 2 steps
+def test_hand_backward_equals_autograd_through_the_equations(T, proj, reverse, grad_block_rows,
+                                                             monkeypatch):
+    """The backward sums the weight gradients block by block: one block, and several with the
+    step that read h0 in the first or the last one and a partial block at the end."""
+    monkeypatch.setattr(fused, "_GRAD_BLOCK_ROWS", grad_block_rows)
     args = layer_tensors(T=T, B=3, I=4, H=5, P=2, bias=True, proj=proj, seed=T)
     results = []
     for layer in (lstm_layer, fused_lstm_layer):

@@ -3,7 +3,7 @@
 The model and its study tools are the package above (:mod:`scratch_lstm`); nothing there imports
 from here. Reading order, from the command line down::
 
-    cli.py            the ``scratch-lstm`` command: train, eval, inspect, bench, gates
+    cli.py            the ``scratch-lstm`` command: train, eval, inspect, bench, gates, gradient-flow
     flags.py          checked number types and the help formatter the commands share
     train.py          a run, top to bottom: prepare, open the folder, epochs, finish
     config.py         the run's settings (TrainConfig), their checks, the device
@@ -17,6 +17,7 @@ from here. Reading order, from the command line down::
     cuda_graphs.py    a training step replayed from a CUDA graph
     plots.py          every figure
     gates_report.py   the gates command
+    flow_report.py    the gradient-flow command
     bench.py          the benchmark against nn.LSTM
     errors.py         the errors a user can fix
 """

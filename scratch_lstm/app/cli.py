@@ -1,4 +1,4 @@
-"""The ``scratch-lstm`` command line: train, eval, inspect, bench, gates.
+"""The ``scratch-lstm`` command line: train, eval, inspect, bench, gates, gradient-flow.
 
 User mistakes (missing data, bad flags, unreadable checkpoints, unusable folders) end with one
 ``error:`` line (a not-found message adds what to do below it) and exit code 2, never a traceback.
@@ -19,8 +19,8 @@ from ..precision import PRECISIONS
 from .config import CUDA_GRAPH, DEVICES, DTYPES, SCHEDULES
 from .data import DATASETS, SEQUENCES
 from .errors import DataError, TrainingError
-from .flags import (BACKEND_HELP, HelpFormatter, non_negative_float, non_negative_int,
-                    positive_float, positive_int, probability, seed)
+from .flags import (BACKEND_HELP, HelpFormatter, add_init_flags, non_negative_float,
+                    non_negative_int, positive_float, positive_int, probability, seed)
 
 
 def _add_data_flags(p: argparse.ArgumentParser, for_checkpoint: bool = False) -> None:
@@ -56,13 +56,18 @@ def _cmd_eval(args) -> int:
 
 def _cmd_inspect(args) -> int:
     from ..classifier import LSTMClassifier
+    from ..gates import forgetting_times
     from ..params import format_parameters
-    from .config import check_backend_device
+    from .config import TrainConfig, check_backend_device
 
     check_backend_device(args.backend, torch.device("cpu"))
+    init = TrainConfig(init=args.init, forget_bias=args.forget_bias, seed=args.seed,
+                       chrono_t_max=args.chrono_t_max or (args.seq_len if args.init == "chrono" else None))
+    init.validate()  # --init and its values, as `train` checks them
     torch.manual_seed(args.seed)
     model = LSTMClassifier(args.input_size, args.hidden_size, args.num_classes, args.num_layers,
                            backend=args.backend)
+    init.apply_init(model)  # as `train` does, after the weights are drawn
     x = torch.randn(args.batch_size, args.seq_len, args.input_size)
     rnn_out, (hn, cn) = model.rnn(x)
     N, L, Q = x.shape
@@ -73,6 +78,10 @@ def _cmd_inspect(args) -> int:
     print(f"hn:[{'x'.join(map(str, hn.shape))}] cn:[{'x'.join(map(str, cn.shape))}]  "
           f"(K={K} layers, N={N}, D={D})")
     print(f"logits = lin(rnn_out[:, -1]): [{'x'.join(map(str, model(x).shape))}]")
+    times = forgetting_times(model.rnn).flatten()
+    print(f"init {init.init_text()}: the forget gates start at f = σ(b_if + b_hf), so a cell keeps "
+          f"about 1/(1 - f) steps of memory: {times.min():.1f} .. {times.max():.1f} steps (median "
+          f"{times.median():.1f}), for sequences of {L} steps")
     print()
     print(format_parameters(model))
     return 0
@@ -90,6 +99,13 @@ def _cmd_gates(args) -> int:
 
     gates_report(args.checkpoint, args.index, args.out, args.dataset, args.data_dir, args.download,
                  backend=args.backend, device=args.device)
+    return 0
+
+
+def _cmd_gradient_flow(args) -> int:
+    from .flow_report import gradient_flow_report
+
+    gradient_flow_report(args)
     return 0
 
 
@@ -112,6 +128,7 @@ def _train_flags(t: argparse.ArgumentParser) -> None:
     t.add_argument("--grad-clip", type=non_negative_float, default=0.0,
                    help="clip the gradient norm to this value (0: off)")
     t.add_argument("--seed", type=seed, default=0, help="seed of the initial weights, shuffling and dropout")
+    add_init_flags(t)
     t.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: cuda, else mps, else cpu")
     t.add_argument("--dtype", choices=DTYPES, default="float32",
@@ -155,6 +172,7 @@ def _inspect_flags(i: argparse.ArgumentParser) -> None:
     i.add_argument("--seq-len", type=positive_int, default=20, help="steps per sequence (L)")
     i.add_argument("--backend", choices=BACKENDS, default="scratch", help=BACKEND_HELP)
     i.add_argument("--seed", type=seed, default=0, help="seed of the weights and the random batch")
+    add_init_flags(i)
 
 
 def _bench_flags(b: argparse.ArgumentParser) -> None:
@@ -175,6 +193,13 @@ def _gates_flags(g: argparse.ArgumentParser) -> None:
     _add_data_flags(g, for_checkpoint=True)
 
 
+def _gradient_flow_flags(g: argparse.ArgumentParser) -> None:
+    from .flow_report import add_arguments
+
+    add_arguments(g)
+    _add_data_flags(g, for_checkpoint=True)
+
+
 # name: (one-line help, description or None, the command's flags, what it runs)
 COMMANDS = {
     "train": ("train the classifier on sequence-MNIST",
@@ -189,6 +214,11 @@ COMMANDS = {
     "bench": ("time the scratch LSTM against nn.LSTM (same weights)", None, _bench_flags, _cmd_bench),
     "gates": ("gate heatmaps, trajectories and saturation for one test digit", None,
               _gates_flags, _cmd_gates),
+    "gradient-flow": ("how much of the loss's gradient reaches each time step, per --init",
+                      "Measure dL/dc_t, dL/dh_t and the forget-gate product at every step of fresh "
+                      "models (one per --init) or of checkpoints, on a batch of test images; write a "
+                      "figure (log scale over t) and the numbers.", _gradient_flow_flags,
+                      _cmd_gradient_flow),
 }
 
 

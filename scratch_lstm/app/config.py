@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from ..classifier import BACKENDS
+from ..gates import CHRONO_MIN_T_MAX, INITS, init_gates
 from ..impls import unavailable_reason
 from ..precision import PRECISIONS
 from .data import DATASETS, SEQUENCES
@@ -18,6 +19,10 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("float32", "float64")
 CUDA_GRAPH = ("auto", "on", "off")
 MODEL_CONFIG_KEYS = ("input_size", "hidden_size", "num_classes", "num_layers", "dropout")
+# Settings added after checkpoints were first written, with the value every run had before
+# them: a checkpoint whose config lacks one was trained with that value.
+ADDED_SETTINGS = {"precision": "ieee",  # the kernels' and cuBLAS's float32 before --precision existed
+                  "init": "default", "forget_bias": None, "chrono_t_max": None}
 
 
 def is_int(v) -> bool:
@@ -61,6 +66,38 @@ class TrainConfig:
     log_every: float = 10.0
     cuda_graph: str = "auto"
     precision: str = "ieee"  # float32 products on a GPU: IEEE fp32, or TF32 (scratch_lstm.precision)
+    init: str = "default"
+    forget_bias: float | None = None  # for init "forget-bias"; None: 1.0
+    chrono_t_max: int | None = None  # for init "chrono"; None: the sequence length
+
+    def seq_len(self) -> int:
+        """Steps per sequence: 28 rows, or 784 pixels."""
+        return 28 if self.sequence == "rows" else 784
+
+    def with_init_defaults(self) -> TrainConfig:
+        """This config with the init's value filled in where it was left to its default
+        (``forget_bias`` 1.0 for ``forget-bias``, ``chrono_t_max`` the sequence length for
+        ``chrono``): what the run records and a resume compares."""
+        if self.init == "forget-bias" and self.forget_bias is None:
+            return replace(self, forget_bias=1.0)
+        if self.init == "chrono" and self.chrono_t_max is None:
+            return replace(self, chrono_t_max=self.seq_len())
+        return self
+
+    def apply_init(self, model) -> None:
+        """Initialise the classifier's LSTM gates as ``init`` says (after its weights are drawn
+        from ``seed``); chrono draws from its own generator seeded with ``seed``, so the global
+        random stream (dropout, shuffling) is the same for every init."""
+        init_gates(model.rnn, self.init, forget_bias=self.forget_bias, t_max=self.chrono_t_max,
+                   generator=torch.Generator().manual_seed(self.seed))
+
+    def init_text(self) -> str:
+        """The init in words for log lines: ``chrono (t_max 784)``, ``forget-bias (b_f 1)``."""
+        if self.init == "forget-bias":
+            return f"forget-bias (b_f {1.0 if self.forget_bias is None else self.forget_bias:g})"
+        if self.init == "chrono":
+            return f"chrono (t_max {self.chrono_t_max or self.seq_len()})"
+        return self.init
 
     def model_config(self) -> dict:
         """The arguments of :class:`~scratch_lstm.LSTMClassifier` that this run trains."""
@@ -79,7 +116,8 @@ class TrainConfig:
 
         for name, allowed in (("dataset", DATASETS), ("sequence", SEQUENCES), ("backend", BACKENDS),
                               ("schedule", SCHEDULES), ("device", DEVICES), ("dtype", DTYPES),
-                              ("cuda_graph", CUDA_GRAPH), ("precision", PRECISIONS)):
+                              ("cuda_graph", CUDA_GRAPH), ("precision", PRECISIONS),
+                              ("init", tuple(INITS))):
             if getattr(self, name) not in allowed:
                 bad(name, "one of " + ", ".join(allowed))
         for name in ("hidden_size", "num_layers", "epochs", "batch_size"):
@@ -97,6 +135,25 @@ class TrainConfig:
         for name in ("grad_clip", "log_every"):
             if not (is_number(getattr(self, name)) and getattr(self, name) >= 0):
                 bad(name, "a finite number >= 0")
+        if self.forget_bias is not None and not is_number(self.forget_bias):
+            bad("forget_bias", "a finite number")
+        if self.chrono_t_max is not None and not (is_int(self.chrono_t_max)
+                                                  and self.chrono_t_max >= CHRONO_MIN_T_MAX):
+            bad("chrono_t_max", f"an integer >= {CHRONO_MIN_T_MAX}")
+        for name, init in (("forget_bias", "forget-bias"), ("chrono_t_max", "chrono")):
+            if getattr(self, name) is not None and self.init != init:
+                raise TrainingError(f"--{name.replace('_', '-')} is a setting of --init {init}, "
+                                    f"not of --init {self.init}")
+
+
+def init_of_checkpoint(ckpt: dict) -> TrainConfig:
+    """A checkpoint's init settings (and seed) as a :class:`TrainConfig`, the rest left default:
+    ``init_of_checkpoint(ckpt).apply_init(model)`` starts ``model`` as that run started. A
+    checkpoint from before ``--init`` had the default init."""
+    saved = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+    settings = {name: saved.get(name, ADDED_SETTINGS[name]) for name in ("init", "forget_bias", "chrono_t_max")}
+    init = TrainConfig(**settings, seed=saved.get("seed", 0), sequence=ckpt.get("sequence", "rows"))
+    return init.with_init_defaults()
 
 
 def resolve_device(name: str) -> torch.device:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import math
 
+from ..gates import CHRONO_MIN_T_MAX, INITS
 from ..impls import IMPL_HELP
 
 BACKEND_HELP = "; ".join(f"{name}: {text}" for name, text in IMPL_HELP.items()) + "; torch: nn.LSTM"
+INIT_HELP = ("the LSTM's gate initialisation: " + "; ".join(f"{name}: {text}" for name, text in INITS.items())
+             + ". The weights are the same on every backend")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -62,3 +65,23 @@ def positive_float(text: str) -> float:
 def probability(text: str) -> float:
     """argparse type: a number in [0, 1]."""
     return _number(text, float, lambda v: 0 <= v <= 1, "a probability in [0, 1]")
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number."""
+    return _number(text, float, math.isfinite, "a finite number")
+
+
+def chrono_t_max(text: str) -> int:
+    """argparse type: chrono's longest timescale, an integer >= 3."""
+    return _number(text, int, lambda v: v >= CHRONO_MIN_T_MAX, f"an integer >= {CHRONO_MIN_T_MAX}")
+
+
+def add_init_flags(p: argparse.ArgumentParser) -> None:
+    """``--init``, ``--forget-bias`` and ``--chrono-t-max`` (train and inspect)."""
+    p.add_argument("--init", choices=tuple(INITS), default="default", help=INIT_HELP)
+    p.add_argument("--forget-bias", type=finite_float, default=None, metavar="B",
+                   help="the forget-gate bias b_f = b_if + b_hf of --init forget-bias (default: 1.0)")
+    p.add_argument("--chrono-t-max", type=chrono_t_max, default=None, metavar="T",
+                   help="the longest timescale of --init chrono, in steps (default: the sequence "
+                        "length: 28 rows, 784 pixels)")

@@ -10,7 +10,7 @@ import torch
 from ..classifier import LSTMClassifier
 from ..gates import saturation, trace_gates
 from .checkpoints import load_checkpoint, model_from_checkpoint
-from .config import check_backend_device, resolve_device
+from .config import check_backend_device, init_of_checkpoint, resolve_device
 from .data import load_dataset, pixel_permutation, sequence_view
 from .errors import DataError, TrainingError
 from .files import atomic_write_bytes
@@ -28,7 +28,7 @@ def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = No
                  data_dir: str | None = None, download: bool = False, backend: str = "scratch",
                  device: str = "cpu") -> dict:
     """Trace test image ``index`` through the checkpoint's model and a freshly initialised one
-    (same configuration and seed); write ``gates_trained.png``, ``gates_fresh.png``,
+    (same configuration, seed and ``--init``); write ``gates_trained.png``, ``gates_fresh.png``,
     ``trajectory.png``, ``change.png`` and ``gates.json`` into ``out``. Returns the JSON dict.
     ``dataset`` defaults to the one the checkpoint was trained on. ``out`` and the data are
     checked before anything is written (:class:`TrainingError`, :class:`DataError`). The
@@ -44,6 +44,7 @@ def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = No
     config = ckpt.get("config")
     torch.manual_seed(config.get("seed", 0) if isinstance(config, dict) else 0)
     fresh = LSTMClassifier(**ckpt["model_config"], dtype=trained.lin.weight.dtype).eval()
+    init_of_checkpoint(ckpt).apply_init(fresh)  # the run's --init: fresh is where training started
     ds = load_dataset(dataset or ckpt.get("dataset", "auto"), data_dir, download, command="gates")
     if not 0 <= index < len(ds.test_labels):
         raise DataError(f"--index {index} is out of range: the test split has {len(ds.test_labels)} images")

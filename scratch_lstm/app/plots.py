@@ -244,4 +244,51 @@ def plot_curves(history: list[dict], path: str | Path, title: str = "") -> Path:
         return _save(fig, path)
 
 
-__all__ = ["plot_curves", "plot_gate_change", "plot_gates", "plot_hidden_trajectory"]
+def _decade_ticks(ax, most: int = 8) -> None:
+    """Ticks on a log axis at round powers of ten (every 1, 2, 5, 10, 20, 50 or 100 decades)."""
+    import math
+
+    from matplotlib.ticker import FixedLocator, LogFormatterMathtext, NullLocator
+
+    low, high = ax.get_ylim()
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    stride = next((s for s in (1, 2, 5, 10, 20, 50, 100) if (last - first) / s <= most), 200)
+    exponents = range(math.ceil(first / stride) * stride, last + 1, stride)
+    ax.yaxis.set_major_locator(FixedLocator([10.0**e for e in exponents]))
+    ax.yaxis.set_major_formatter(LogFormatterMathtext())
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.set_ylim(low, high)
+
+
+def plot_gradient_flow(flows: dict, path: str | Path, title: str = "", layer: int = 0) -> Path:
+    """How much gradient reaches each step, one line per model, on log scales over t.
+
+    ``flows`` maps a label to a :class:`scratch_lstm.GradientFlow`; the panels show layer
+    ``layer``'s ``‖dL/dc_t‖``, ``‖dL/dh_t‖`` and the mean forget-gate product
+    ``f_{t+1} ⊙ ... ⊙ f_{T-1}`` over the time steps t. Values below float64's range (0) are left out.
+    """
+    plt = _pyplot()
+    panels = (("dc", "‖dL/dc_t‖", "gradient reaching the cell state c_t"),
+              ("dh", "‖dL/dh_t‖", "gradient reaching the hidden state h_t"),
+              ("f", "mean of f_{t+1} ⊙ ⋯ ⊙ f_{T-1}", "forget-gate product from t+1 to the end"))
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+        for ax, (key, ylabel, subtitle) in zip(axes, panels):
+            for label, flow in flows.items():
+                values = (10 ** flow.log10_forget_product[layer] if key == "f"
+                          else getattr(flow, key)[layer])
+                t = torch.arange(values.numel())
+                shown = values > 0
+                ax.plot(t[shown].numpy(), values[shown].numpy(), label=label, lw=1.6)
+            ax.set_yscale("log")
+            _decade_ticks(ax)
+            ax.set(xlabel="time step t (the loss reads the last step)", ylabel=ylabel, title=subtitle)
+            ax.grid(alpha=0.3, which="major")
+        axes[0].legend(fontsize=10.5)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+__all__ = ["plot_curves", "plot_gate_change", "plot_gates", "plot_gradient_flow", "plot_hidden_trajectory"]

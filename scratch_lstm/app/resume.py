@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from .checkpoints import load_optimizer_state, state_is_finite
-from .config import TrainConfig
+from .config import ADDED_SETTINGS, TrainConfig
 from .data import Dataset
 from .errors import TrainingError, one_line
 from .files import remove_stale_temp_files, save_checkpoint, save_json
@@ -27,8 +27,6 @@ from .runs import metrics_text, summary, write_curves, write_metrics
 # by its fingerprint instead of by the flags that found it).
 RESUME_FREE = ("epochs", "resume", "log_every", "device", "out", "data_dir", "download", "dataset",
                "cuda_graph")
-# Settings added after runs were saved without them: a saved config that lacks one ran with this.
-OLD_DEFAULTS = {"precision": "ieee"}  # the kernels' and cuBLAS's float32 before --precision existed
 
 
 def _flag(name: str) -> str:
@@ -44,15 +42,15 @@ def check_resume(cfg: TrainConfig, ckpt: dict, ds: Dataset, out: Path, log) -> N
     if not isinstance(saved, dict) or missing:
         raise TrainingError(f"--resume: {path} lacks {', '.join(missing) or 'config'}, so it cannot be "
                             "continued (it can still be evaluated)")
+    saved = {**ADDED_SETTINGS, **saved}  # a checkpoint from before a setting existed ran with its old value
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(saved) - known)
     if unknown:
         raise TrainingError(f"--resume: {path} has unknown settings {unknown} (written by another "
                             "version of scratch-lstm?)")
     show = lambda v: "not set" if v is None else v  # noqa: E731
-    was = lambda name: saved.get(name, OLD_DEFAULTS.get(name))  # noqa: E731
-    changed = [f"{_flag(name)} {show(was(name))} (now {show(getattr(cfg, name))})"
-               for name in sorted(known - set(RESUME_FREE)) if was(name) != getattr(cfg, name)]
+    changed = [f"{_flag(name)} {show(saved.get(name))} (now {show(getattr(cfg, name))})"
+               for name in sorted(known - set(RESUME_FREE)) if saved.get(name) != getattr(cfg, name)]
     if changed:
         raise TrainingError(f"--resume: {path} was trained with other settings: {'; '.join(changed)}. "
                             "Resume with the checkpoint's values (only --epochs may change)")

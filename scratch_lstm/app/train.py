@@ -97,6 +97,7 @@ def prepare(cfg: TrainConfig, log) -> Run:
     """Check the settings, the device, the output folder, the data and a resumed checkpoint, and
     build the model, optimizer and batches; nothing is written on disk."""
     cfg.validate()
+    cfg = cfg.with_init_defaults()  # the init's values as the run records them
     device = resolve_device(cfg.device)
     check_backend_device(cfg.backend, device)
     set_fp32_precision(cfg.precision)  # for the whole process: cuBLAS, cuDNN and the triton kernels
@@ -124,6 +125,7 @@ def prepare(cfg: TrainConfig, log) -> Run:
     torch.manual_seed(cfg.seed)
     model = LSTMClassifier(**cfg.model_config(), backend=cfg.backend, device=device,
                            dtype=getattr(torch, cfg.dtype))
+    cfg.apply_init(model)  # --init: the forget-gate biases (a resume then loads its own weights)
     optimizer = make_optimizer(model, cfg, capturable=uses_cuda_graph(cfg, device))
     run = Run(cfg, out, numbered, device, ds, model, optimizer, train_batches, test_batches,
               shuffle_gen, ckpt, present)
@@ -158,7 +160,7 @@ def open_run_folder(run: Run, log) -> None:
         log(f"run folder: {out}")
     run.write(out / "config.json", lambda p: save_json(p, asdict(cfg)))
     log(f"model: LSTMClassifier({cfg.model_config()}) backend={cfg.backend} "
-        f"device={run.device} dtype={cfg.dtype}"
+        f"device={run.device} dtype={cfg.dtype} init={cfg.init_text()}"
         + (f" precision={cfg.precision}" if run.device.type == "cuda" else "") + "; "
         f"{sum(p.numel() for p in run.model.parameters()):,} parameters; "
         f"{len(run.train_batches.labels):,} training sequences of "
