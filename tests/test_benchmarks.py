@@ -31,7 +31,7 @@ def test_saved_bytes_counts_distinct_storages():
 
 
 def test_bench_command_writes_json(tmp_path, monkeypatch, capsys):
-    from scratch_lstm import bench
+    from scratch_lstm.app import bench
     from scratch_lstm.app.cli import main
 
     monkeypatch.setitem(bench.CONFIGS, "seed", BenchConfig("seed", 2, 3, 28, 8, 1))

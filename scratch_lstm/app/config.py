@@ -11,6 +11,7 @@ from ..classifier import BACKENDS
 from ..impls import unavailable_reason
 from .data import DATASETS, SEQUENCES
 from .errors import TrainingError
+from .limits import cpu_count
 
 SCHEDULES = ("constant", "cosine")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -59,6 +60,7 @@ class TrainConfig:
     resume: bool = False
     log_every: float = 10.0
     cuda_graph: str = "auto"
+    threads: int | None = None  # torch.set_num_threads; None: torch's choice
 
     def model_config(self) -> dict:
         """The arguments of :class:`~scratch_lstm.LSTMClassifier` that this run trains."""
@@ -83,8 +85,17 @@ class TrainConfig:
         for name in ("hidden_size", "num_layers", "epochs", "batch_size"):
             if not is_int(getattr(self, name)) or getattr(self, name) < 1:
                 bad(name, "a positive integer")
-        if self.train_subset is not None and (not is_int(self.train_subset) or self.train_subset < 1):
-            bad("train_subset", "a positive integer (or None: all)")
+        for name in ("train_subset", "threads"):
+            value = getattr(self, name)
+            if value is not None and (not is_int(value) or value < 1):
+                bad(name, "a positive integer (or None: all)" if name == "train_subset" else
+                    "a positive integer (or None: torch's choice)")
+        for name in ("data_dir", "out"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                bad(name, "a folder name (or None)")
+        if not isinstance(self.download, bool) or not isinstance(self.resume, bool):
+            bad("download" if not isinstance(self.download, bool) else "resume", "true or false")
         for name in ("seed", "permutation_seed"):
             if not is_int(getattr(self, name)) or not 0 <= getattr(self, name) < 2**64:
                 bad(name, "an integer from 0 to 2**64 - 1")
@@ -95,6 +106,14 @@ class TrainConfig:
         for name in ("grad_clip", "log_every"):
             if not (is_number(getattr(self, name)) and getattr(self, name) >= 0):
                 bad(name, "a finite number >= 0")
+
+
+def check_threads(threads: int | None, source: str = "--threads") -> None:
+    """:class:`TrainingError` if ``threads`` exceeds the CPUs this machine has (a run's setting can
+    come from another machine)."""
+    n = cpu_count()
+    if threads is not None and threads > n:
+        raise TrainingError(f"{source} {threads}: this machine has {n} CPUs; pass --threads {n} or fewer")
 
 
 def resolve_device(name: str) -> torch.device:

@@ -11,6 +11,7 @@ import argparse
 import math
 
 from ..impls import IMPL_HELP
+from .limits import cpu_count
 
 BACKEND_HELP = "; ".join(f"{name}: {text}" for name, text in IMPL_HELP.items()) + "; torch: nn.LSTM"
 
@@ -62,3 +63,17 @@ def positive_float(text: str) -> float:
 def probability(text: str) -> float:
     """argparse type: a number in [0, 1]."""
     return _number(text, float, lambda v: 0 <= v <= 1, "a probability in [0, 1]")
+
+
+def threads(text: str) -> int:
+    """argparse type: a thread count, 1 to the CPUs this machine has."""
+    n = cpu_count()
+    return _number(text, int, lambda v: 1 <= v <= n, f"from 1 to {n} (the CPUs this machine has)")
+
+
+def path(text: str) -> str:
+    """argparse type: a file or folder name, not empty (an empty one would mean the current
+    folder without saying so)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be a file or folder name, got {text!r}")
+    return text
