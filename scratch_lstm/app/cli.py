@@ -334,6 +334,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     real_stdout, args = sys.stdout, None
+    try:  # each line out at once, also into a pipe or a log (and a closed one noticed at once)
+        real_stdout.reconfigure(line_buffering=True)
+    except (AttributeError, ValueError, OSError):
+        pass
     sys.stdout = _Stdout(real_stdout)
     try:
         restore_interrupts()  # from here on, Ctrl-C is a KeyboardInterrupt this function answers

@@ -77,7 +77,7 @@ class Run:
         if saved is not None:
             return f"{self.out / 'last.pt'} keeps the last good epoch ({saved}): continue with {resume}"
         if (self.out / "config.json").is_file():
-            return f"No epoch had finished, so no checkpoint was written: {resume} starts the run again from epoch 1"
+            return f"No checkpoint was written: {resume} starts the run again from epoch 1"
         return "Nothing of the run was kept: run the command again"
 
     def write(self, path: Path, save) -> None:
