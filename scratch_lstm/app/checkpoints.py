@@ -72,7 +72,7 @@ def unreadable_reason(path, e: Exception) -> str:
             head = fh.read(64)
     except OSError as err:
         return err.strerror or one_line(err)
-    text = one_line(e)
+    text = one_line(e, limit=10**6)  # all of it, on one line: the cause comes last
     if "Weights only load failed" in text and head.startswith(b"PK"):
         found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
         what = f" ({found.group(1)})" if found else ""
