@@ -215,6 +215,15 @@ def test_ctrl_c_while_the_command_starts_is_one_line(delay, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_program_that_imports_scratch_lstm_keeps_its_ctrl_c():
+    from scratch_lstm import _startup
+
+    assert not _startup.is_the_command()  # pytest imported the package
+    _startup.quiet_interrupt_while_starting()
+    _startup.restore_interrupts()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_ctrl_c_while_the_data_loads_says_nothing_was_written(one_epoch, tmp_path):
     proc = cli(["train", *FLAGS, "--out", str(tmp_path / "new")], tmp_path, fault="int:loaded:data")
     assert proc.returncode == 130

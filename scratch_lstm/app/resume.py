@@ -190,7 +190,7 @@ def history_of(ckpt: dict, out: Path, log) -> list[dict]:
         return []
     history, last = [], 0
     for n, m in lines:
-        if isinstance(m, dict) and is_after(m.get("epoch"), epoch):
+        if isinstance(m, dict) and _is_after(m.get("epoch"), epoch):
             continue  # a later epoch than last.pt holds: a kill came between the two writes
         if isinstance(m, dict) and any(isinstance(v, float) and not math.isfinite(v) for v in m.values()):
             raise TrainingError(f"--resume: {path} logs non-finite values for epoch {m.get('epoch')}, "
@@ -209,7 +209,7 @@ def history_of(ckpt: dict, out: Path, log) -> list[dict]:
     return history
 
 
-def is_after(value, epoch: int) -> bool:
+def _is_after(value, epoch: int) -> bool:
     """Whether a metrics line's ``epoch`` is a number after ``epoch`` (a line from after last.pt)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > epoch
 
