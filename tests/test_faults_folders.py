@@ -141,6 +141,12 @@ def test_a_folder_name_matplotlib_cannot_draw_as_text_still_gets_its_curves(name
     assert "warning" not in text.out and "Traceback" not in text.err
 
 
+def test_plain_text_is_what_a_font_can_draw():
+    from scratch_lstm.app.plots import plain_text
+
+    assert plain_text(os.fsdecode(b"runs/a\xff$b$")) == "runs/a\ufffd$b$"
+
+
 def test_a_figure_that_fails_is_a_warning_line_and_the_run_goes_on(tmp_path, capsys, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("no glyph for that character")
@@ -260,6 +266,19 @@ def test_ctrl_c_during_a_run_or_a_write_keeps_what_it_says(point, advice, straig
         torch.load(out / "last.pt", weights_only=True)  # complete: the write was not cut off
     assert main(["train", "--out", str(out), "--resume"]) == 0  # the advice, as given
     assert_same_run(out, straight)
+
+
+def test_an_error_torch_raised_for_a_ctrl_c_counts_as_one():
+    from scratch_lstm.app.errors import caused_by_interrupt
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("[enforce fail at inline_container.cc] unexpected pos")
+    except RuntimeError as e:
+        wrapped = e
+    assert caused_by_interrupt(wrapped) and not caused_by_interrupt(RuntimeError("a shape"))
 
 
 def test_interrupts_wait_for_the_write_to_end():

@@ -21,7 +21,8 @@ from .._startup import is_the_command, restore_interrupts
 from ..classifier import BACKENDS
 from .config import CUDA_GRAPH, DEVICES, DTYPES, SCHEDULES
 from .data import DATASETS, SEQUENCES
-from .errors import DataError, Interrupted, OutputError, TrainingError, one_line
+from .errors import (DataError, Interrupted, OutputError, TrainingError, caused_by_interrupt,
+                     one_line)
 from .flags import (BACKEND_HELP, HelpFormatter, non_negative_float, non_negative_int, path,
                     positive_float, positive_int, probability, seed, threads)
 
@@ -293,15 +294,6 @@ def _discard_stdout(stream) -> None:
         pass
 
 
-def _interrupted_by(e: BaseException) -> bool:
-    """Whether a library's error stands for a Ctrl-C (torch wraps one raised in its callbacks)."""
-    while e is not None:
-        if isinstance(e, KeyboardInterrupt) or "KeyboardInterrupt" in str(e):
-            return True
-        e = e.__cause__ or e.__context__
-    return False
-
-
 def _interrupted(args) -> str:
     """What an interrupted command (other than train, which says it itself) leaves."""
     if getattr(args, "command", None) == "gates":
@@ -359,7 +351,7 @@ def _main(argv: list[str] | None) -> int:
         _error(_interrupted(args))
         return 130
     except RuntimeError as e:
-        if not _interrupted_by(e):
+        if not caused_by_interrupt(e):
             raise
         _error(_interrupted(args))
         return 130

@@ -37,3 +37,13 @@ def one_line(e: BaseException | str, limit: int = 300) -> str:
         return text
     cut = text[: limit - 3].rsplit(" ", 1)[0] if " " in text[: limit - 3] else text[: limit - 3]
     return cut.rstrip(" ,;:") + "..."
+
+
+def caused_by_interrupt(e: BaseException | None) -> bool:
+    """Whether ``e`` stands for a Ctrl-C: a ``KeyboardInterrupt``, or a library's error raised
+    because of one (torch turns one raised in its Python callbacks into a ``RuntimeError``)."""
+    while e is not None:
+        if isinstance(e, KeyboardInterrupt) or "KeyboardInterrupt" in str(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False

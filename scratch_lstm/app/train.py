@@ -22,7 +22,7 @@ from .checkpoints import check_checkpoint, load_checkpoint, make_checkpoint, sta
 from .config import TrainConfig, check_backend_device, check_threads, resolve_device
 from .cuda_graphs import CUDAGraphStep
 from .data import Batches, Dataset, load_dataset, pixel_permutation
-from .errors import Interrupted, OutputError, TrainingError, one_line
+from .errors import Interrupted, OutputError, TrainingError, caused_by_interrupt, one_line
 from .evaluate import evaluate
 from .files import save_checkpoint, save_json
 from .limits import check_training_fits
@@ -129,7 +129,9 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None, given=None)
             metrics = train_epoch(run, step, epoch, bar, log)
             save_epoch(run, metrics, log)
         return finish(run, log)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RuntimeError) as e:
+        if not caused_by_interrupt(e):
+            raise
         raise Interrupted(f"interrupted. {stopped(cfg, run)}") from None
     except OutputError as e:
         raise TrainingError(f"{e}; stopped. {stopped(cfg, run)}") from None
