@@ -281,6 +281,22 @@ def test_an_error_torch_raised_for_a_ctrl_c_counts_as_one():
     assert caused_by_interrupt(wrapped) and not caused_by_interrupt(RuntimeError("a shape"))
 
 
+def test_a_ctrl_c_a_library_swallows_still_stops_the_next_batch():
+    from scratch_lstm.app.files import forget_interrupts, on_interrupt
+    from scratch_lstm.app.progress import with_progress
+
+    try:
+        try:
+            on_interrupt(signal.SIGINT, None)
+        except KeyboardInterrupt:
+            pass  # cleared, as a library's C code may do
+        with pytest.raises(KeyboardInterrupt):
+            list(with_progress(range(3), "batches", bar=False, every=0))
+    finally:
+        forget_interrupts()
+    assert list(with_progress(range(3), "batches", bar=False, every=0)) == [0, 1, 2]
+
+
 def test_interrupts_wait_for_the_write_to_end():
     seen = []
     with pytest.raises(KeyboardInterrupt):

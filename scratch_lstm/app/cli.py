@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import signal
 import sys
+import threading
 
 import torch
 
@@ -23,6 +25,7 @@ from .config import CUDA_GRAPH, DEVICES, DTYPES, SCHEDULES
 from .data import DATASETS, SEQUENCES
 from .errors import (DataError, Interrupted, OutputError, TrainingError, caused_by_interrupt,
                      one_line)
+from .files import forget_interrupts, on_interrupt
 from .flags import (BACKEND_HELP, HelpFormatter, non_negative_float, non_negative_int, path,
                     positive_float, positive_int, probability, seed, threads)
 
@@ -324,15 +327,25 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+def _take_interrupts():
+    """Answer Ctrl-C with :func:`~scratch_lstm.app.files.on_interrupt` (in the main thread, where
+    signals are handled); returns the handler to put back, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    restore_interrupts()  # the start-up handler's work is done
+    forget_interrupts()
+    return signal.signal(signal.SIGINT, on_interrupt)
+
+
 def _main(argv: list[str] | None) -> int:
-    real_stdout, args = sys.stdout, None
+    real_stdout, args, previous = sys.stdout, None, None
     try:  # each line out at once, also into a pipe or a log (and a closed one noticed at once)
         real_stdout.reconfigure(line_buffering=True)
     except (AttributeError, ValueError, OSError):
         pass
     sys.stdout = _Stdout(real_stdout)
     try:
-        restore_interrupts()  # from here on, Ctrl-C is a KeyboardInterrupt this function answers
+        previous = _take_interrupts()
         args = _parse(argv)
         code = args.func(args)
         sys.stdout.flush()
@@ -361,3 +374,8 @@ def _main(argv: list[str] | None) -> int:
         return 2
     finally:
         sys.stdout = real_stdout
+        if previous is not None:
+            try:
+                signal.signal(signal.SIGINT, previous)
+            except KeyboardInterrupt:  # a second Ctrl-C, already answered
+                pass

@@ -75,17 +75,40 @@ def temp_name(name: str, pid: int | None = None) -> str:
     return f".{name}.{TEMP_MARKER}-{os.getpid() if pid is None else pid}"
 
 
+_INTERRUPTS: list[int] = []  # Ctrl-Cs seen; kept even where a library swallows the exception
+
+
+def on_interrupt(signum, frame) -> None:
+    """The command's SIGINT handler: note the Ctrl-C, then raise ``KeyboardInterrupt`` as Python's
+    own handler does. The note outlives an exception that a library's C code clears, so that
+    :func:`raise_if_interrupted`, polled between batches, still stops the run."""
+    _INTERRUPTS.append(signum)
+    raise KeyboardInterrupt
+
+
+def raise_if_interrupted() -> None:
+    """Raise ``KeyboardInterrupt`` if a Ctrl-C was noted (:func:`on_interrupt`) and swallowed."""
+    if _INTERRUPTS:
+        raise KeyboardInterrupt
+
+
+def forget_interrupts() -> None:
+    """Forget the Ctrl-Cs noted so far (a new command starts)."""
+    _INTERRUPTS.clear()
+
+
 @contextlib.contextmanager
 def interrupts_deferred():
     """Hold back a Ctrl-C (SIGINT) until the block ends, then raise it as ``KeyboardInterrupt``.
 
     A write interrupted half-way would leave a broken temporary file, and torch's zip writer turns
     the interrupt into a ``RuntimeError``; deferred, the file is complete first. Only the main
-    thread can handle signals: elsewhere, and where another handler is installed, the block runs
-    as it is.
+    thread can handle signals: elsewhere, and where a handler other than Python's or
+    :func:`on_interrupt` is installed, the block runs as it is.
     """
+    previous = signal.getsignal(signal.SIGINT)
     if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+            or previous not in (signal.default_int_handler, on_interrupt)):
         yield
         return
     caught = []
@@ -93,8 +116,9 @@ def interrupts_deferred():
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, previous)
     if caught:
+        _INTERRUPTS.extend(caught)
         raise KeyboardInterrupt
 
 
