@@ -464,3 +464,63 @@ def test_a_run_saved_before_the_precision_flag_resumes_as_ieee(tmp_path, capsys)
     assert "--precision ieee (now tf32)" in capsys.readouterr().err
     assert main(["train", *flags, "--epochs", "2", "--resume"]) == 0
     assert json.loads((out / "config.json").read_text())["precision"] == "ieee"
+
+
+def test_resume_takes_the_runs_settings_and_checks_only_the_flags_given(tmp_path, capsys):
+    """Issue 15: after `train --epochs 1 --train-subset 60 --out r`, `train --out r --resume`
+    continues with the run's settings; a flag given must agree (old and new value named)."""
+    out = tmp_path / "run"
+    assert main(["train", *MICRO, "--schedule", "constant", "--train-subset", "60", "--lr", "0.002",
+                 "--epochs", "1", "--out", str(out)]) == 0
+    assert main(["train", "--out", str(out), "--resume"]) == 0  # nothing left: said, not refused
+    assert "nothing to train" in capsys.readouterr().out
+    assert main(["train", "--out", str(out), "--epochs", "2", "--resume"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert (config["train_subset"], config["lr"], config["hidden_size"], config["epochs"]) == (60, 0.002, 8, 2)
+    assert "60 training sequences" in capsys.readouterr().out
+    assert main(["train", "--out", str(out), "--epochs", "2", "--hidden-size", "8", "--resume"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--train-subset", "2560", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert error_lines(err) == [f"error: --resume: {out / 'last.pt'} was trained with other settings: "
+                                "--train-subset 60 (now 2560). Resume with the checkpoint's values "
+                                "(only --epochs may change)"]
+
+
+def test_given_flags_are_the_ones_on_the_command_line():
+    from scratch_lstm.app.cli import given_flags
+
+    train = build_parser().subparsers["train"]
+    assert given_flags(train, ["--out", "r", "--resume", "--lr=0.1", "--seed", "0"]) == {
+        "out", "resume", "lr", "seed"}  # --seed 0 is the default, yet given
+    assert given_flags(train, []) == set()
+
+
+def test_threads_set_torchs_threads_are_recorded_and_may_change_on_resume(tmp_path, capsys, monkeypatch):
+    from scratch_lstm.app.limits import cpu_count
+
+    seen, real = [], train_module.train_step
+
+    def spy(*args):
+        seen.append(torch.get_num_threads())
+        return real(*args)
+
+    monkeypatch.setattr(train_module, "train_step", spy)
+    before, other = torch.get_num_threads(), min(2, cpu_count())
+    out = tmp_path / "run"
+    assert main(["train", *MICRO, "--schedule", "constant", "--epochs", "1", "--threads", "1",
+                 "--out", str(out)]) == 0
+    assert set(seen) == {1} and torch.get_num_threads() == before  # restored afterwards
+    assert json.loads((out / "config.json").read_text())["threads"] == 1
+    seen.clear()
+    assert main(["train", "--out", str(out), "--epochs", "2", "--threads", str(other), "--resume"]) == 0
+    assert set(seen) == {other} and json.loads((out / "config.json").read_text())["threads"] == other
+    assert main(["eval", "--checkpoint", str(out / "last.pt"), "--threads", "1"]) == 0
+    assert torch.get_num_threads() == before
+    from scratch_lstm.app import bench
+
+    monkeypatch.setitem(bench.CONFIGS, "seed", bench.BenchConfig("seed", 2, 3, 28, 8, 1))
+    capsys.readouterr()
+    assert main(["bench", "--config", "seed", "--impl", "fused", "--repeats", "1", "--warmup", "0",
+                 "--threads", "1"]) == 0
+    assert "CPU, 1 threads" in capsys.readouterr().out and torch.get_num_threads() == before

@@ -23,7 +23,7 @@ from scratch_lstm.app import files as files_module
 from scratch_lstm.app import runs as runs_module
 from scratch_lstm.app import train as train_module
 from scratch_lstm.app.cli import main
-from scratch_lstm.app.files import remove_stale_temp_files
+from scratch_lstm.app.files import TEMP_MARKER, remove_stale_temp_files, temp_name
 from scratch_lstm.app.runs import RUN_FILES
 from test_data import write_split
 
@@ -118,7 +118,7 @@ def test_a_kill_between_writes_never_strands_the_run_folder(point, straight, tmp
     assert proc.returncode == -9, proc.stderr  # SIGKILL, as kill -9
     left = snapshot(out)
     if point.startswith("before-rename"):
-        assert any(".tmp-" in name for name in left), left.keys()
+        assert any(TEMP_MARKER in name for name in left), left.keys()
 
     # a new run there is refused, saying what to do, and changes nothing
     assert main(["train", *FLAGS, "--epochs", "2", "--out", str(out)]) == 2
@@ -198,13 +198,16 @@ def test_resume_on_other_data_is_refused_with_old_and_new(tmp_path, capsys):
     before = snapshot(out)
     capsys.readouterr()
     for data, now in ((["--dataset", "mnist", "--data-dir", str(b)], f"now mnist from {b}"),
-                      (["--dataset", "auto"], "now mnist-sample from embedded sample")):
+                      (["--dataset", "mnist-sample"], "now mnist-sample from embedded sample")):
         assert main([*run, "--epochs", "2", *data, "--resume"]) == 2
         err = one_error(capsys.readouterr().err)
         assert f"was trained on other data: mnist from {a} (fingerprint " in err and now in err
         assert f"pass the --data-dir that holds it (it was {a})" in err
         assert snapshot(out) == before
     assert main([*run, "--epochs", "2", "--dataset", "mnist", "--data-dir", str(a), "--resume"]) == 0
+    # without data flags, the run's own data (its --data-dir) is used
+    assert main(["train", "--out", str(out), "--epochs", "3", "--resume"]) == 0
+    assert f"data: mnist from {a}" in capsys.readouterr().out
 
 
 def test_a_version_1_checkpoint_still_loads_and_resumes_by_dataset_name(one_epoch, tmp_path, capsys):
@@ -213,6 +216,8 @@ def test_a_version_1_checkpoint_still_loads_and_resumes_by_dataset_name(one_epoc
     ckpt = torch.load(out / "last.pt", weights_only=True)
     for key in ("data", "history", "best_epoch"):
         del ckpt[key]
+    for setting in ("cuda_graph", "threads"):  # settings version 1 predates: their defaults
+        del ckpt["config"][setting]
     ckpt["version"] = 1
     torch.save(ckpt, out / "last.pt")
     capsys.readouterr()
@@ -268,14 +273,15 @@ def test_a_folder_with_files_but_no_checkpoint_starts_again_on_resume(straight, 
 def test_only_temporary_files_of_dead_writers_are_removed(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True).stdout.strip()
-    names = [f".last.pt.tmp-{dead}", f".metrics.jsonl.tmp-{os.getppid()}", f".best.pt.tmp-{os.getpid()}",
-             "notes.tmp-1", "last.pt"]
-    for name in names:
+    ours_dead = [temp_name("last.pt", int(dead)), temp_name("best.pt", os.getpid())]
+    kept = [temp_name("metrics.jsonl", os.getppid()),  # its writer is alive
+            temp_name("thesis.tex", int(dead)),  # not a run file's name
+            f".last.pt.tmp-{dead}", ".thesis.tex.tmp-99999", "notes.tmp-1", "last.pt"]  # not ours
+    for name in ours_dead + kept:
         (tmp_path / name).write_bytes(b"x")
-    removed = remove_stale_temp_files(tmp_path)
-    assert removed == sorted([f".best.pt.tmp-{os.getpid()}", f".last.pt.tmp-{dead}"])
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [f".metrics.jsonl.tmp-{os.getppid()}", "notes.tmp-1", "last.pt"])
+    removed = remove_stale_temp_files(tmp_path, RUN_FILES)
+    assert removed == sorted(ours_dead)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
 
 
 # --- bad --out, for train and gates --------------------------------------------------------------
@@ -408,7 +414,7 @@ def test_a_full_disk_is_one_error_line_and_keeps_the_files(victim, kept_epoch, o
 
     def full_disk_open(path, mode="r", *args, **kwargs):
         fh = open(path, mode, *args, **kwargs)
-        return FullDisk(fh) if Path(path).name.startswith(f".{victim}.tmp-") else fh
+        return FullDisk(fh) if Path(path).name.startswith(f".{victim}.{TEMP_MARKER}-") else fh
 
     monkeypatch.setattr(files_module, "open", full_disk_open, raising=False)
     capsys.readouterr()
@@ -417,7 +423,7 @@ def test_a_full_disk_is_one_error_line_and_keeps_the_files(victim, kept_epoch, o
     assert f"could not write {out / victim}: No space left on device" in err
     assert f"keeps the last good epoch ({kept_epoch})" in err
     after = snapshot(out)
-    assert not [name for name in after if ".tmp-" in name]
+    assert not [name for name in after if TEMP_MARKER in name]
     assert after[victim] == before[victim]  # the file that could not be written is the old one
     if victim == "last.pt":
         assert {n: d for n, d in after.items() if n != "config.json"} == {

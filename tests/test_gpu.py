@@ -16,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scratch_lstm
-from conftest import TOL
 from scratch_lstm.precision import fp32_precision, matmul_precision
 from oracle import (IMPLS, assert_autocast_like_nn_lstm, assert_cell_autocast_like_nn,
                     assert_same_forward_and_backward, cases)

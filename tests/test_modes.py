@@ -234,10 +234,10 @@ def test_backward_inside_autocast(impl):
     ref, ours = nn.LSTM(3, 4, 2, dtype=F64), scratch_lstm.LSTM(3, 4, 2, impl=impl)
     ours.load_state_dict(ref.state_dict())
     grads = []
-    for module, autocast in ((ref, False), (ours, True)):
+    for module, use_autocast in ((ref, False), (ours, True)):
         dtype = next(module.parameters()).dtype
         x = torch.randn(5, 2, 3, generator=torch.Generator().manual_seed(1)).to(dtype).requires_grad_()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_autocast):
             out, (h, c) = module(x)
             (out.to(dtype).sum() + c.to(dtype).sum()).backward()
         grads.append([x.grad] + [p.grad for p in module.parameters()])

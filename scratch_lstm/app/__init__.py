@@ -9,9 +9,11 @@ from here. Reading order, from the command line down::
     config.py         the run's settings (TrainConfig), their checks, the device
     data.py           MNIST's IDX files read and checked by hand, the embedded sample, batches
     runs.py           run folders: where a run goes, what it holds, metrics, curves, summary
+    lock.py           one writer per run folder: the folder's lock
     checkpoints.py    what a checkpoint holds, how it is read back and checked
     resume.py         what --resume checks, restores and repairs
-    files.py          atomic writes (and the fault hook the tests kill runs with)
+    files.py          atomic writes, this program's temporary files (and the tests' fault hook)
+    limits.py         what the machine can hold: the bounds of the size flags and --threads
     evaluate.py       accuracy and the confusion matrix; the eval command
     progress.py       progress bars and log lines
     cuda_graphs.py    a training step replayed from a CUDA graph

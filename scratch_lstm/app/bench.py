@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -34,8 +35,9 @@ from ..impls import IMPLS
 from ..precision import PRECISIONS, fp32_precision
 from .config import check_backend_device, resolve_device
 from .cuda_graphs import CUDAGraphStep
-from .errors import TrainingError
-from .flags import non_negative_int, positive_int
+from .errors import Interrupted, TrainingError
+from .files import atomic_write_bytes
+from .flags import non_negative_int, path, positive_int, threads
 
 
 @dataclass
@@ -209,17 +211,52 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="float32 products on CUDA, the same for both modules: ieee (full fp32), "
                         "tf32 (TensorFloat-32, compute capability 8.0 and later; skipped elsewhere); "
                         "one row per precision")
-    p.add_argument("--threads", type=positive_int, default=None,
-                   help="torch.set_num_threads on the CPU (default: torch's choice)")
-    p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    p.add_argument("--threads", type=threads, default=None, metavar="N",
+                   help="torch.set_num_threads on the CPU, at most the CPUs this machine has "
+                        "(default: torch's choice)")
+    p.add_argument("--json", metavar="FILE", type=path,
+                   help="also write the rows as JSON (a new file, or one an earlier bench wrote)")
+
+
+def check_json_target(target: str) -> None:
+    """Refuse, before anything runs, a ``--json`` that could not be written or would replace
+    another file: a folder, a missing or unwritable folder, or an existing file that is not an
+    earlier benchmark's rows (a run's summary.json, say)."""
+    file = Path(target)
+    folder = file.resolve().parent
+    if file.is_dir():
+        raise TrainingError(f"--json {target} is a folder; give a file name, e.g. {file / 'bench.json'}")
+    if not folder.is_dir():
+        raise TrainingError(f"--json {target}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise TrainingError(f"--json {target}: cannot write in {folder} (permission denied)")
+    if file.exists():
+        try:
+            rows = json.loads(file.read_text())
+            ours = isinstance(rows, list) and all(isinstance(r, dict) and "impl" in r and
+                                                  "train_ratio" in r for r in rows)
+        except (OSError, ValueError, UnicodeDecodeError):
+            ours = False
+        if not ours:
+            raise TrainingError(f"--json {target} exists and is not an earlier benchmark's rows; it "
+                                "is left alone: choose another file")
 
 
 def run(args) -> list[dict]:
     """Run the benchmark for parsed ``args``; prints the table and returns the rows.
 
-    A ``--device cuda`` that is absent, or a ``--json`` whose folder does not exist, is a
-    ``TrainingError`` before anything runs. On a terminal a progress bar shows each row's timing.
+    A ``--device cuda`` that is absent, or a ``--json`` that cannot be written or would replace
+    another file (:func:`check_json_target`), is a ``TrainingError`` before anything runs; the
+    JSON is written atomically. On a terminal a progress bar shows each row's timing.
     """
+    threads = torch.get_num_threads()
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(args) -> list[dict]:
     from tqdm import tqdm
 
     if args.device == "auto":
@@ -228,8 +265,8 @@ def run(args) -> list[dict]:
         device = resolve_device(args.device)
     if "triton" in args.impl:
         check_backend_device("triton", device, flag="--impl")
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise TrainingError(f"--json {args.json}: folder {Path(args.json).resolve().parent} does not exist")
+    if args.json:
+        check_json_target(args.json)
     if args.threads:
         torch.set_num_threads(args.threads)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else (
@@ -258,8 +295,7 @@ def run(args) -> list[dict]:
                     print(format_table(rows[-1:]).splitlines()[-1] if len(rows) > 1
                           else format_table(rows), flush=True)
                     if args.json:  # after every row: a run stopped midway keeps what it measured
-                        with open(args.json, "w") as fh:
-                            json.dump(rows, fh, indent=2)
+                        _write_rows(args.json, rows)
     return rows
 
 
@@ -275,6 +311,16 @@ def has_tf32(device) -> bool:
     return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
 
 
+def _write_rows(target: str, rows: list[dict]) -> None:
+    """Replace ``--json``'s file atomically with every row so far."""
+    text = json.dumps(rows, indent=2) + "\n"
+    try:
+        atomic_write_bytes(Path(target), lambda fh: fh.write(text.encode()))
+    except KeyboardInterrupt:  # held back until the file was in place
+        raise Interrupted(f"interrupted. {target} was written, with the {len(rows)} rows "
+                          "measured") from None
+
+
 def main(argv=None) -> int:
     """Entry point of ``benchmarks/bench_lstm.py``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False,
@@ -282,7 +328,7 @@ def main(argv=None) -> int:
     add_arguments(parser)
     try:
         run(parser.parse_args(argv))
-    except TrainingError as e:
+    except (TrainingError, Interrupted) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return 130 if isinstance(e, Interrupted) else 2
     return 0

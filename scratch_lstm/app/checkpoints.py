@@ -11,16 +11,20 @@ and ``data`` (name and content fingerprint), ``sequence``, ``permutation_seed``,
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
+import re
+from dataclasses import asdict, fields
 
 import torch
 
 from ..classifier import BACKENDS, LSTMClassifier
 from .config import DTYPES, MODEL_CONFIG_KEYS, TrainConfig, is_int, is_number
-from .data import Dataset
+from .data import DATASETS, SEQUENCES, Dataset
 from .errors import TrainingError, one_line
+from .files import interrupts_deferred
+from .limits import lstm_classifier_parameters
 
 CHECKPOINT_VERSION = 2  # 2: adds "data", "history", "best_epoch"; version 1 still loads
+METRIC_KEYS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc")  # every epoch's record
 
 
 def make_checkpoint(cfg: TrainConfig, model, optimizer, epoch: int, ds: Dataset, best_acc: float,
@@ -42,43 +46,209 @@ def make_checkpoint(cfg: TrainConfig, model, optimizer, epoch: int, ds: Dataset,
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Load a checkpoint with ``weights_only=True``, checking its structure.
+    """Load a checkpoint with ``weights_only=True`` and check every field (:func:`check_checkpoint`).
 
     Reads version 1 (before data fingerprints) and 2. Raises :class:`TrainingError` if the file
-    is missing, unreadable, or not a scratch-lstm checkpoint.
+    is missing, unreadable, not a scratch-lstm checkpoint, or holds a field of the wrong type or
+    range (the message names the field).
     """
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with interrupts_deferred():  # torch's reader turns a Ctrl-C into its own error
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise TrainingError(f"checkpoint {path} does not exist") from None
+    except IsADirectoryError:
+        raise TrainingError(f"checkpoint {path} is a folder; give its last.pt or best.pt") from None
     except Exception as e:
-        raise TrainingError(f"{path} is not a readable checkpoint "
-                            f"({type(e).__name__}: {one_line(e)})") from None
+        raise TrainingError(f"{path} is not a readable checkpoint: {unreadable_reason(path, e)}") from None
+    check_checkpoint(ckpt, path)
+    return ckpt
+
+
+def unreadable_reason(path, e: Exception) -> str:
+    """Why ``torch.load(path, weights_only=True)`` failed, in one line of our words."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError as err:
+        return err.strerror or one_line(err)
+    text = one_line(e, limit=10**6)  # all of it, on one line: the cause comes last
+    if "Weights only load failed" in text and head.startswith(b"PK"):
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        what = f" ({found.group(1)})" if found else ""
+        return (f"it holds pickled Python objects{what}, not only tensors, numbers and strings; "
+                "scratch-lstm never writes those and does not load them, since unpickling can run code")
+    if head.lstrip()[:1] in (b"{", b"["):
+        return "it is a JSON text file, not a checkpoint (use a run folder's last.pt or best.pt)"
+    if not head:
+        return "the file is empty"
+    return f"not a torch checkpoint file ({type(e).__name__}: {one_line(text, 120)})"
+
+
+def _bad(path, field: str, value, expected: str) -> TrainingError:
+    shown = one_line(repr(value), 60)
+    return TrainingError(f"{path}: '{field}' is {shown}, not {expected}")
+
+
+def _is_seed(v) -> bool:
+    return is_int(v) and 0 <= v < 2**64
+
+
+def check_metrics(m, where: str) -> None:
+    """One epoch's metrics (a history entry or a ``metrics.jsonl`` line): a dict with
+    :data:`METRIC_KEYS`, ``epoch`` an integer >= 1, every value a finite number, accuracies in
+    [0, 1] and losses >= 0. :class:`TrainingError` naming ``where`` and the field."""
+    if not isinstance(m, dict):
+        raise TrainingError(f"{where} is {one_line(repr(m), 60)}, not an epoch's metrics (an object)")
+    for key in METRIC_KEYS:
+        if key not in m:
+            raise TrainingError(f"{where} has no '{key}': not an epoch's metrics")
+    for key, value in m.items():
+        if not is_number(value):
+            raise _bad(where, key, value, "a finite number")
+    if not is_int(m["epoch"]) or m["epoch"] < 1:
+        raise _bad(where, "epoch", m["epoch"], "an integer >= 1")
+    for key in ("train_acc", "test_acc"):
+        if not 0 <= m[key] <= 1:
+            raise _bad(where, key, m[key], "an accuracy in [0, 1]")
+    for key in ("train_loss", "test_loss"):
+        if m[key] < 0:
+            raise _bad(where, key, m[key], "a loss >= 0")
+
+
+def check_history(history, epoch: int | None, where: str) -> None:
+    """A list of :func:`check_metrics` entries with increasing epochs, none after ``epoch``."""
+    if not isinstance(history, list):
+        raise TrainingError(f"{where}: 'history' is not a list of per-epoch metrics "
+                            f"(it is {one_line(repr(history), 60)})")
+    last = 0
+    for k, m in enumerate(history):
+        check_metrics(m, f"{where}: 'history'[{k}]")
+        if m["epoch"] <= last or (epoch is not None and m["epoch"] > epoch):
+            raise TrainingError(f"{where}: 'history'[{k}] is epoch {m['epoch']}, expected epochs that "
+                                f"increase and end by the checkpoint's epoch {epoch}")
+        last = m["epoch"]
+
+
+def _check_model(ckpt: dict, path) -> None:
+    model, config = ckpt["model"], ckpt["model_config"]
+    if not isinstance(model, dict) or not all(isinstance(k, str) and isinstance(t, torch.Tensor)
+                                              for k, t in model.items()):
+        raise TrainingError(f"{path}: 'model' is not a state dict of tensors")
+    if not isinstance(config, dict) or set(config) - set(MODEL_CONFIG_KEYS):
+        unknown = sorted(set(config) - set(MODEL_CONFIG_KEYS)) if isinstance(config, dict) else config
+        raise TrainingError(f"{path}: 'model_config' has unknown entries {unknown}; expected some of "
+                            f"{', '.join(MODEL_CONFIG_KEYS)}")
+    for key, value in config.items():
+        if key == "dropout":
+            if not (is_number(value) and 0 <= value <= 1):
+                raise _bad(path, "model_config.dropout", value, "a probability in [0, 1]")
+        elif not is_int(value) or value < 1:
+            raise _bad(path, f"model_config.{key}", value, "a positive integer")
+    sizes = {"input_size": 28, "hidden_size": 256, "num_layers": 2, "num_classes": 10, **config}
+    expected = lstm_classifier_parameters(sizes["input_size"], sizes["hidden_size"],
+                                          sizes["num_layers"], sizes["num_classes"])
+    found = sum(t.numel() for t in model.values())
+    if expected != found:  # before building a model of that size
+        raise TrainingError(f"the checkpoint's weights do not fit its model_config {config}: it "
+                            f"describes {expected:,} parameters, {path} holds {found:,}")
+
+
+def _check_data(ckpt: dict, path) -> None:
+    names = [d for d in DATASETS if d != "auto"]
+    if "dataset" in ckpt and ckpt["dataset"] not in names:
+        raise _bad(path, "dataset", ckpt["dataset"], "one of " + ", ".join(names))
+    if "data" in ckpt:
+        data = ckpt["data"]
+        if not isinstance(data, dict):
+            raise _bad(path, "data", data, "the data's record (name, fingerprint, source, published)")
+        checks = {"name": (lambda v: v in names, "one of " + ", ".join(names)),
+                  "fingerprint": (lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v),
+                                  "a sha256 in hex"),
+                  "source": (lambda v: isinstance(v, str), "a string"),
+                  "published": (lambda v: isinstance(v, bool), "true or false")}
+        for key, (ok, expected) in checks.items():
+            if not ok(data.get(key)):
+                raise _bad(path, f"data.{key}", data.get(key), expected)
+    if "sequence" in ckpt and ckpt["sequence"] not in SEQUENCES:
+        raise _bad(path, "sequence", ckpt["sequence"], "one of " + ", ".join(SEQUENCES))
+    if "permutation_seed" in ckpt and not _is_seed(ckpt["permutation_seed"]):
+        raise _bad(path, "permutation_seed", ckpt["permutation_seed"], "an integer from 0 to 2**64 - 1")
+
+
+def _check_progress(ckpt: dict, path) -> None:
+    epoch = ckpt.get("epoch")
+    if "epoch" in ckpt and not (is_int(epoch) and epoch >= 0):
+        raise _bad(path, "epoch", epoch, "an integer >= 0")
+    if "best_test_acc" in ckpt:
+        best_acc = ckpt["best_test_acc"]
+        if not is_number(best_acc):
+            raise _bad(path, "best_test_acc", best_acc, "a number")
+        if not 0 <= best_acc <= 1:
+            raise _bad(path, "best_test_acc", best_acc, "an accuracy in [0, 1]")
+    best = ckpt.get("best_epoch")
+    if best is not None and not (is_int(best) and 1 <= best <= (epoch if is_int(epoch) else best)):
+        raise _bad(path, "best_epoch", best, f"an epoch from 1 to {epoch} (or none)")
+    if "history" in ckpt:
+        check_history(ckpt["history"], epoch if is_int(epoch) else None, str(path))
+
+
+def _check_state(ckpt: dict, path) -> None:
+    """The optimizer's and the random states' structure (their fit to the model is checked when a
+    resume loads them: :func:`check_optimizer_fits`)."""
+    if "optimizer" in ckpt:
+        opt = ckpt["optimizer"]
+        groups = opt.get("param_groups") if isinstance(opt, dict) else None
+        if (not isinstance(opt, dict) or not isinstance(opt.get("state"), dict) or not isinstance(groups, list)
+                or not all(isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups)):
+            raise _bad(path, "optimizer", type(opt).__name__, "an optimizer state dict (state, param_groups)")
+        for g in groups:
+            if not (is_number(g.get("lr")) and g["lr"] >= 0):
+                raise _bad(path, "optimizer.param_groups.lr", g.get("lr"), "a finite number >= 0")
+        for index, state in opt["state"].items():
+            if not isinstance(state, dict):
+                raise _bad(path, f"optimizer.state[{index}]", state, "a dict of tensors")
+    if "rng" in ckpt:
+        rng = ckpt["rng"]
+        if not isinstance(rng, dict) or not all(
+                isinstance(rng.get(k), torch.Tensor) and rng[k].dtype == torch.uint8
+                for k in ("torch", "shuffle")):
+            raise _bad(path, "rng", type(rng).__name__, "the random states (torch, shuffle: byte tensors)")
+
+
+def _check_config(ckpt: dict, path) -> None:
+    """The run's settings: a dict whose known entries pass :meth:`TrainConfig.validate` (unknown
+    ones are for ``--resume`` to refuse; ``eval`` and ``gates`` do not need them)."""
+    config = ckpt["config"]
+    if not isinstance(config, dict):
+        raise _bad(path, "config", config, "the run's settings (a dict)")
+    known = {f.name for f in fields(TrainConfig)}
+    try:
+        TrainConfig(**{k: v for k, v in config.items() if k in known}).validate()
+    except TrainingError as e:
+        raise TrainingError(f"{path}: 'config' holds a bad setting: {e}") from None
+
+
+def check_checkpoint(ckpt, path) -> None:
+    """Check every field of a loaded checkpoint, its type and its range, before anything uses it;
+    :class:`TrainingError` names the first bad field. Fields a version-1 checkpoint lacks (``data``,
+    ``history``, ``best_epoch``) may be missing."""
     if not isinstance(ckpt, dict) or "model" not in ckpt or "model_config" not in ckpt:
         raise TrainingError(f"{path} is not a scratch-lstm checkpoint (no 'model'/'model_config')")
     version = ckpt.get("version", 1)
     if not is_int(version) or version > CHECKPOINT_VERSION:
         raise TrainingError(f"{path} has checkpoint version {version!r}; this scratch-lstm reads "
                             f"versions 1 to {CHECKPOINT_VERSION} (upgrade scratch-lstm)")
-    model, config = ckpt["model"], ckpt["model_config"]
-    if not isinstance(model, dict) or not all(isinstance(t, torch.Tensor) for t in model.values()):
-        raise TrainingError(f"{path}: 'model' is not a state dict of tensors")
-    if not isinstance(config, dict) or set(config) - set(MODEL_CONFIG_KEYS):
-        unknown = sorted(set(config) - set(MODEL_CONFIG_KEYS)) if isinstance(config, dict) else config
-        raise TrainingError(f"{path}: 'model_config' has unknown entries {unknown}; expected some of "
-                            f"{', '.join(MODEL_CONFIG_KEYS)}")
+    if version < 1:
+        raise _bad(path, "version", version, f"1 to {CHECKPOINT_VERSION}")
+    _check_model(ckpt, path)
     if ckpt.get("dtype", "float32") not in DTYPES or ckpt.get("backend", "scratch") not in BACKENDS:
         raise TrainingError(f"{path}: unknown dtype {ckpt.get('dtype')!r} or backend {ckpt.get('backend')!r}")
-    history = ckpt.get("history", [])
-    if not isinstance(history, list) or not all(
-            isinstance(m, dict) and all(is_number(v) for v in m.values())
-            for m in history):
-        raise TrainingError(f"{path}: 'history' is not a list of per-epoch metrics with finite numbers")
-    for key in ("epoch", "best_epoch", "best_test_acc"):
-        value = ckpt.get(key)
-        if value is not None and not is_number(value):
-            raise TrainingError(f"{path}: '{key}' is {value!r}, not a number")
-    return ckpt
+    _check_data(ckpt, path)
+    _check_progress(ckpt, path)
+    _check_state(ckpt, path)
+    if "config" in ckpt:
+        _check_config(ckpt, path)
 
 
 def model_from_checkpoint(ckpt: dict, backend: str | None = None, device="cpu") -> LSTMClassifier:
@@ -119,6 +289,31 @@ def load_optimizer_state(optimizer, state: dict) -> None:
         lr_tensor.fill_(groups[0]["lr"])
         for group in optimizer.param_groups:
             group["lr"] = lr_tensor
+
+
+def check_optimizer_fits(state: dict, model, path) -> None:
+    """Adam's saved ``state`` against ``model``: its groups hold every parameter once, and each
+    parameter's moments have that parameter's shape (a wrong shape would only fail inside the
+    first step). :class:`TrainingError` naming the field."""
+    names = [name for name, _ in model.named_parameters()]
+    params = list(model.parameters())
+    indices = sorted(i for g in state["param_groups"] for i in g["params"])
+    if indices != list(range(len(params))):
+        raise TrainingError(f"{path}: 'optimizer' holds parameters {one_line(str(indices), 60)}; the "
+                            f"model has {len(params)} (0 to {len(params) - 1})")
+    for index, moments in state["state"].items():
+        if not is_int(index) or not 0 <= index < len(params):
+            raise _bad(path, "optimizer.state", index, f"a parameter index from 0 to {len(params) - 1}")
+        shape = tuple(params[index].shape)
+        for key in ("exp_avg", "exp_avg_sq"):
+            t = moments.get(key)
+            if not isinstance(t, torch.Tensor) or tuple(t.shape) != shape:
+                found = f"shape {tuple(t.shape)}" if isinstance(t, torch.Tensor) else one_line(repr(t), 40)
+                raise TrainingError(f"{path}: 'optimizer.state[{index}].{key}' (of {names[index]}) is "
+                                    f"{found}, not a tensor of shape {shape}")
+        step = moments.get("step")
+        if not ((isinstance(step, torch.Tensor) and step.numel() == 1) or is_number(step)):
+            raise _bad(path, f"optimizer.state[{index}].step", step, "a step count")
 
 
 def state_is_finite(model, optimizer) -> bool:

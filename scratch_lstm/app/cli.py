@@ -1,26 +1,34 @@
 """The ``scratch-lstm`` command line: train, eval, inspect, bench, gates, gradient-flow.
 
 User mistakes (missing data, bad flags, unreadable checkpoints, unusable folders) end with one
-``error:`` line (a not-found message adds what to do below it) and exit code 2, never a traceback.
-Every flag has a help text that shows its default; a mistyped flag prints the usage of the
-subcommand it was given to; abbreviations of flags are not accepted.
+``error:`` line (a not-found message adds what to do below it) and exit code 2, never a traceback;
+so do a failed write (naming the file) and an output that cannot be written (``> /dev/full``, a
+closed pipe). Ctrl-C, at any moment, is one ``error: interrupted. ...`` line that says what was
+kept, and exit code 130. Every flag has a help text that shows its default; a mistyped flag
+prints the usage of the subcommand it was given to; abbreviations of flags are not accepted.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import os
+import signal
 import sys
+import threading
 
 import torch
 
+from .._startup import is_the_command, restore_interrupts
 from ..classifier import BACKENDS
 from ..precision import PRECISIONS
 from .config import CUDA_GRAPH, DEVICES, DTYPES, SCHEDULES
 from .data import DATASETS, SEQUENCES
-from .errors import DataError, TrainingError
+from .errors import (DataError, Interrupted, OutputError, TrainingError, caused_by_interrupt,
+                     one_line)
+from .files import forget_interrupts, on_interrupt
 from .flags import (BACKEND_HELP, HelpFormatter, add_init_flags, non_negative_float,
-                    non_negative_int, positive_float, positive_int, probability, seed)
+                    non_negative_int, path, positive_float, positive_int, probability, seed, threads)
 
 
 def _add_data_flags(p: argparse.ArgumentParser, for_checkpoint: bool = False) -> None:
@@ -31,9 +39,11 @@ def _add_data_flags(p: argparse.ArgumentParser, for_checkpoint: bool = False) ->
         p.add_argument("--dataset", choices=DATASETS, default="auto",
                        help="auto: full MNIST from --data-dir (or downloaded), and without --data-dir "
                             "the embedded 6,000-image sample; mnist and fashion-mnist never fall back")
-    p.add_argument("--data-dir", metavar="DIR",
+    p.add_argument("--data-dir", metavar="DIR", type=path,
                    help="folder with DIR/MNIST/raw/* (DIR/FashionMNIST/raw/*) or the four IDX files "
-                        "themselves; only read. If given, the data must be there")
+                        "themselves; only read. If given, the data must be there"
+                        + (" (with a checkpoint of the embedded sample: full MNIST's test split "
+                           "from there)" if for_checkpoint else ""))
     p.add_argument("--download", action="store_true",
                    help="download through torchvision into --data-dir if not found there")
 
@@ -41,8 +51,8 @@ def _add_data_flags(p: argparse.ArgumentParser, for_checkpoint: bool = False) ->
 def _cmd_train(args) -> int:
     from .train import TrainConfig, train
 
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k not in ("command", "func")})
-    train(cfg)
+    settings = {k: v for k, v in vars(args).items() if k not in ("command", "func", "given")}
+    train(TrainConfig(**settings), given=args.given)
     return 0
 
 
@@ -50,7 +60,7 @@ def _cmd_eval(args) -> int:
     from .evaluate import evaluate_checkpoint
 
     evaluate_checkpoint(args.checkpoint, args.backend, args.dataset, args.data_dir, args.download,
-                        args.batch_size, args.device)
+                        args.batch_size, args.device, threads=args.threads)
     return 0
 
 
@@ -59,11 +69,17 @@ def _cmd_inspect(args) -> int:
     from ..gates import forgetting_times
     from ..params import format_parameters
     from .config import TrainConfig, check_backend_device
+    from .limits import check_fits, lstm_classifier_parameters
 
     check_backend_device(args.backend, torch.device("cpu"))
     init = TrainConfig(init=args.init, forget_bias=args.forget_bias, seed=args.seed,
                        chrono_t_max=args.chrono_t_max or (args.seq_len if args.init == "chrono" else None))
     init.validate()  # --init and its values, as `train` checks them
+    B, L, Q, H, K, C = (args.batch_size, args.seq_len, args.input_size, args.hidden_size,
+                        args.num_layers, args.num_classes)
+    check_fits(4 * (lstm_classifier_parameters(Q, H, K, C) + B * L * Q + 2 * B * L * K * H + B * C),
+               f"--batch-size {B} --seq-len {L} --input-size {Q} --hidden-size {H} --num-layers {K} "
+               f"--num-classes {C} (the weights, the batch, h and c of every step, the logits)")
     torch.manual_seed(args.seed)
     model = LSTMClassifier(args.input_size, args.hidden_size, args.num_classes, args.num_layers,
                            backend=args.backend)
@@ -135,11 +151,12 @@ def _train_flags(t: argparse.ArgumentParser) -> None:
                    help="dtype of the weights and the computation")
     t.add_argument("--train-subset", type=positive_int, default=None, metavar="N",
                    help="train on the first N training samples only (default: all)")
-    t.add_argument("--out", metavar="DIR",
-                   help="run folder; never overwritten (default: a new runs/exp1, runs/exp2, ...)")
+    t.add_argument("--out", metavar="DIR", type=path,
+                   help="run folder; never overwritten, one process at a time (default: a new "
+                        "runs/exp1, runs/exp2, ...)")
     t.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its last.pt (same settings; --epochs may grow "
-                        "with the constant schedule)")
+                   help="continue the run in --out from its last.pt, with the run's settings: flags "
+                        "given must agree (--epochs may grow with the constant schedule)")
     t.add_argument("--log-every", type=non_negative_float, default=10.0,
                    help="seconds between progress lines when stderr is not a terminal (a terminal "
                         "gets progress bars); 0: one line per epoch")
@@ -150,6 +167,9 @@ def _train_flags(t: argparse.ArgumentParser) -> None:
                    help="float32 matrix products on a CUDA GPU (cuBLAS, cuDNN, the triton kernels): "
                         "ieee: full fp32; tf32: TensorFloat-32 tensor cores (Ampere and later), "
                         "faster, about 1e-3 relative error; no effect on the CPU")
+    t.add_argument("--threads", type=threads, default=None, metavar="N",
+                   help="CPU threads torch may use (torch.set_num_threads; default: torch's choice); "
+                        "recorded in config.json, free to change on --resume")
 
 
 def _eval_flags(e: argparse.ArgumentParser) -> None:
@@ -161,6 +181,8 @@ def _eval_flags(e: argparse.ArgumentParser) -> None:
     e.add_argument("--batch-size", type=positive_int, default=1000, help="evaluation batch size")
     e.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: cuda, else mps, else cpu")
+    e.add_argument("--threads", type=threads, default=None, metavar="N",
+                   help="CPU threads torch may use (torch.set_num_threads; default: torch's choice)")
 
 
 def _inspect_flags(i: argparse.ArgumentParser) -> None:
@@ -184,7 +206,8 @@ def _bench_flags(b: argparse.ArgumentParser) -> None:
 def _gates_flags(g: argparse.ArgumentParser) -> None:
     g.add_argument("--checkpoint", required=True, help="a trained checkpoint (last.pt or best.pt)")
     g.add_argument("--index", type=non_negative_int, default=0, help="which test image")
-    g.add_argument("--out", required=True, metavar="DIR", help="folder for the PNGs and gates.json")
+    g.add_argument("--out", required=True, metavar="DIR", type=path,
+                   help="folder for the PNGs and gates.json")
     g.add_argument("--backend", choices=BACKENDS, default="scratch",
                    help="the backend whose prediction is reported; the gates themselves are always "
                         "traced through the teaching path's lstm_step")
@@ -240,30 +263,154 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    """Parse; an unknown flag is reported with the usage of its subcommand, and a close match."""
+    """Parse; an unknown flag is reported with the usage of its subcommand, and a close match.
+    ``args.given`` holds the names of the flags given on the command line (a ``--resume`` takes
+    the others from the run)."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args, extra = parser.parse_known_args(argv)
+    sub = parser.subparsers[args.command]
     if extra:
-        sub = parser.subparsers[args.command]
         flags = [s for a in sub._actions for s in a.option_strings]
         hints = [f"{x} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(x.split("=")[0], flags, 1))
                  else x for x in extra]
         sub.error("unrecognized arguments: " + " ".join(hints))
+    args.given = given_flags(sub, argv[argv.index(args.command) + 1:])
     return args
+
+
+_UNSET = object()
+
+
+def given_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
+    """The destinations of the flags in ``argv`` that ``parser`` (a subcommand's) reads: argparse
+    fills in a default only where the namespace has nothing yet, so what still holds a marker
+    afterwards was not given."""
+    dests = {a.dest for a in parser._actions if a.dest != argparse.SUPPRESS and a.option_strings}
+    namespace = argparse.Namespace(**dict.fromkeys(dests, _UNSET))
+    parser.parse_known_args(argv, namespace)
+    return {d for d in dests if getattr(namespace, d) is not _UNSET}
+
+
+class _Stdout:
+    """``sys.stdout`` while a command runs: a write that fails is an :class:`OutputError` (the
+    output, not a file of the run), and text the output's encoding cannot show (a folder name
+    that is not UTF-8) is escaped instead of failing."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def _do(self, call, *args):
+        try:
+            return call(*args)
+        except OSError as e:
+            raise OutputError(f"cannot write to standard output ({e.strerror or one_line(e)})") from None
+
+    def write(self, text: str):
+        try:
+            return self._do(self.stream.write, text)
+        except UnicodeEncodeError:
+            encoding = getattr(self.stream, "encoding", None) or "utf-8"
+            return self._do(self.stream.write, text.encode(encoding, "backslashreplace").decode(encoding))
+
+    def flush(self) -> None:
+        self._do(self.stream.flush)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def _discard_stdout(stream) -> None:
+    """Point a failed standard output at /dev/null, so that Python's last flush on exit does not
+    print a second error."""
+    try:
+        fd = stream.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _interrupted(args) -> str:
+    """What an interrupted command (other than train, which says it itself) leaves."""
+    if getattr(args, "command", None) == "gates":
+        return (f"interrupted. {args.out} may hold some of the figures (each complete, never a "
+                "part): run the command again for all of them")
+    return "interrupted. Nothing was written"
+
+
+def _error(text: str) -> None:
+    try:
+        print(f"error: {text}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``scratch-lstm`` and ``python -m scratch_lstm``."""
-    args = _parse(argv)
+    code = _main(argv)
+    if code == 130 and is_the_command():
+        # CPython kills itself with SIGINT on exit once a Ctrl-C has passed through code that
+        # torch runs from C (PyRun_*), whatever the exit code; ending here keeps it 130.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(130)
+    return code
+
+
+def _take_interrupts():
+    """Answer Ctrl-C with :func:`~scratch_lstm.app.files.on_interrupt` (in the main thread, where
+    signals are handled); returns the handler to put back, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    restore_interrupts()  # the start-up handler's work is done
+    forget_interrupts()
+    return signal.signal(signal.SIGINT, on_interrupt)
+
+
+def _main(argv: list[str] | None) -> int:
+    real_stdout, args, previous = sys.stdout, None, None
+    try:  # each line out at once, also into a pipe or a log (and a closed one noticed at once)
+        real_stdout.reconfigure(line_buffering=True)
+    except (AttributeError, ValueError, OSError):
+        pass
+    sys.stdout = _Stdout(real_stdout)
     try:
-        return args.func(args)
+        previous = _take_interrupts()
+        args = _parse(argv)
+        code = args.func(args)
+        sys.stdout.flush()
+        return code
     except (DataError, TrainingError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        _error(str(e))
         return 2
-    except OSError as e:  # a full disk, a vanished folder: the system's words, without a traceback
-        print(f"error: {e}", file=sys.stderr)
+    except OutputError as e:
+        _error(str(e))
+        _discard_stdout(real_stdout)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted; the run folder keeps the last finished epoch (continue with --resume)",
-              file=sys.stderr)
+    except Interrupted as e:
+        _error(str(e))
         return 130
+    except KeyboardInterrupt:
+        _error(_interrupted(args))
+        return 130
+    except RuntimeError as e:
+        if not caused_by_interrupt(e):
+            raise
+        _error(_interrupted(args))
+        return 130
+    except OSError as e:  # a full disk, a vanished folder: the system's words and the file
+        where = f": {e.filename}" if e.filename else ""
+        _error(f"{e.strerror or one_line(e)}{where}")
+        return 2
+    finally:
+        sys.stdout = real_stdout
+        if previous is not None:
+            try:
+                signal.signal(signal.SIGINT, previous)
+            except KeyboardInterrupt:  # a second Ctrl-C, already answered
+                pass

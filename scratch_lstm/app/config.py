@@ -13,16 +13,14 @@ from ..impls import unavailable_reason
 from ..precision import PRECISIONS
 from .data import DATASETS, SEQUENCES
 from .errors import TrainingError
+from .limits import cpu_count
 
 SCHEDULES = ("constant", "cosine")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("float32", "float64")
 CUDA_GRAPH = ("auto", "on", "off")
 MODEL_CONFIG_KEYS = ("input_size", "hidden_size", "num_classes", "num_layers", "dropout")
-# Settings added after checkpoints were first written, with the value every run had before
-# them: a checkpoint whose config lacks one was trained with that value.
-ADDED_SETTINGS = {"precision": "ieee",  # the kernels' and cuBLAS's float32 before --precision existed
-                  "init": "default", "forget_bias": None, "chrono_t_max": None}
+
 
 
 def is_int(v) -> bool:
@@ -69,6 +67,7 @@ class TrainConfig:
     init: str = "default"
     forget_bias: float | None = None  # for init "forget-bias"; None: 1.0
     chrono_t_max: int | None = None  # for init "chrono"; None: the sequence length
+    threads: int | None = None  # torch.set_num_threads; None: torch's choice
 
     def seq_len(self) -> int:
         """Steps per sequence: 28 rows, or 784 pixels."""
@@ -123,8 +122,17 @@ class TrainConfig:
         for name in ("hidden_size", "num_layers", "epochs", "batch_size"):
             if not is_int(getattr(self, name)) or getattr(self, name) < 1:
                 bad(name, "a positive integer")
-        if self.train_subset is not None and (not is_int(self.train_subset) or self.train_subset < 1):
-            bad("train_subset", "a positive integer (or None: all)")
+        for name in ("train_subset", "threads"):
+            value = getattr(self, name)
+            if value is not None and (not is_int(value) or value < 1):
+                bad(name, "a positive integer (or None: all)" if name == "train_subset" else
+                    "a positive integer (or None: torch's choice)")
+        for name in ("data_dir", "out"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                bad(name, "a folder name (or None)")
+        if not isinstance(self.download, bool) or not isinstance(self.resume, bool):
+            bad("download" if not isinstance(self.download, bool) else "resume", "true or false")
         for name in ("seed", "permutation_seed"):
             if not is_int(getattr(self, name)) or not 0 <= getattr(self, name) < 2**64:
                 bad(name, "an integer from 0 to 2**64 - 1")
@@ -151,9 +159,17 @@ def init_of_checkpoint(ckpt: dict) -> TrainConfig:
     ``init_of_checkpoint(ckpt).apply_init(model)`` starts ``model`` as that run started. A
     checkpoint from before ``--init`` had the default init."""
     saved = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
-    settings = {name: saved.get(name, ADDED_SETTINGS[name]) for name in ("init", "forget_bias", "chrono_t_max")}
+    settings = {name: saved[name] for name in ("init", "forget_bias", "chrono_t_max") if name in saved}
     init = TrainConfig(**settings, seed=saved.get("seed", 0), sequence=ckpt.get("sequence", "rows"))
     return init.with_init_defaults()
+
+
+def check_threads(threads: int | None, source: str = "--threads") -> None:
+    """:class:`TrainingError` if ``threads`` exceeds the CPUs this machine has (a run's setting can
+    come from another machine)."""
+    n = cpu_count()
+    if threads is not None and threads > n:
+        raise TrainingError(f"{source} {threads}: this machine has {n} CPUs; pass --threads {n} or fewer")
 
 
 def resolve_device(name: str) -> torch.device:

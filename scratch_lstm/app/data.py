@@ -18,8 +18,10 @@ dataset's (MNIST and Fashion-MNIST share file names) are refused.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import gzip
+import io
 import hashlib
 import math
 import os
@@ -32,7 +34,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import DataError
+from .errors import DataError, one_line
+from .files import fault_point
+from .limits import fmt_bytes, memory_limit
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -71,39 +75,75 @@ PUBLISHED_SHA256 = {
 def read_idx(path: str | os.PathLike, expected_ndim: int | None = None) -> np.ndarray:
     """Read an IDX file (gzipped or not) into a ``uint8`` array, checking it on the way.
 
-    Checks the magic number (``0x0000080{ndim}``, unsigned bytes), that there are
-    ``expected_ndim`` dimensions, and that the payload holds exactly the declared count.
-    Raises :class:`DataError` naming the file and the problem.
+    The header comes first: the magic number (``0x0000080{ndim}``, unsigned bytes), that there are
+    ``expected_ndim`` dimensions, and the size the dimensions declare, which must fit in this
+    machine's memory and, for an uncompressed file, equal what the file holds; only then is the
+    payload read, and it must hold exactly the declared count. Raises :class:`DataError` naming the
+    file and the problem.
     """
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+        with open(path, "rb") as file:
+            gz = file.read(2) == b"\x1f\x8b"
+            file.seek(0)
+            fh = gzip.GzipFile(fileobj=file, mode="rb") if gz else file
+            try:
+                payload, shape = _read_checked(path, fh, file, gz, expected_ndim)
+            except DataError:
+                if gz:  # a corrupt deflate stream decodes to garbage first: that is the cause
+                    while fh.read(2**20):
+                        pass
+                raise
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{path}: cannot read or decompress ({type(e).__name__}: {e})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+    return np.frombuffer(payload, dtype=np.uint8).reshape(shape)
+
+
+def _read_checked(path: Path, fh, file, gz: bool, expected_ndim: int | None):
+    """``(payload bytes, shape)`` of an open IDX file, the header checked before the payload is read."""
+    shape, header = _idx_header(path, fh, expected_ndim)
+    count = math.prod(shape)  # exact: a crafted header cannot overflow it
+    if not gz:
+        _check_payload(path, shape, count, os.fstat(file.fileno()).st_size - header)
+    limit, source = memory_limit()
+    if count > limit:
+        raise DataError(f"{path}: header declares shape {shape} ({count:,} bytes), more than "
+                        f"this machine can hold ({source}: {fmt_bytes(limit)})")
+    payload = fh.read(count)
+    if len(payload) < count:
+        _check_payload(path, shape, count, len(payload))
+    if fh.read(1):
+        _check_payload(path, shape, count, None)
+    return payload, shape
+
+
+def _idx_header(path: Path, fh, expected_ndim: int | None) -> tuple[tuple[int, ...], int]:
+    """The shape an IDX header declares, and the header's length in bytes."""
+    magic = fh.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] != 0x08:
         raise DataError(
-            f"{path}: not an IDX file of unsigned bytes (magic number {raw[:4].hex() or 'missing'}, "
+            f"{path}: not an IDX file of unsigned bytes (magic number {magic.hex() or 'missing'}, "
             "expected 0000080N)"
         )
-    ndim = raw[3]
+    ndim = magic[3]
     if expected_ndim is not None and ndim != expected_ndim:
         raise DataError(f"{path}: has {ndim} dimensions, expected {expected_ndim}")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+    dims = fh.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise DataError(f"{path}: truncated header")
-    shape = tuple(int.from_bytes(raw[4 + 4 * k : 8 + 4 * k], "big") for k in range(ndim))
-    count = math.prod(shape)  # exact: a crafted header cannot overflow it
-    if len(raw) - header != count:
-        raise DataError(
-            f"{path}: truncated or padded: header declares shape {shape} ({count:,} bytes), "
-            f"payload has {len(raw) - header:,} bytes"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+    return tuple(int.from_bytes(dims[4 * k : 4 * k + 4], "big") for k in range(ndim)), 4 + 4 * ndim
+
+
+def _check_payload(path: Path, shape: tuple, count: int, found: int | None) -> None:
+    """:class:`DataError` unless the payload's ``found`` bytes (None: more than ``count``) are
+    exactly the ``count`` the header declares."""
+    if found == count:
+        return
+    has = f"more than {count:,}" if found is None else f"{found:,}"
+    raise DataError(f"{path}: truncated or padded: header declares shape {shape} ({count:,} bytes), "
+                    f"payload has {has} bytes")
 
 
 def idx_sha256(array: np.ndarray) -> str:
@@ -198,18 +238,70 @@ def load_idx_folder(name: str, folder: Path) -> Dataset | None:
 
 
 def _download(name: str, data_dir: Path) -> Dataset:
+    """Download ``name`` through torchvision into ``data_dir``. torchvision's own lines are kept
+    quiet; a failure is one :class:`DataError` line, and leaves ``data_dir`` as it was: every file
+    and folder the attempt created is removed (none that existed before)."""
     import torchvision
 
     cls = torchvision.datasets.MNIST if name == "mnist" else torchvision.datasets.FashionMNIST
+    anchor = data_dir  # the deepest folder that exists already: nothing above it is touched
+    while not anchor.exists() and anchor != anchor.parent:
+        anchor = anchor.parent
+    before = set(_tree(anchor, data_dir))
     try:
-        for train in (True, False):
-            cls(root=str(data_dir), train=train, download=True)
-    except Exception as e:  # network errors come in many types
-        raise DataError(f"could not download {name} into {data_dir}: {e}") from None
-    found = load_idx_folder(name, data_dir / _FOLDER[name] / "raw")
-    if found is None:
-        raise DataError(f"download of {name} into {data_dir} left no IDX files")
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            for train in (True, False):
+                cls(root=str(data_dir), train=train, download=True)
+        found = load_idx_folder(name, data_dir / _FOLDER[name] / "raw")
+        if found is None:
+            raise RuntimeError("the download left no IDX files")
+    except BaseException as e:  # network errors come in many types; a Ctrl-C cleans up too
+        _remove_new(anchor, data_dir, before)
+        if not isinstance(e, Exception) or isinstance(e, DataError):
+            raise
+        raise DataError(f"could not download {name} into {data_dir}: {_download_reason(e)}; nothing "
+                        f"was left there. Without internet, copy the four files into "
+                        f"{data_dir / _FOLDER[name] / 'raw'}") from None
     return found
+
+
+def _tree(anchor: Path, data_dir: Path) -> list[Path]:
+    """``data_dir``'s dataset folders and every path under them, and the folders on the way from
+    ``anchor``: what a download may create."""
+    paths = [anchor]
+    for folder in [data_dir, *(data_dir / f for f in _FOLDER.values())]:
+        if folder.exists():
+            paths.append(folder)
+        if folder != data_dir and folder.is_dir():
+            paths += folder.rglob("*")
+    return paths
+
+
+def _remove_new(anchor: Path, data_dir: Path, before: set) -> None:
+    """Remove what a failed download created: files not in ``before``, then such folders, deepest
+    first, up to (not including) ``anchor``."""
+    new = [p for p in _tree(anchor, data_dir) if p not in before]
+    folder = data_dir
+    while folder != anchor and anchor in folder.parents:
+        new.append(folder)
+        folder = folder.parent
+    for p in sorted(set(new) - before, key=lambda p: len(p.parts), reverse=True):
+        try:
+            if p.is_dir() and not p.is_symlink():
+                p.rmdir()  # only if empty: a folder that gained a file of someone else's stays
+            else:
+                p.unlink()
+        except OSError:
+            pass
+
+
+def _download_reason(e: Exception) -> str:
+    """The cause of a failed download in one line: the first mirror's error, not all of them."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    for k, line in enumerate(lines[:-1]):
+        if line.startswith("Tried ") and line.endswith("got:"):
+            return one_line(lines[k + 1], 160)
+    return one_line(e, 160)
 
 
 def load_sample() -> Dataset:
@@ -271,7 +363,7 @@ def not_found_message(name: str, data_dir: Path | None, command: str = "train") 
                        "to train on the MNIST sample shipped in the package")
     else:
         options.append("or pass --dataset mnist-sample to use the 1,000 test images of the MNIST "
-                       "sample shipped in the package")
+                       "sample shipped in the package (and leave out --data-dir)")
     return (f"{head}\nIt needs these four files (gzipped or not): {', '.join(FILES.values())}.\n"
             "Either:\n" + "\n".join(f"  - {o}" for o in options))
 
@@ -284,12 +376,23 @@ def load_dataset(name: str = "auto", data_dir: str | os.PathLike | None = None,
     anything else is a :class:`DataError` that names the folder and what was looked for. Without
     ``data_dir``, ``auto`` is the embedded sample (full MNIST has no standard place), and
     ``fashion-mnist`` looks in Debian's folder. ``mnist`` and ``fashion-mnist`` never fall back.
-    Nothing is ever written into a folder that is only read (downloads go to ``data_dir``).
-    ``command`` only shapes the not-found message.
+    Nothing is ever written into a folder that is only read (downloads go to ``data_dir``, and a
+    failed one leaves it as it was). ``mnist-sample`` with ``data_dir`` or ``download`` is a
+    :class:`DataError`: neither would be used. ``command`` only shapes the not-found message.
     """
+    ds = _load_dataset(name, data_dir, download, command)
+    fault_point("loaded:data")  # the tests' interrupt hook (scratch_lstm.app.files)
+    return ds
+
+
+def _load_dataset(name: str, data_dir, download: bool, command: str) -> Dataset:
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if name == "mnist-sample":
+        if data_dir is not None or download:
+            flag = f"--data-dir {data_dir}" if data_dir is not None else "--download"
+            raise DataError(f"{flag} is not used with --dataset mnist-sample: the sample ships in the "
+                            "package. Leave it out, or pass --dataset mnist to use full MNIST from there")
         return load_sample()
     full = "mnist" if name == "auto" else name
     if data_dir is None:

@@ -1,10 +1,13 @@
-"""The two errors a user can fix, and how their messages are kept to one line.
+"""The errors a user can fix, and how their messages are kept to one line.
 
-The command line (:mod:`scratch_lstm.app.cli`) turns either into one ``error:`` line and exit
-code 2; nothing else in the app prints a traceback for a user's mistake.
+The command line (:mod:`scratch_lstm.app.cli`) turns :class:`DataError` and
+:class:`TrainingError` into one ``error:`` line and exit code 2, and :class:`Interrupted` (Ctrl-C)
+into one line and exit code 130; nothing in the app prints a traceback for a user's mistake.
 """
 
 from __future__ import annotations
+
+import re
 
 
 class DataError(Exception):
@@ -15,8 +18,32 @@ class TrainingError(Exception):
     """A run cannot go on (diverged, incompatible resume, bad folder, ...); the message says why."""
 
 
-def one_line(e: BaseException, limit: int = 300) -> str:
-    """``e``'s message on one line, cut to ``limit`` characters: for quoting another library's
-    error inside ours."""
-    text = " ".join(str(e).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) stopped a command; the message says what was kept and how to go on."""
+
+
+class OutputError(Exception):
+    """Standard output cannot be written (a closed pipe, ``> /dev/full``): not a file of ours."""
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def one_line(e: BaseException | str, limit: int = 300) -> str:
+    """``e``'s message on one line, without terminal colour codes, cut at a word boundary to at
+    most ``limit`` characters: for quoting another library's error inside ours."""
+    text = " ".join(_ANSI.sub("", str(e)).split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 3].rsplit(" ", 1)[0] if " " in text[: limit - 3] else text[: limit - 3]
+    return cut.rstrip(" ,;:") + "..."
+
+
+def caused_by_interrupt(e: BaseException | None) -> bool:
+    """Whether ``e`` stands for a Ctrl-C: a ``KeyboardInterrupt``, or a library's error raised
+    because of one (torch turns one raised in its Python callbacks into a ``RuntimeError``)."""
+    while e is not None:
+        if isinstance(e, KeyboardInterrupt) or "KeyboardInterrupt" in str(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False

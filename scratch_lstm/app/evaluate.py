@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoints import load_checkpoint, model_from_checkpoint
-from .config import check_backend_device, resolve_device
+from .config import check_backend_device, check_threads, resolve_device
 from .data import Batches, load_dataset, pixel_permutation
 from .progress import with_progress
 
@@ -35,12 +35,41 @@ def evaluate(model, batches, num_classes: int = 10) -> dict:
             "confusion": confusion.tolist()}
 
 
+def dataset_to_use(ckpt: dict, checkpoint: str, dataset: str | None, data_dir: str | None,
+                   download: bool) -> tuple[str, str | None]:
+    """The dataset ``eval`` and ``gates`` read, and a note when it is not the obvious one.
+
+    ``dataset`` if given; else the one the checkpoint was trained on, except that a ``--data-dir``
+    (or ``--download``) with a checkpoint of the embedded sample means full MNIST from there (the
+    sample is drawn from MNIST, and the flag is used, not ignored).
+    """
+    trained = ckpt.get("dataset", "auto")
+    if dataset is None and trained == "mnist-sample" and (data_dir is not None or download):
+        return "mnist", (f"note: {checkpoint} was trained on the embedded MNIST sample; --data-dir was "
+                         "given, so this is full MNIST's test split from there (leave out --data-dir "
+                         "for the sample's test images)")
+    return dataset or trained, None
+
+
 def evaluate_checkpoint(checkpoint: str, backend: str | None = None, dataset: str | None = None,
                         data_dir: str | None = None, download: bool = False,
-                        batch_size: int = 1000, device: str = "auto") -> dict:
+                        batch_size: int = 1000, device: str = "auto",
+                        threads: int | None = None) -> dict:
     """``scratch-lstm eval``: a checkpoint's accuracy on a test split, printed with its confusion
     matrix; returns :func:`evaluate`'s dict. ``backend`` defaults to the one it was trained
-    with, ``dataset`` to the data it was trained on."""
+    with, ``dataset`` to the data it was trained on (:func:`dataset_to_use`); ``threads`` sets
+    torch's CPU threads for the call."""
+    check_threads(threads)
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _evaluate_checkpoint(checkpoint, backend, dataset, data_dir, download, batch_size, device)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _evaluate_checkpoint(checkpoint, backend, dataset, data_dir, download, batch_size, device) -> dict:
     ckpt = load_checkpoint(checkpoint)
     device = resolve_device(device)
     if backend:
@@ -49,7 +78,8 @@ def evaluate_checkpoint(checkpoint: str, backend: str | None = None, dataset: st
         check_backend_device(ckpt.get("backend", "scratch"), device,
                              source=f"{checkpoint}'s backend, triton,")
     model = model_from_checkpoint(ckpt, backend, device)
-    ds = load_dataset(dataset or ckpt.get("dataset", "auto"), data_dir, download, command="eval")
+    dataset, note = dataset_to_use(ckpt, checkpoint, dataset, data_dir, download)
+    ds = load_dataset(dataset, data_dir, download, command="eval")
     sequence = ckpt.get("sequence", "rows")
     perm = pixel_permutation(ckpt.get("permutation_seed", 0)) if sequence == "permuted" else None
     batches = Batches(ds.test_images, ds.test_labels, batch_size, sequence, ds.stats, perm,
@@ -60,6 +90,8 @@ def evaluate_checkpoint(checkpoint: str, backend: str | None = None, dataset: st
     print(f"checkpoint: {checkpoint} (epoch {ckpt.get('epoch')}, trained on "
           f"{ckpt.get('dataset')}, backend {ckpt.get('backend')}); evaluated with backend "
           f"{backend or ckpt.get('backend')} on {device}")
+    if note:
+        print(note)
     print(f"data: {ds.name} test split from {ds.source}{other}", flush=True)
     result = evaluate(model, with_progress(batches, "eval"))
     print(f"test accuracy: {100 * result['acc']:.2f}% ({len(ds.test_labels):,} samples), "

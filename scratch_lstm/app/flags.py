@@ -12,6 +12,7 @@ import math
 
 from ..gates import CHRONO_MIN_T_MAX, INITS
 from ..impls import IMPL_HELP
+from .limits import cpu_count
 
 BACKEND_HELP = "; ".join(f"{name}: {text}" for name, text in IMPL_HELP.items()) + "; torch: nn.LSTM"
 INIT_HELP = ("the LSTM's gate initialisation: " + "; ".join(f"{name}: {text}" for name, text in INITS.items())
@@ -85,3 +86,17 @@ def add_init_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chrono-t-max", type=chrono_t_max, default=None, metavar="T",
                    help="the longest timescale of --init chrono, in steps (default: the sequence "
                         "length: 28 rows, 784 pixels)")
+
+
+def threads(text: str) -> int:
+    """argparse type: a thread count, 1 to the CPUs this machine has."""
+    n = cpu_count()
+    return _number(text, int, lambda v: 1 <= v <= n, f"from 1 to {n} (the CPUs this machine has)")
+
+
+def path(text: str) -> str:
+    """argparse type: a file or folder name, not empty (an empty one would mean the current
+    folder without saying so)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be a file or folder name, got {text!r}")
+    return text

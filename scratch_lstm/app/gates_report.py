@@ -13,9 +13,10 @@ from .checkpoints import load_checkpoint, model_from_checkpoint
 from .config import check_backend_device, init_of_checkpoint, resolve_device
 from .data import load_dataset, pixel_permutation, sequence_view
 from .errors import DataError, TrainingError
+from .evaluate import dataset_to_use
 from .files import atomic_write_bytes
 from .plots import plot_gate_change, plot_gates, plot_hidden_trajectory
-from .runs import check_out_folder
+from .runs import check_out_folder, check_out_is_not_data
 
 SATURATION_EPS = 0.05  # a gate within this of a limit counts as saturated (closed or open)
 
@@ -30,7 +31,9 @@ def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = No
     """Trace test image ``index`` through the checkpoint's model and a freshly initialised one
     (same configuration, seed and ``--init``); write ``gates_trained.png``, ``gates_fresh.png``,
     ``trajectory.png``, ``change.png`` and ``gates.json`` into ``out``. Returns the JSON dict.
-    ``dataset`` defaults to the one the checkpoint was trained on. ``out`` and the data are
+    ``dataset`` defaults to the one the checkpoint was trained on (with ``data_dir``, full MNIST
+    for a checkpoint of the embedded sample: :func:`~scratch_lstm.app.evaluate.dataset_to_use`).
+    ``out`` and the data are
     checked before anything is written (:class:`TrainingError`, :class:`DataError`). The
     predictions come from ``backend`` on ``device``; the gates are always traced through the
     teaching path's ``lstm_step`` on the CPU.
@@ -45,7 +48,11 @@ def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = No
     torch.manual_seed(config.get("seed", 0) if isinstance(config, dict) else 0)
     fresh = LSTMClassifier(**ckpt["model_config"], dtype=trained.lin.weight.dtype).eval()
     init_of_checkpoint(ckpt).apply_init(fresh)  # the run's --init: fresh is where training started
-    ds = load_dataset(dataset or ckpt.get("dataset", "auto"), data_dir, download, command="gates")
+    dataset, note = dataset_to_use(ckpt, checkpoint, dataset, data_dir, download)
+    ds = load_dataset(dataset, data_dir, download, command="gates")
+    check_out_is_not_data(out_dir, data_dir, ds)
+    if note:
+        print(note)
     if not 0 <= index < len(ds.test_labels):
         raise DataError(f"--index {index} is out of range: the test split has {len(ds.test_labels)} images")
     sequence = ckpt.get("sequence", "rows")

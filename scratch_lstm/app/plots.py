@@ -1,7 +1,9 @@
 """Pictures of training and of the gates (matplotlib with the Agg backend; ``pip install -e ".[plot]"``).
 
 Every figure is written through a temporary file and renamed into place, like the other files of
-a run folder. Every number printed on a figure is computed from the data it shows.
+a run folder. Every number printed on a figure is computed from the data it shows. Titles are
+plain text: a ``$`` is a dollar sign, not the start of a formula, and a name that is not UTF-8
+shows a replacement character where its bad bytes are.
 """
 
 from __future__ import annotations
@@ -32,6 +34,18 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def plain_text(text: str) -> str:
+    """``text`` as a figure can draw it: the undecodable bytes of a file name (held as surrogate
+    escapes, which no font has) become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _suptitle(fig, title: str) -> None:
+    """The figure's title, as plain text (matplotlib would read ``$...$`` as a formula)."""
+    if title:
+        fig.suptitle(plain_text(title), parse_math=False)
 
 
 def _save(fig, path: str | Path) -> Path:
@@ -105,8 +119,7 @@ def plot_gates(image: torch.Tensor, traces: list[GateTrace], path: str | Path, t
                 ax.set(title=f"layer {rec.layer}: {label}", xlabel=_units_label(shown, H))
                 ax.yaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
                 fig.colorbar(im, ax=ax, fraction=0.046)
-        if title:
-            fig.suptitle(title)
+        _suptitle(fig, title)
         fig.tight_layout()
         return _save(fig, path)
 
@@ -153,8 +166,7 @@ def plot_hidden_trajectory(traces: list[GateTrace], path: str | Path, batch_inde
             ax.margins(0.2)  # room for the t labels inside the axes
             ax.grid(alpha=0.3)
             fig.colorbar(sc, ax=ax, label="time step t")
-        if title:
-            fig.suptitle(title)
+        _suptitle(fig, title)
         fig.tight_layout()
         return _save(fig, path)
 
@@ -202,8 +214,7 @@ def plot_gate_change(before: list[GateTrace], after: list[GateTrace], path: str 
                 if row == len(rows) - 1:
                     ax.set_xlabel("g (tanh, -1 to 1)" if gate == "g" else f"{gate} (sigmoid, 0 to 1)")
                 ax.grid(alpha=0.3, axis="y")
-        if title:
-            fig.suptitle(title)
+        _suptitle(fig, title)
         fig.tight_layout()
         return _save(fig, path)
 
@@ -238,8 +249,7 @@ def plot_curves(history: list[dict], path: str | Path, title: str = "") -> Path:
                  "still changing (training mode), so it can trail test early on;\n"
                  "test: the whole test split, once, after the epoch",
                  ha="center", va="bottom", fontsize=10.5, color="0.3")
-        if title:
-            fig.suptitle(title)
+        _suptitle(fig, title)
         fig.tight_layout(rect=(0, 0.08, 1, 1))
         return _save(fig, path)
 
@@ -285,10 +295,10 @@ def plot_gradient_flow(flows: dict, path: str | Path, title: str = "", layer: in
             ax.set(xlabel="time step t (the loss reads the last step)", ylabel=ylabel, title=subtitle)
             ax.grid(alpha=0.3, which="major")
         axes[0].legend(fontsize=10.5)
-        if title:
-            fig.suptitle(title)
+        _suptitle(fig, title)
         fig.tight_layout()
         return _save(fig, path)
 
 
-__all__ = ["plot_curves", "plot_gate_change", "plot_gates", "plot_gradient_flow", "plot_hidden_trajectory"]
+__all__ = ["plain_text", "plot_curves", "plot_gate_change", "plot_gates", "plot_gradient_flow",
+           "plot_hidden_trajectory"]

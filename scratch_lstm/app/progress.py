@@ -5,12 +5,16 @@ from __future__ import annotations
 import sys
 import time
 
+from .files import raise_if_interrupted
+
 
 def with_progress(batches, desc: str, *, total: int | None = None, bar: bool | None = None,
                   log=print, every: float = 10.0, status=None):
     """Iterate ``batches`` (sized, or give ``total``), showing progress: a tqdm bar on stderr when
     it is a terminal (``bar=None``), else a plain line through ``log`` every ``every`` seconds (0:
-    none), so that logs stay readable. ``status()`` adds text (loss, ETA, ...) to the bar or line."""
+    none), so that logs stay readable. ``status()`` adds text (loss, ETA, ...) to the bar or line.
+    Before each item, a Ctrl-C noted but swallowed on the way raises ``KeyboardInterrupt``
+    (:func:`~scratch_lstm.app.files.raise_if_interrupted`)."""
     from tqdm import tqdm
 
     total = len(batches) if total is None else total
@@ -19,6 +23,7 @@ def with_progress(batches, desc: str, *, total: int | None = None, bar: bool | N
               file=sys.stderr) as pbar:
         last = time.perf_counter()
         for k, item in enumerate(batches, 1):
+            raise_if_interrupted()  # a Ctrl-C that a library swallowed still stops the loop
             yield item
             if bar:
                 if status is not None:

@@ -1,59 +1,132 @@
-"""``--resume``: check that a checkpoint continues this run, restore its state, repair its folder.
+"""``--resume``: take the run's settings, check that a checkpoint continues the run, restore its
+state, repair its folder.
 
 A resume continues the run in ``--out`` from ``last.pt``, bit-identically on the CPU, whatever
 point a kill stopped it at: ``last.pt`` carries the metrics history and the best epoch, so
-``metrics.jsonl`` and ``best.pt`` are rebuilt from it. It refuses other data (by content
-fingerprint), other settings, and a cosine schedule stretched to more epochs.
+``metrics.jsonl`` and ``best.pt`` are rebuilt from it. The run's settings come from the run
+(``last.pt``; in a folder where no epoch finished, ``config.json``): a flag given on the command
+line must agree with them, except the :data:`RESUME_FREE` ones, and ``--epochs`` may only grow a
+constant schedule. It refuses other data (by content fingerprint).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import torch
 
-from .checkpoints import load_optimizer_state, state_is_finite
-from .config import ADDED_SETTINGS, TrainConfig
+from .checkpoints import (check_metrics, check_optimizer_fits, load_optimizer_state,
+                          state_is_finite)
+from .config import TrainConfig
 from .data import Dataset
 from .errors import TrainingError, one_line
-from .files import remove_stale_temp_files, save_checkpoint, save_json
+from .files import save_checkpoint, save_json
 from .progress import plural
-from .runs import metrics_text, summary, write_curves, write_metrics
+from .runs import draw_curves, metrics_text, remove_stale_run_temp_files, summary, write_metrics
 
 # Settings that may differ on --resume: they do not change what is computed (the data is checked
 # by its fingerprint instead of by the flags that found it).
 RESUME_FREE = ("epochs", "resume", "log_every", "device", "out", "data_dir", "download", "dataset",
-               "cuda_graph")
+               "cuda_graph", "threads")
+# Settings of an invocation, never taken from the run: where it writes, and that it resumes.
+_NEVER_TAKEN = ("out", "resume")
 
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def check_resume(cfg: TrainConfig, ckpt: dict, ds: Dataset, out: Path, log) -> None:
-    """Refuse a resume that would not continue the same run: other settings, other data, or a
-    cosine schedule stretched to more epochs."""
-    path = out / "last.pt"
+def _show(value) -> str:
+    return "not set" if value is None else str(value)
+
+
+def check_resumable(ckpt: dict, path: Path) -> None:
+    """Refuse a checkpoint that cannot be continued: without the state a resume restores, or with
+    settings this version does not know."""
     saved = ckpt.get("config")
     missing = [k for k in ("optimizer", "rng", "epoch", "best_test_acc") if k not in ckpt]
     if not isinstance(saved, dict) or missing:
         raise TrainingError(f"--resume: {path} lacks {', '.join(missing) or 'config'}, so it cannot be "
                             "continued (it can still be evaluated)")
-    saved = {**ADDED_SETTINGS, **saved}  # a checkpoint from before a setting existed ran with its old value
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(saved) - known)
+    unknown = sorted(set(saved) - {f.name for f in fields(TrainConfig)})
     if unknown:
         raise TrainingError(f"--resume: {path} has unknown settings {unknown} (written by another "
                             "version of scratch-lstm?)")
-    show = lambda v: "not set" if v is None else v  # noqa: E731
-    changed = [f"{_flag(name)} {show(saved.get(name))} (now {show(getattr(cfg, name))})"
-               for name in sorted(known - set(RESUME_FREE)) if saved.get(name) != getattr(cfg, name)]
+
+
+def _saved_settings(saved: dict) -> dict:
+    """A run's saved settings, each one missing from an older version's config at its default."""
+    defaults = TrainConfig()
+    return {f.name: saved.get(f.name, getattr(defaults, f.name)) for f in fields(TrainConfig)}
+
+
+def _given(given) -> set:
+    names = {f.name for f in fields(TrainConfig)}
+    return names if given is None else set(given) & names
+
+
+def _take(cfg: TrainConfig, saved: dict, given: set) -> TrainConfig:
+    """``cfg`` with the settings not ``given`` taken from ``saved`` (:func:`_saved_settings`)."""
+    taken = {name: value for name, value in saved.items() if name not in given | set(_NEVER_TAKEN)}
+    if taken.get("dataset", cfg.dataset) == "mnist-sample":  # older versions recorded a data_dir
+        taken.update({k: v for k, v in (("data_dir", None), ("download", False)) if k in taken})
+    return replace(cfg, **taken)
+
+
+def _changed(cfg: TrainConfig, saved: dict, given: set) -> list[str]:
+    """The given settings (not :data:`RESUME_FREE`) that differ from the run's: old (now new)."""
+    return [f"{_flag(name)} {_show(saved[name])} (now {_show(getattr(cfg, name))})"
+            for name in sorted(given - set(RESUME_FREE)) if saved[name] != getattr(cfg, name)]
+
+
+def settings_from_run(cfg: TrainConfig, saved: dict, given, path: Path) -> TrainConfig:
+    """``cfg`` with every setting the user did not give (``given``: the names of the flags given;
+    None: all of them, as for a :class:`TrainConfig` built in code) taken from the run's ``saved``
+    settings; settings an older version did not have take their defaults. A given one that
+    differs from the run's is refused, naming the old and new value of each, unless it is one of
+    :data:`RESUME_FREE`."""
+    saved, given = _saved_settings(saved), _given(given)
+    changed = _changed(cfg, saved, given)
     if changed:
         raise TrainingError(f"--resume: {path} was trained with other settings: {'; '.join(changed)}. "
                             "Resume with the checkpoint's values (only --epochs may change)")
+    return _take(cfg, saved, given)
+
+
+def restart_settings(cfg: TrainConfig, out: Path, given, log) -> TrainConfig:
+    """The settings of a ``--resume`` in a folder where no epoch finished (it starts again from
+    epoch 1): ``config.json``'s for every flag not given; a given flag wins, with a note, since
+    nothing is continued. An unreadable ``config.json`` is a note, and the run starts from the
+    flags given."""
+    path = out / "config.json"
+    if not path.exists():
+        return cfg
+    known = {f.name for f in fields(TrainConfig)}
+    try:
+        saved = json.loads(path.read_text())
+        if not isinstance(saved, dict):
+            raise ValueError(f"it holds a JSON {type(saved).__name__}, not the run's settings")
+        TrainConfig(**{k: v for k, v in saved.items() if k in known}).validate()
+    except (OSError, ValueError, TypeError, TrainingError) as e:
+        log(f"note: {path} is unreadable ({one_line(e, 120)}); the run starts again from epoch 1 "
+            "with the flags given")
+        return cfg
+    saved, given = _saved_settings(saved), _given(given)
+    changed = _changed(cfg, saved, given)
+    if changed:
+        log(f"note: no epoch had finished in {out}, so the run starts again with the flags given: "
+            f"{'; '.join(changed)}")
+    return _take(cfg, saved, given)
+
+
+def check_resume(cfg: TrainConfig, ckpt: dict, ds: Dataset, out: Path, log) -> None:
+    """Refuse a resume that would not continue the same run (its settings already taken by
+    :func:`settings_from_run`): a model that does not fit them, other data, or a cosine schedule
+    stretched to more epochs."""
+    path, saved = out / "last.pt", ckpt["config"]
     if ckpt["model_config"] != cfg.model_config():
         raise TrainingError(f"--resume: {path} holds a model_config {ckpt['model_config']} that does not "
                             f"fit its own settings ({cfg.model_config()}); it cannot be continued")
@@ -85,50 +158,75 @@ def restore_state(ckpt: dict, out: Path, model, optimizer, shuffle_gen: torch.Ge
                   device: torch.device) -> None:
     """Load the weights, the optimizer state and the random states of ``ckpt`` into this run;
     :class:`TrainingError` if they do not fit or are not finite."""
+    path = out / "last.pt"
     try:
         model.load_state_dict(ckpt["model"], strict=True)
+        check_optimizer_fits(ckpt["optimizer"], model, path)
         load_optimizer_state(optimizer, ckpt["optimizer"])
         torch.set_rng_state(ckpt["rng"]["torch"])
         shuffle_gen.set_state(ckpt["rng"]["shuffle"])
         if device.type == "cuda" and "cuda" in ckpt["rng"]:
             torch.cuda.set_rng_state(ckpt["rng"]["cuda"], device)
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise TrainingError(f"--resume: {out / 'last.pt'} cannot be restored into this run: "
+        raise TrainingError(f"--resume: {path} cannot be restored into this run: "
                             f"{one_line(e)}") from None
     if not state_is_finite(model, optimizer):
-        raise TrainingError(f"--resume: {out / 'last.pt'} holds non-finite weights or optimizer "
+        raise TrainingError(f"--resume: {path} holds non-finite weights or optimizer "
                             "state (a diverged run's); it cannot be continued")
 
 
 def history_of(ckpt: dict, out: Path, log) -> list[dict]:
     """The metrics of the checkpoint's epochs: from the checkpoint (version 2), else from
-    metrics.jsonl cut to the checkpoint's epoch (version 1)."""
+    metrics.jsonl cut to the checkpoint's epoch (version 1), each line checked as a checkpoint's
+    history entry is (:func:`~scratch_lstm.app.checkpoints.check_metrics`), so that the next
+    checkpoint holds nothing its own loader would refuse."""
     if "history" in ckpt:
         return [dict(m) for m in ckpt["history"]]
     path, epoch = out / "metrics.jsonl", ckpt["epoch"]
     try:
-        history = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        lines = [(n, json.loads(line)) for n, line in enumerate(path.read_text().splitlines(), 1)
+                 if line.strip()]
     except (OSError, ValueError) as e:
         log(f"note: {path} is unreadable ({one_line(e)}); the metrics log restarts at epoch {epoch + 1}")
         return []
-    history = [m for m in history if isinstance(m, dict) and m.get("epoch", epoch + 1) <= epoch]
-    for m in history:  # older versions logged diverged epochs with NaN/inf
-        if any(isinstance(v, float) and not math.isfinite(v) for v in m.values()):
+    history, last = [], 0
+    for n, m in lines:
+        if isinstance(m, dict) and _is_after(m.get("epoch"), epoch):
+            continue  # a later epoch than last.pt holds: a kill came between the two writes
+        if isinstance(m, dict) and any(isinstance(v, float) and not math.isfinite(v) for v in m.values()):
             raise TrainingError(f"--resume: {path} logs non-finite values for epoch {m.get('epoch')}, "
                                 f"which {out / 'last.pt'} holds: a diverged run's; it cannot be continued")
+        try:
+            check_metrics(m, f"{path} line {n}")
+            if m["epoch"] <= last:
+                raise TrainingError(f"{path} line {n}: epoch {m['epoch']} comes after epoch {last}")
+        except TrainingError as e:
+            raise TrainingError(f"--resume: {e}. Fix or remove that line (or remove {path.name}: its "
+                                f"epochs are then not logged again)") from None
+        history.append(m)
+        last = m["epoch"]
     if len(history) != epoch:
         log(f"note: {path} has {len(history)} of the checkpoint's {plural(epoch, 'epoch')}; the log keeps those")
     return history
 
 
-def restore_run_folder(out: Path, ckpt: dict, history: list[dict], log) -> bool:
+def _is_after(value, epoch: int) -> bool:
+    """Whether a metrics line's ``epoch`` is a number after ``epoch`` (a line from after last.pt)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > epoch
+
+
+def restore_run_folder(out: Path, ckpt: dict, history: list[dict], log, write) -> bool:
     """Make the folder agree with last.pt (the truth): metrics.jsonl holds exactly its epochs, and
     best.pt exists when last.pt says its own epoch is the best (a kill may have come between).
-    Returns whether metrics.jsonl had to be rewritten."""
+    ``write(path, save)`` writes each file (a failure names that file). Returns whether
+    metrics.jsonl had to be rewritten."""
     metrics = out / "metrics.jsonl"
-    rewritten = not metrics.exists() or metrics.read_text() != metrics_text(history)
+    try:
+        rewritten = metrics.read_text() != metrics_text(history)
+    except (OSError, UnicodeDecodeError):
+        rewritten = True
     if rewritten:
-        write_metrics(out, history)
+        write(metrics, lambda p: write_metrics(out, history))
         log(f"{metrics} rewritten to the checkpoint's {plural(len(history), 'epoch')}")
     if ckpt.get("best_epoch") is not None and ckpt["best_epoch"] == ckpt["epoch"]:
         best = out / "best.pt"
@@ -137,7 +235,7 @@ def restore_run_folder(out: Path, ckpt: dict, history: list[dict], log) -> bool:
         except Exception:
             current = None
         if current != ckpt["epoch"]:
-            save_checkpoint(best, ckpt)
+            write(best, lambda p: save_checkpoint(p, ckpt))
             log(f"{best} restored from last.pt (epoch {ckpt['epoch']} is the best)")
     return rewritten
 
@@ -146,22 +244,22 @@ def finish_without_training(cfg: TrainConfig, ckpt: dict, out: Path, ds: Dataset
                             history: list[dict], best_acc: float, write, log) -> dict:
     """``--resume`` with ``--epochs`` at most the epochs done: say so, repair the folder (metrics,
     best.pt, curves, a missing summary) from last.pt, and leave config.json alone. ``write(path,
-    save)`` runs ``save(path)`` and turns an ``OSError`` into a :class:`TrainingError`."""
+    save)`` runs ``save(path)`` and turns an ``OSError`` into a :class:`TrainingError`. The caller
+    holds the folder's lock."""
     done, saved = ckpt["epoch"], ckpt["config"]
     more = ("a cosine run cannot grow: to train longer, start a new run with more --epochs"
             if saved.get("schedule") == "cosine" else f"pass --epochs {done + 1} or more to train more")
     log(f"nothing to train: {out / 'last.pt'} has finished {plural(done, 'epoch')} and --epochs is {cfg.epochs}; "
         f"{more}. config.json is left as it was")
     try:
-        removed = remove_stale_temp_files(out)
+        removed = remove_stale_run_temp_files(out)
     except OSError as e:
         raise TrainingError(f"cannot clean the run folder {out}: {e.strerror or one_line(e)}") from None
     if removed:
         log(f"removed temporary files left by a killed run: {', '.join(removed)}")
-    rewritten = []
-    write(out, lambda _: rewritten.append(restore_run_folder(out, ckpt, history, log)))
-    if history and (rewritten[0] or not (out / "curves.png").exists()):
-        write(out / "curves.png", lambda p: write_curves(out, history, saved, ds.name))
+    rewritten = restore_run_folder(out, ckpt, history, log, write)
+    if history and (rewritten or not (out / "curves.png").exists()):
+        draw_curves(out, history, saved, ds.name, log)
     result = summary(saved, ds, device, history, best_acc, 0.0)
     try:
         stale = json.loads((out / "summary.json").read_text()).get("epochs_done") != len(history)

@@ -7,7 +7,10 @@ and ``summary.json``. The rules that keep it consistent:
 
 - Everything (flags, data, the folder, a resumed checkpoint) is checked before anything is
   created on disk.
-- Every file is replaced atomically (:mod:`~scratch_lstm.app.files`).
+- One process writes a folder at a time: it holds the folder's lock (:mod:`~scratch_lstm.app.lock`).
+- Every file is replaced atomically (:mod:`~scratch_lstm.app.files`); the temporary files of a
+  killed writer are removed, and no other file.
+- A figure never stops a run: one that cannot be drawn is a warning line.
 - ``last.pt`` is the truth. After each epoch the files are written in the order ``last.pt``,
   ``best.pt``, ``metrics.jsonl``, ``curves.png``; ``last.pt`` carries the metrics history and
   which epoch is the best, so a resume rebuilds ``metrics.jsonl`` and ``best.pt`` from it
@@ -28,9 +31,9 @@ import torch
 
 from .config import TrainConfig
 from .data import Dataset
-from .errors import TrainingError
-from .files import atomic_write_bytes
-from .plots import plot_curves
+from .errors import TrainingError, one_line
+from .files import atomic_write_bytes, remove_stale_temp_files
+from .plots import plain_text, plot_curves
 
 RUN_FILES = ("config.json", "last.pt", "best.pt", "metrics.jsonl", "curves.png", "summary.json")
 
@@ -93,10 +96,42 @@ def existing_run(out: Path, resume: bool) -> tuple[bool, list[str]]:
     if "best.pt" in present:
         raise TrainingError(f"--resume: {out} has best.pt but no last.pt, so there is no state to "
                             "continue from; move best.pt away to start afresh there, or choose another --out")
-    if not present:
+    if not out.is_dir():
         raise TrainingError(f"--resume: {out} holds no run to continue (no last.pt); check --out, or "
                             "leave out --resume to start a new run")
-    return False, present
+    return False, present  # no epoch had finished there: the run starts again from epoch 1
+
+
+def folder_state(out: Path) -> tuple:
+    """What identifies the run files in ``out`` now (name, inode, size, modification time): two
+    equal states mean nothing was written in between."""
+    state = []
+    for name in RUN_FILES:
+        try:
+            st = (out / name).stat()
+        except OSError:
+            continue
+        state.append((name, st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(state)
+
+
+def remove_stale_run_temp_files(out: Path) -> list[str]:
+    """Remove the temporary files a killed writer left in ``out`` (only this program's, for the run
+    folder's files: :func:`scratch_lstm.app.files.remove_stale_temp_files`)."""
+    return remove_stale_temp_files(out, RUN_FILES)
+
+
+def check_out_is_not_data(out: Path, data_dir: str | None, ds: Dataset, flag: str = "--out") -> None:
+    """Refuse an output folder that is the data's folder (``--data-dir`` or the folder the IDX
+    files were read from): data is only read, never written beside."""
+    folders = [Path(data_dir)] if data_dir else []
+    if Path(ds.source).is_dir():
+        folders.append(Path(ds.source))
+    target = Path(out).resolve()
+    for folder in folders:
+        if folder.resolve() == target:
+            raise TrainingError(f"{flag} {out} is the data folder {folder}: the data is only read, and "
+                                f"the run's files do not go beside it; choose another {flag}")
 
 
 def metrics_text(history: list[dict]) -> str:
@@ -111,16 +146,26 @@ def write_metrics(out: Path, history: list[dict]) -> None:
 
 def write_curves(out: Path, history: list[dict], cfg: TrainConfig | dict, dataset: str) -> bool:
     """Draw ``curves.png`` of ``history`` (:func:`scratch_lstm.app.plots.plot_curves`), titled
-    with the run's settings ``cfg`` (a config or its dict) and the data it trains on; False
-    without matplotlib."""
+    with the run's settings ``cfg`` (a config or its dict) and the data it trains on, as plain
+    text (a ``$`` in the folder's name is a dollar sign); False without matplotlib."""
     c = cfg if isinstance(cfg, dict) else vars(cfg)
-    title = (f"{out}: {dataset} ({c['sequence']}), {c['backend']} backend, LSTM "
+    title = (f"{plain_text(str(out))}: {dataset} ({c['sequence']}), {c['backend']} backend, LSTM "
              f"{c['hidden_size']} x {c['num_layers']} layers, lr {c['lr']:g} {c['schedule']}")
     try:
         plot_curves(history, out / "curves.png", title=title)
     except ImportError:  # matplotlib is not installed: the run goes on without the figure
         return False
     return True
+
+
+def draw_curves(out: Path, history: list[dict], cfg: TrainConfig | dict, dataset: str, log) -> None:
+    """:func:`write_curves`, where a figure that cannot be drawn or written is one warning line
+    through ``log``: a figure never stops a run."""
+    try:
+        write_curves(out, history, cfg, dataset)
+    except Exception as e:
+        reason = (e.strerror or one_line(e)) if isinstance(e, OSError) else f"{type(e).__name__}: {one_line(e, 160)}"
+        log(f"warning: {out / 'curves.png'} was not drawn ({reason}); the run goes on without it")
 
 
 def summary(config: dict, ds: Dataset, device, history: list[dict], best_acc: float,

@@ -19,18 +19,21 @@ import torch.nn.functional as F
 
 from ..classifier import LSTMClassifier
 from ..precision import set_fp32_precision
-from .checkpoints import load_checkpoint, make_checkpoint, state_is_finite
-from .config import TrainConfig, check_backend_device, resolve_device
+from .checkpoints import check_checkpoint, load_checkpoint, make_checkpoint, state_is_finite
+from .config import TrainConfig, check_backend_device, check_threads, resolve_device
 from .cuda_graphs import CUDAGraphStep
 from .data import Batches, Dataset, load_dataset, pixel_permutation
-from .errors import TrainingError, one_line
+from .errors import Interrupted, OutputError, TrainingError, caused_by_interrupt, one_line
 from .evaluate import evaluate
-from .files import remove_stale_temp_files, save_checkpoint, save_json
+from .files import save_checkpoint, save_json
+from .limits import check_training_fits
+from .lock import FolderLock, check_not_locked, lock_folder
 from .progress import fmt_time, plural, with_progress
-from .resume import (check_resume, finish_without_training, history_of, restore_run_folder,
-                     restore_state)
-from .runs import (check_out_folder, existing_run, make_folder, next_run_folder, summary,
-                   write_curves, write_metrics)
+from .resume import (check_resumable, check_resume, finish_without_training, history_of,
+                     restart_settings, restore_run_folder, restore_state, settings_from_run)
+from .runs import (check_out_folder, check_out_is_not_data, draw_curves, existing_run,
+                   folder_state, make_folder, next_run_folder, remove_stale_run_temp_files,
+                   summary, write_metrics)
 
 
 @dataclass
@@ -49,6 +52,8 @@ class Run:
     shuffle_gen: torch.Generator
     ckpt: dict | None = None  # the checkpoint a --resume continues
     present: list[str] = field(default_factory=list)  # run files the folder held before
+    state: tuple = ()  # those files' identity when checked (runs.folder_state)
+    lock: FolderLock | None = None  # held from the folder's creation or opening to the end
     start_epoch: int = 0
     best_acc: float = -1.0
     best_epoch: int | None = None
@@ -58,64 +63,140 @@ class Run:
     started: float = field(default_factory=time.perf_counter)
 
     def kept(self) -> str:
-        """What a message about a stopped run says survives."""
+        """What a message about a diverged run says survives."""
         if self.saved_epoch is None:
             return "No checkpoint was written: no epoch finished with finite weights"
         return f"{self.out / 'last.pt'} keeps the last good epoch ({self.saved_epoch})"
 
+    def go_on(self) -> str:
+        """What survives a run stopped by something other than its numbers (a failed write, an
+        interrupt, a closed output), and how to go on: only what is true of the folder now."""
+        resume = f"`scratch-lstm train --out {self.out} --resume`"
+        if not self.out.is_dir():
+            return f"The run folder {self.out} no longer exists: nothing of the run is left"
+        saved = _epoch_on_disk(self.out / "last.pt")  # a stop during its write comes after it
+        if saved is not None:
+            return f"{self.out / 'last.pt'} keeps the last good epoch ({saved}): continue with {resume}"
+        if (self.out / "config.json").is_file():
+            return f"No checkpoint was written: {resume} starts the run again from epoch 1"
+        return "Nothing of the run was kept: run the command again"
+
     def write(self, path: Path, save) -> None:
-        """``save(path)``, a failed write (a full disk) becoming a :class:`TrainingError`."""
+        """``save(path)``, a failed write (a full disk, a file too large, a deleted folder)
+        becoming a :class:`TrainingError` that names the file and the system's reason."""
         try:
             save(path)
         except OSError as e:
             raise TrainingError(f"could not write {path}: {e.strerror or one_line(e)}; stopped. "
-                                f"{self.kept()}") from None
+                                f"{self.go_on()}") from None
+
+    def release(self) -> None:
+        """Give back the folder's lock (at the end of the run, however it ends)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
 
-def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> dict:
+def _epoch_on_disk(path: Path) -> int | None:
+    """The epoch the checkpoint at ``path`` holds; None if there is none that loads."""
+    try:
+        return load_checkpoint(path)["epoch"]
+    except (TrainingError, KeyError):
+        return None
+
+
+def train(cfg: TrainConfig, log=print, progress: bool | None = None, given=None) -> dict:
     """Train as ``cfg`` says, writing the run folder; returns the summary dict.
 
     All checks (settings, device, output folder, data, a resumed checkpoint) come before anything
-    is created on disk. ``progress``: tqdm bars on stderr (default: when stderr is a terminal),
-    else a progress line every ``cfg.log_every`` seconds. Raises :class:`DataError` or
-    :class:`TrainingError` for problems the user can fix.
+    is created on disk; the run folder is locked (:mod:`~scratch_lstm.app.lock`) while it is
+    written. ``progress``: tqdm bars on stderr (default: when stderr is a terminal), else a
+    progress line every ``cfg.log_every`` seconds. ``given``: the names of the settings the user
+    gave (the command line's flags); a ``--resume`` takes the others from the run. None: all of
+    them, as for a config built in code. Raises :class:`DataError` or :class:`TrainingError` for
+    problems the user can fix, and :class:`Interrupted` on Ctrl-C, each saying what was kept.
     """
-    run = prepare(cfg, log)  # every check; nothing is written before this returns
-    if run.ckpt is not None and run.start_epoch >= cfg.epochs:
-        return finish_without_training(cfg, run.ckpt, run.out, run.ds, run.device, run.history,
-                                       run.best_acc, run.write, log)
-    open_run_folder(run, log)
-    step = make_step(run, log)
-    bar = sys.stderr.isatty() if progress is None else progress
-    for epoch in range(run.start_epoch + 1, run.cfg.epochs + 1):
-        metrics = train_epoch(run, step, epoch, bar, log)
-        save_epoch(run, metrics, log)
-    return finish(run, log)
+    run, threads = None, torch.get_num_threads()
+    try:
+        run = prepare(cfg, log, given)  # every check; nothing is written before this returns
+        if run.ckpt is not None and run.start_epoch >= run.cfg.epochs:
+            take_folder(run)
+            return finish_without_training(run.cfg, run.ckpt, run.out, run.ds, run.device,
+                                           run.history, run.best_acc, run.write, log)
+        open_run_folder(run, log)
+        step = make_step(run, log)
+        bar = sys.stderr.isatty() if progress is None else progress
+        for epoch in range(run.start_epoch + 1, run.cfg.epochs + 1):
+            metrics = train_epoch(run, step, epoch, bar, log)
+            save_epoch(run, metrics, log)
+        return finish(run, log)
+    except (KeyboardInterrupt, RuntimeError) as e:
+        if not caused_by_interrupt(e):
+            raise
+        raise Interrupted(f"interrupted. {stopped(cfg, run)}") from None
+    except OutputError as e:
+        raise TrainingError(f"{e}; stopped. {stopped(cfg, run)}") from None
+    finally:
+        if run is not None:
+            run.release()
+        torch.set_num_threads(threads)
 
 
-def prepare(cfg: TrainConfig, log) -> Run:
+def stopped(cfg: TrainConfig, run: Run | None) -> str:
+    """What a run stopped from outside (Ctrl-C, a closed output) leaves, and how to go on."""
+    if run is not None and run.lock is not None:
+        return run.go_on()
+    if cfg.resume and cfg.out:
+        return (f"Nothing was written, {cfg.out} is as it was: continue with "
+                f"`scratch-lstm train --out {cfg.out} --resume`")
+    return "Nothing was written: run the command again"
+
+
+def prepare(cfg: TrainConfig, log, given=None) -> Run:
     """Check the settings, the device, the output folder, the data and a resumed checkpoint, and
-    build the model, optimizer and batches; nothing is written on disk."""
+    build the model, optimizer and batches; nothing is written on disk. A ``--resume`` takes the
+    settings not ``given`` from the run (:func:`~scratch_lstm.app.resume.settings_from_run`)."""
     cfg.validate()
-    cfg = cfg.with_init_defaults()  # the init's values as the run records them
-    device = resolve_device(cfg.device)
-    check_backend_device(cfg.backend, device)
-    set_fp32_precision(cfg.precision)  # for the whole process: cuBLAS, cuDNN and the triton kernels
     if cfg.out is None and cfg.resume:
         raise TrainingError("--resume needs --out: the run folder to continue (e.g. --out runs/exp1)")
     numbered = cfg.out is None
     out = next_run_folder() if numbered else Path(cfg.out)
     check_out_folder(out)
+    if out.is_dir():
+        check_not_locked(out)
+    state = folder_state(out)
     resumable, present = existing_run(out, cfg.resume)
     ckpt = load_checkpoint(out / "last.pt") if resumable else None
+    if ckpt is not None:
+        check_resumable(ckpt, out / "last.pt")
+        cfg = settings_from_run(cfg, ckpt["config"], given, out / "last.pt")
+    elif cfg.resume:
+        cfg = restart_settings(cfg, out, given, log)
+    cfg.validate()
+    cfg = cfg.with_init_defaults()  # the init's values as the run records them
+    check_threads(cfg.threads)
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    check_backend_device(cfg.backend, device)
+    set_fp32_precision(cfg.precision)  # for the whole process: cuBLAS, cuDNN and the triton kernels
     ds = load_dataset(cfg.dataset, cfg.data_dir, cfg.download)
     log(_dataset_line(cfg, ds))
+    check_out_is_not_data(out, cfg.data_dir, ds)
     if ckpt is not None:
         check_resume(cfg, ckpt, ds, out, log)
 
     train_images, train_labels = ds.train_images, ds.train_labels
     if cfg.train_subset is not None:
-        train_images, train_labels = train_images[: cfg.train_subset], train_labels[: cfg.train_subset]
+        if cfg.train_subset > len(train_labels):
+            log(f"note: --train-subset {cfg.train_subset} is more than the {len(train_labels):,} "
+                f"training images of {ds.name}: training on all {len(train_labels):,}")
+        n = min(cfg.train_subset, len(train_labels))
+        train_images, train_labels = train_images[:n], train_labels[:n]
+    model_config = cfg.model_config()
+    check_training_fits(model_config["input_size"], 28 if cfg.sequence == "rows" else 784,
+                        cfg.hidden_size, cfg.num_layers, min(cfg.batch_size, len(train_labels)),
+                        torch.finfo(getattr(torch, cfg.dtype)).bits // 8, device)
     perm = pixel_permutation(cfg.permutation_seed) if cfg.sequence == "permuted" else None
     shuffle_gen = torch.Generator().manual_seed(cfg.seed)
     train_batches = Batches(train_images, train_labels, cfg.batch_size, cfg.sequence, ds.stats,
@@ -123,12 +204,12 @@ def prepare(cfg: TrainConfig, log) -> Run:
     test_batches = Batches(ds.test_images, ds.test_labels, 1000, cfg.sequence, ds.stats, perm,
                            device=device)
     torch.manual_seed(cfg.seed)
-    model = LSTMClassifier(**cfg.model_config(), backend=cfg.backend, device=device,
+    model = LSTMClassifier(**model_config, backend=cfg.backend, device=device,
                            dtype=getattr(torch, cfg.dtype))
     cfg.apply_init(model)  # --init: the forget-gate biases (a resume then loads its own weights)
     optimizer = make_optimizer(model, cfg, capturable=uses_cuda_graph(cfg, device))
     run = Run(cfg, out, numbered, device, ds, model, optimizer, train_batches, test_batches,
-              shuffle_gen, ckpt, present)
+              shuffle_gen, ckpt, present, state)
     if ckpt is not None:
         restore_state(ckpt, out, model, optimizer, shuffle_gen, device)
         run.start_epoch, run.best_acc = ckpt["epoch"], ckpt["best_test_acc"]
@@ -137,14 +218,30 @@ def prepare(cfg: TrainConfig, log) -> Run:
     return run
 
 
+def take_folder(run: Run) -> None:
+    """Create the run folder if needed and take its lock; refuse (:class:`TrainingError`) if
+    another process holds it, or wrote to it since :func:`prepare` looked (then nothing is
+    written)."""
+    try:
+        run.out = make_folder(run.out, run.numbered)
+        run.lock = lock_folder(run.out)
+    except OSError as e:
+        raise TrainingError(f"cannot create or lock the run folder {run.out}: "
+                            f"{e.strerror or one_line(e)}") from None
+    if not run.numbered and folder_state(run.out) != run.state:
+        run.release()
+        raise TrainingError(f"{run.out} changed while this run was starting: another process wrote "
+                            "to it. Nothing was written; look at the folder, then run the command again")
+
+
 def open_run_folder(run: Run, log) -> None:
     """Create the folder (or bring a resumed one in line with its last.pt) and write config.json:
     from here on, files are written."""
+    take_folder(run)
     try:
-        run.out = make_folder(run.out, run.numbered)
-        removed = remove_stale_temp_files(run.out)
+        removed = remove_stale_run_temp_files(run.out)
     except OSError as e:
-        raise TrainingError(f"cannot create or clean the run folder {run.out}: "
+        raise TrainingError(f"cannot clean the run folder {run.out}: "
                             f"{e.strerror or one_line(e)}") from None
     run.cfg = replace(run.cfg, out=str(run.out))
     out, cfg = run.out, run.cfg
@@ -152,10 +249,11 @@ def open_run_folder(run: Run, log) -> None:
         log(f"removed temporary files left by a killed run: {', '.join(removed)}")
     if run.ckpt is not None:
         log(f"resumed {out} after epoch {run.start_epoch} (last.pt)")
-        run.write(out, lambda _: restore_run_folder(out, run.ckpt, run.history, log))
+        restore_run_folder(out, run.ckpt, run.history, log, run.write)
     elif cfg.resume:
-        log(f"run folder: {out} (it held {', '.join(run.present)} but no checkpoint: no epoch had "
-            "finished, so the run starts again from epoch 1)")
+        held = (f"it held {', '.join(run.present)} but no checkpoint" if run.present
+                else "it held no run files")
+        log(f"run folder: {out} ({held}: no epoch had finished, so the run starts again from epoch 1)")
     else:
         log(f"run folder: {out}")
     run.write(out / "config.json", lambda p: save_json(p, asdict(cfg)))
@@ -253,12 +351,13 @@ def save_epoch(run: Run, metrics: dict, log) -> None:
         run.best_acc, run.best_epoch = metrics["test_acc"], epoch
     checkpoint = make_checkpoint(cfg, run.model, run.optimizer, epoch, run.ds, run.best_acc,
                                  run.best_epoch, run.history, run.shuffle_gen, run.device)
+    check_checkpoint(checkpoint, out / "last.pt")  # never write what the loader would refuse
     run.write(out / "last.pt", lambda p: save_checkpoint(p, checkpoint))
     run.saved_epoch = epoch
     if is_best:
         run.write(out / "best.pt", lambda p: save_checkpoint(p, checkpoint))
     run.write(out / "metrics.jsonl", lambda p: write_metrics(out, run.history))
-    run.write(out / "curves.png", lambda p: write_curves(out, run.history, cfg, run.ds.name))
+    draw_curves(out, run.history, cfg, run.ds.name, log)  # a figure never stops the run
     run.epoch_seconds.append(metrics["seconds"])
     eta = (cfg.epochs - epoch) * sum(run.epoch_seconds) / len(run.epoch_seconds)
     log(f"epoch {epoch}/{cfg.epochs}: train loss {metrics['train_loss']:.4f} "

@@ -1,0 +1,115 @@
+"""What the machine can hold: its memory and CPUs, and the size checks the commands' flags pass.
+
+A size flag (``--hidden-size``, ``--num-layers``, ``--batch-size``, ``--seq-len``,
+``--num-classes``, ...) is refused before anything is allocated when even a lower bound of what it
+needs exceeds the memory this process may use; the message says both numbers. ``--threads`` is
+capped at the CPUs that exist. The bounds are lower bounds (the weights, and the states every
+backend keeps for backward), so nothing that fits is ever refused; what passes may still be slow.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import TrainingError
+
+_CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"),  # cgroup v2
+                  Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))  # cgroup v1
+
+
+def cpu_count() -> int:
+    """The CPUs this machine has (``os.cpu_count()``; 1 if unknown)."""
+    return os.cpu_count() or 1
+
+
+def memory_limit(device=None) -> tuple[int, str]:
+    """``(bytes, what limits them)``: the memory a tensor on ``device`` may use here. On a GPU its
+    memory; else the smallest of the physical memory, a container's (cgroup) limit and the
+    address-space limit (``ulimit -v``)."""
+    if device is not None and getattr(device, "type", device) == "cuda":
+        import torch
+
+        total = torch.cuda.get_device_properties(device).total_memory
+        return total, f"the GPU's memory ({torch.cuda.get_device_name(device)})"
+    found = []
+    try:
+        found.append((os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "physical memory"))
+    except (AttributeError, ValueError, OSError):
+        pass
+    for path in _CGROUP_LIMITS:
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            found.append((int(text), "the container's memory limit (cgroup)"))
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            found.append((soft, "the address-space limit (ulimit -v)"))
+    except (ImportError, ValueError, OSError):
+        pass
+    return min(found) if found else (2**63 - 1, "the largest size torch can index")
+
+
+def fmt_bytes(n: int) -> str:
+    """``n`` bytes in binary units (``1.5 GiB``); beyond EiB as a power of ten."""
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if n < 1024 or unit == "EiB":
+            break
+        n /= 1024
+    if unit == "EiB" and n >= 1024:
+        return f"{n * 2**60:.2g} bytes"
+    return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+
+
+def lstm_classifier_parameters(input_size: int, hidden_size: int, num_layers: int,
+                               num_classes: int) -> int:
+    """Parameters of :class:`~scratch_lstm.LSTMClassifier`: per layer ``4H(Q + H) + 8H`` (the
+    gates' weights and two biases; ``Q`` the layer's input size), then the head ``H·C + C``."""
+    H = hidden_size
+    layers = 4 * H * (input_size + H) + 8 * H + (num_layers - 1) * (4 * H * (H + H) + 8 * H)
+    return layers + H * num_classes + num_classes
+
+
+def check_fits(need: int, what: str, device=None, hint: str = "") -> None:
+    """:class:`TrainingError` if ``need`` bytes (a lower bound of ``what``) exceed
+    :func:`memory_limit`; the message gives both and ``hint``."""
+    limit, source = memory_limit(device)
+    if need > limit:
+        raise TrainingError(f"{what} needs at least {fmt_bytes(need)} of memory, more than this "
+                            f"machine can hold: {source} is {fmt_bytes(limit)}"
+                            + (f"; {hint}" if hint else ""))
+
+
+def training_bytes(input_size: int, steps: int, hidden_size: int, num_layers: int, batch: int,
+                   itemsize: int) -> int:
+    """A lower bound of a training step's memory: the weights, their gradients and Adam's two
+    moments (4 copies), a batch of input, and h and c of every step and layer kept for backward."""
+    P = lstm_classifier_parameters(input_size, hidden_size, num_layers, 10)
+    return itemsize * (4 * P + batch * steps * input_size + 2 * batch * steps * num_layers * hidden_size)
+
+
+def check_training_fits(input_size: int, steps: int, hidden_size: int, num_layers: int,
+                        batch: int, itemsize: int, device=None) -> None:
+    """Refuse (:class:`TrainingError`) a model and batch that cannot fit, naming the flags and the
+    largest ``--hidden-size`` that would (if one does)."""
+    need = training_bytes(input_size, steps, hidden_size, num_layers, batch, itemsize)
+    limit, _ = memory_limit(device)
+    if need <= limit:
+        return
+    fits = lambda H: training_bytes(input_size, steps, H, num_layers, batch, itemsize) <= limit  # noqa: E731
+    hint = ""
+    if fits(1):
+        low, high = 1, hidden_size  # fits(low), not fits(high)
+        while high - low > 1:
+            mid = (low + high) // 2
+            low, high = (mid, high) if fits(mid) else (low, mid)
+        hint = f"with these other settings --hidden-size {low} is the most that fits"
+    else:
+        hint = "lower --num-layers or --batch-size"
+    check_fits(need, f"--hidden-size {hidden_size} --num-layers {num_layers} with batches of "
+                     f"{batch} sequences of {steps} steps (training)", device, hint)

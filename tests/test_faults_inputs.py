@@ -1,0 +1,383 @@
+"""Faults of issue 16 in what the program reads or is told: crafted checkpoints and metrics,
+sizes beyond the machine, IDX headers, flags that would be silently ignored or surprising, and
+messages that must say what really failed.
+
+Each test forces one fault and checks the one ``error:`` line (or the note that says what is
+done instead), the exit code, and that the files the user had are unchanged.
+"""
+
+import gzip
+import json
+import re
+import tracemalloc
+from pathlib import Path
+from urllib.error import URLError
+
+import pytest
+import torch
+
+from scratch_lstm.app import bench as bench_module
+from scratch_lstm.app.checkpoints import check_metrics, load_checkpoint
+from scratch_lstm.app.cli import main
+from scratch_lstm.app.config import TrainConfig
+from scratch_lstm.app.data import DataError, read_idx
+from scratch_lstm.app.errors import TrainingError, one_line
+from scratch_lstm.app.limits import (check_fits, cpu_count, fmt_bytes, lstm_classifier_parameters,
+                                     memory_limit, training_bytes)
+from scratch_lstm.app.train import train
+from scratch_lstm.classifier import LSTMClassifier
+from test_data import idx_bytes, write_split
+from test_faults import FLAGS, checkpoint, copy_run, one_epoch, one_error, snapshot  # noqa: F401
+
+# --- 4. a version-1 metrics log is checked before anything is written from it -----------------------
+
+
+def make_version_1(out: Path) -> None:
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    for key in ("data", "history", "best_epoch"):
+        del ckpt[key]
+    ckpt["version"] = 1
+    torch.save(ckpt, out / "last.pt")
+
+
+@pytest.mark.parametrize("value", [None, "2.3"])
+def test_a_version_1_metrics_line_that_is_not_metrics_is_refused_before_anything_is_written(
+        value, one_epoch, tmp_path, capsys):
+    out = copy_run(one_epoch, tmp_path)
+    make_version_1(out)
+    line = json.loads((out / "metrics.jsonl").read_text())
+    line["train_loss"] = value
+    (out / "metrics.jsonl").write_text(json.dumps(line) + "\n")
+    before = snapshot(out)
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--epochs", "2", "--resume"]) == 2
+    err = one_error(capsys.readouterr().err)
+    assert f"{out / 'metrics.jsonl'} line 1: 'train_loss' is {value!r}, not a finite number" in err
+    assert "Fix or remove that line" in err
+    assert snapshot(out) == before
+    (out / "metrics.jsonl").unlink()  # as the message says: the run goes on without that log
+    assert main(["train", "--out", str(out), "--epochs", "2", "--resume"]) == 0
+    assert load_checkpoint(out / "last.pt")["epoch"] == 2  # and what it wrote loads
+
+
+# --- 5. every field of a checkpoint is checked on load -----------------------------------------------
+
+def craft_epoch_half(c):
+    c["epoch"] = 0.5
+
+
+def craft_epoch_negative(c):
+    c["epoch"] = -2
+
+
+def craft_best_none(c):
+    c["best_test_acc"] = None
+
+
+def craft_data(c):
+    c["data"] = "x"
+
+
+def craft_sequence(c):
+    c["sequence"] = "bogus"
+
+
+def craft_permutation_seed(c):
+    c["permutation_seed"] = "x"
+
+
+def craft_history_entry(c):
+    del c["history"][0]["train_loss"]
+
+
+def craft_version_1_epoch(c):
+    for key in ("data", "history", "best_epoch"):
+        del c[key]
+    c["version"], c["epoch"] = 1, "1"
+
+
+def craft_exp_avg(c):
+    c["optimizer"]["state"][0]["exp_avg"] = torch.zeros(3)
+
+
+def craft_config_value(c):
+    c["config"]["lr"] = "fast"
+
+
+@pytest.mark.parametrize("craft, message, evaluates", [
+    (craft_epoch_half, "'epoch' is 0.5, not an integer >= 0", False),
+    (craft_epoch_negative, "'epoch' is -2, not an integer >= 0", False),
+    (craft_best_none, "'best_test_acc' is None, not a number", False),
+    (craft_data, "'data' is 'x', not the data's record", False),
+    (craft_sequence, "'sequence' is 'bogus', not one of rows, pixels, permuted", False),
+    (craft_permutation_seed, "'permutation_seed' is 'x', not an integer from 0 to 2**64 - 1", False),
+    (craft_history_entry, "'history'[0] has no 'train_loss'", False),
+    (craft_version_1_epoch, "'epoch' is '1', not an integer >= 0", False),
+    (craft_exp_avg, "'optimizer.state[0].exp_avg' (of rnn.weight_ih_l0) is shape (3,), not a tensor "
+                    "of shape (32, 28)", True),
+    (craft_config_value, "'config' holds a bad setting: --lr must be a finite number > 0, got 'fast'",
+     False),
+])
+def test_every_crafted_field_is_one_error_line_naming_it(craft, message, evaluates, one_epoch, tmp_path,
+                                                         capsys):
+    out = copy_run(one_epoch, tmp_path)  # constant schedule: --epochs 2 continues it
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    craft(ckpt)
+    torch.save(ckpt, out / "last.pt")
+    before = snapshot(out)
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--epochs", "2", "--resume"]) == 2
+    assert message in one_error(capsys.readouterr().err)
+    for command in (["eval", "--checkpoint", str(out / "last.pt")],
+                    ["gates", "--checkpoint", str(out / "last.pt"), "--out", str(tmp_path / "gates")]):
+        code = main(command)
+        if evaluates:  # the optimizer is only read by a resume
+            assert code == 0
+        else:
+            assert code == 2 and message in one_error(capsys.readouterr().err)
+    assert snapshot(out) == before
+
+
+def test_check_metrics_names_the_field():
+    good = {"epoch": 1, "train_loss": 2.3, "train_acc": 0.1, "test_loss": 2.2, "test_acc": 0.12}
+    check_metrics(good, "x")
+    for bad, field in (({**good, "epoch": 0}, "'epoch' is 0"), ({**good, "test_acc": 1.5}, "'test_acc' is 1.5"),
+                       ({**good, "test_loss": float("nan")}, "'test_loss' is nan"), ([], "is [], not")):
+        with pytest.raises(TrainingError, match=re.escape(field)):
+            check_metrics(bad, "x")
+
+
+# --- 8. sizes bounded by the machine, threads by its CPUs --------------------------------------------
+
+@pytest.mark.parametrize("argv, flag", [
+    (["inspect", "--batch-size", "100000000000"], "--batch-size 100000000000"),
+    (["inspect", "--num-classes", "1000000000000"], "--num-classes 1000000000000"),
+    (["inspect", "--seq-len", "99999999999999999999"], "--seq-len 99999999999999999999"),
+    (["train", *FLAGS, "--hidden-size", "1000000"], "--hidden-size 1000000"),
+    (["train", *FLAGS, "--hidden-size", "99999999999999999999"], "--hidden-size 99999999999999999999"),
+    (["train", *FLAGS, "--num-layers", "100000000"], "--num-layers 100000000"),
+])
+def test_a_size_beyond_the_machine_is_one_error_line_that_states_the_limit(argv, flag, tmp_path,
+                                                                           capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main([*argv, "--out", str(tmp_path / "run")] if argv[0] == "train" else argv) == 2
+    err = one_error(capsys.readouterr().err)
+    limit, source = memory_limit()
+    assert flag in err and f"more than this machine can hold: {source} is {fmt_bytes(limit)}" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_largest_hidden_size_that_fits_is_named(tmp_path, capsys):
+    assert main(["train", *FLAGS, "--hidden-size", "1000000", "--out", str(tmp_path / "run")]) == 2
+    found = re.search(r"--hidden-size (\d+) is the most that fits", capsys.readouterr().err)
+    H = int(found.group(1))
+    limit, _ = memory_limit()
+    # rows: 28 steps of 28 features; FLAGS: 1 layer, batches of 50; float32
+    assert training_bytes(28, 28, H, 1, 50, 4) <= limit < training_bytes(28, 28, H + 1, 1, 50, 4)
+
+
+def test_parameter_count_and_bytes():
+    for sizes in ((28, 256, 2, 10), (1, 8, 1, 10), (3, 5, 3, 7)):
+        model = LSTMClassifier(sizes[0], sizes[1], sizes[3], sizes[2])
+        assert lstm_classifier_parameters(*sizes) == sum(p.numel() for p in model.parameters())
+    assert fmt_bytes(100) == "100 bytes" and fmt_bytes(3 * 2**30) == "3.0 GiB"
+    assert fmt_bytes(10**30) == "1e+30 bytes"
+    with pytest.raises(TrainingError, match="needs at least 1e\\+30 bytes of memory"):
+        check_fits(10**30, "this")
+    check_fits(1, "one byte")
+
+
+@pytest.mark.parametrize("argv", [
+    ["bench", "--threads", "100000"], ["bench", "--threads", "1000"],
+    ["train", "--threads", "100000"], ["eval", "--checkpoint", "x.pt", "--threads", "100000"],
+    ["bench", "--threads", "0"],
+])
+def test_threads_are_capped_at_the_cpus_that_exist(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert f"must be from 1 to {cpu_count()} (the CPUs this machine has)" in one_error(capsys.readouterr().err)
+
+
+def test_a_runs_thread_count_beyond_this_machine_is_named(tmp_path):
+    with pytest.raises(TrainingError, match=f"--threads {cpu_count() + 1}: this machine has {cpu_count()} CPUs"):
+        train(TrainConfig(dataset="mnist-sample", threads=cpu_count() + 1, out=str(tmp_path / "run")))
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- 9. an IDX header is checked, and the size it declares, before the payload is read ---------------
+
+def test_a_huge_truncated_idx_file_is_refused_from_its_header(tmp_path, capsys):
+    data = tmp_path / "data"
+    write_split(data)
+    images = data / "train-images-idx3-ubyte"
+    (data / "train-images-idx3-ubyte.gz").unlink()
+    with open(images, "wb") as fh:  # declares 8 GB, holds 6 GB (sparse: no disk, no memory used)
+        fh.write(bytes([0, 0, 0x08, 3]) + b"".join(n.to_bytes(4, "big") for n in (10_000_000, 28, 28)))
+        fh.truncate(6 * 10**9)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"truncated or padded: header declares shape \(10000000, 28, 28\) "
+                                            r"\(7,840,000,000 bytes\), payload has 5,999,999,984 bytes"):
+            read_idx(images, 3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20  # the payload was never read
+    assert main(["train", "--dataset", "mnist", "--data-dir", str(data), "--out", str(tmp_path / "run")]) == 2
+    assert "truncated or padded" in one_error(capsys.readouterr().err)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_gzipped_header_beyond_the_machines_memory_is_refused_before_reading(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    dims = b"".join((2**31).to_bytes(4, "big") for _ in range(3))
+    path.write_bytes(gzip.compress(bytes([0, 0, 0x08, 3]) + dims + bytes(784)))
+    limit, source = memory_limit()
+    with pytest.raises(DataError, match=re.escape(f"more than this machine can hold ({source}: {fmt_bytes(limit)})")):
+        read_idx(path, 3)
+    (tmp_path / "b.gz").write_bytes(gzip.compress(idx_bytes(torch.zeros(2, 28, 28).numpy()) + b"extra"))
+    with pytest.raises(DataError, match="payload has more than 1,568 bytes"):
+        read_idx(tmp_path / "b.gz", 3)
+
+
+# --- 10. nothing silently surprising -------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--out", ""], ["gates", "--checkpoint", "x.pt", "--out", ""], ["bench", "--json", ""],
+    ["train", "--data-dir", " "],
+])
+def test_an_empty_path_is_refused_not_taken_as_the_current_folder(argv, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and "must be a file or folder name" in one_error(capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--dataset", "mnist-sample", "--data-dir", "/nonexistent"],
+    ["train", "--dataset", "mnist-sample", "--download"],
+    ["eval", "--checkpoint", "CKPT", "--dataset", "mnist-sample", "--data-dir", "/nonexistent"],
+])
+def test_data_flags_the_sample_would_ignore_are_refused(argv, checkpoint, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main([str(checkpoint) if a == "CKPT" else a for a in argv]) == 2
+    assert "is not used with --dataset mnist-sample: the sample ships in the package" in one_error(
+        capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_eval_and_gates_use_data_dir_with_a_checkpoint_of_the_sample(checkpoint, tmp_path, capsys):
+    data = tmp_path / "data"
+    write_split(data)
+    note = (f"note: {checkpoint} was trained on the embedded MNIST sample; --data-dir was given, so "
+            "this is full MNIST's test split from there")
+    assert main(["eval", "--checkpoint", str(checkpoint), "--data-dir", str(data)]) == 0
+    text = capsys.readouterr().out
+    assert note in text and f"data: mnist test split from {data}" in text
+    assert "(6 samples)" in text
+    assert main(["gates", "--checkpoint", str(checkpoint), "--data-dir", str(data), "--out",
+                 str(tmp_path / "gates")]) == 0
+    assert note in capsys.readouterr().out
+    assert json.loads((tmp_path / "gates" / "gates.json").read_text())["dataset"] == "mnist"
+
+
+def test_a_train_subset_larger_than_the_set_says_so(tmp_path, capsys):
+    data = tmp_path / "data"
+    write_split(data)
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist", "--data-dir", str(data), "--train-subset", "100",
+                 "--hidden-size", "4", "--num-layers", "1", "--epochs", "1", "--log-every", "0",
+                 "--out", str(out)]) == 0
+    assert ("note: --train-subset 100 is more than the 12 training images of mnist: training on all 12"
+            in capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("layout", ["flat", "torchvision"])
+def test_out_in_the_data_folder_is_refused(layout, tmp_path, capsys):
+    data = tmp_path / "data"
+    source = data if layout == "flat" else data / "MNIST" / "raw"
+    write_split(source)
+    listing = lambda: sorted((str(p), p.read_bytes() if p.is_file() else None)  # noqa: E731
+                             for p in data.rglob("*"))
+    before = listing()
+    for out in {data, source}:
+        assert main(["train", "--dataset", "mnist", "--data-dir", str(data), "--out", str(out)]) == 2
+        assert f"--out {out} is the data folder" in one_error(capsys.readouterr().err)
+    assert listing() == before
+
+
+def test_bench_json_never_replaces_another_file_and_fails_before_running(checkpoint, tmp_path, capsys,
+                                                                         monkeypatch):
+    summary = checkpoint.parent / "summary.json"
+    before = summary.read_bytes()
+    for target, message in ((summary, "exists and is not an earlier benchmark's rows"),
+                            (tmp_path, "is a folder"), (tmp_path / "no" / "b.json", "does not exist")):
+        assert main(["bench", "--json", str(target)]) == 2
+        text = capsys.readouterr()
+        assert message in one_error(text.err) and text.out == ""  # nothing was timed
+    assert summary.read_bytes() == before
+    monkeypatch.setitem(bench_module.CONFIGS, "seed", bench_module.BenchConfig("seed", 2, 3, 28, 8, 1))
+    target = tmp_path / "bench.json"
+    for _ in range(2):  # a new file, then an earlier benchmark's rows: replaced
+        assert main(["bench", "--config", "seed", "--impl", "fused", "--repeats", "1", "--warmup", "0",
+                     "--json", str(target)]) == 0
+        assert [r["impl"] for r in json.loads(target.read_text())] == ["fused"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json"]  # no temporary file left
+
+
+# --- 11. messages that say what failed -----------------------------------------------------------------
+
+@pytest.mark.parametrize("existing", ["none", "empty", "with a file"])
+def test_a_failed_download_is_one_line_and_leaves_the_folder_as_it_was(existing, tmp_path, capsys,
+                                                                       monkeypatch):
+    import torchvision.datasets.mnist as tv_mnist
+
+    def offline(url, download_root, filename=None, md5=None, **kwargs):
+        Path(download_root, filename).write_bytes(b"half a downloa")  # a partial file first
+        raise URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(tv_mnist, "download_and_extract_archive", offline)
+    data = tmp_path / "data"
+    if existing != "none":
+        data.mkdir()
+    if existing == "with a file":
+        (data / "notes.txt").write_text("mine")
+    before = snapshot(data)
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist", "--data-dir", str(data), "--download", "--out", str(out)]) == 2
+    text = capsys.readouterr()
+    assert one_error(text.err) == (
+        f"error: could not download mnist into {data}: <urlopen error [Errno -3] Temporary failure in "
+        f"name resolution>; nothing was left there. Without internet, copy the four files into "
+        f"{data / 'MNIST' / 'raw'}")
+    assert text.out == ""  # torchvision's own lines are not shown
+    assert data.exists() == (existing != "none") and snapshot(data) == before
+    assert not out.exists()
+
+
+def test_a_checkpoint_that_is_not_one_is_a_clean_line(checkpoint, tmp_path, capsys):
+    config = checkpoint.parent / "config.json"
+    pickled = tmp_path / "module.pt"
+    torch.save({"model": torch.nn.Linear(1, 1)}, pickled)
+    (tmp_path / "junk.pt").write_bytes(b"\x00\x01 not a checkpoint")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    cases = {config: "it is a JSON text file, not a checkpoint (use a run folder's last.pt or best.pt)",
+             pickled: "it holds pickled Python objects (torch.nn.modules.linear.Linear), not only "
+                      "tensors, numbers and strings; scratch-lstm never writes those and does not load "
+                      "them, since unpickling can run code",
+             tmp_path / "empty.pt": "the file is empty",
+             tmp_path / "junk.pt": "not a torch checkpoint file (UnpicklingError: ",
+             tmp_path: "is a folder; give its last.pt or best.pt"}
+    for path, message in cases.items():
+        assert main(["eval", "--checkpoint", str(path)]) == 2
+        err = one_error(capsys.readouterr().err)
+        assert message in err and "\x1b" not in err and len(err) < 400, err
+
+
+def test_one_line_drops_colour_codes_and_cuts_at_a_word():
+    text = "Weights only load failed. \x1b[1mdo those steps only if you trust\x1b[0m. " + "word " * 100
+    line = one_line(text, 60)
+    assert "\x1b" not in line and line.endswith("...") and len(line) <= 60
+    assert line[:-3].split()[-1] in text.split()  # a whole word before the cut
