@@ -33,7 +33,7 @@ def ieee_fp32():
 
 
 HAS_TF32 = torch.cuda.is_available() and torch.cuda.get_device_capability()[0] >= 8
-PRECISIONS = ["ieee", pytest.param("tf32", marks=pytest.mark.skipif(not HAS_TF32, reason="no TF32 before sm_80"))]
+PRECISIONS = ["ieee", pytest.param("tf32", marks=pytest.mark.skipif(not HAS_TF32, reason="needs a CUDA GPU with TF32 (sm_80 or later)"))]
 
 
 @pytest.mark.parametrize("impl", IMPLS)
