@@ -20,6 +20,7 @@ from scratch_lstm import trace_gates
 from scratch_lstm.app.checkpoints import load_checkpoint, model_from_checkpoint
 from scratch_lstm.app.config import TrainConfig
 from scratch_lstm.app.data import load_dataset, pixel_permutation, sequence_view
+from scratch_lstm.app.evaluate import dataset_to_use
 from scratch_lstm.app.gates_report import gates_report
 from scratch_lstm.app.train import train
 
@@ -44,7 +45,8 @@ with tempfile.TemporaryDirectory(prefix="scratch-lstm-gates-") as run:  # delete
 
 # The equations, checked on the trained model's own traces:
 model = model_from_checkpoint(ckpt).eval()
-ds = load_dataset(ckpt["dataset"], args.data_dir)
+dataset, _ = dataset_to_use(ckpt, checkpoint, None, args.data_dir, False)  # the digit gates_report read
+ds = load_dataset(dataset, args.data_dir)
 sequence = ckpt.get("sequence", "rows")
 perm = pixel_permutation(ckpt.get("permutation_seed", 0)) if sequence == "permuted" else None
 x = sequence_view(ds.test_images[args.index : args.index + 1], sequence, *ds.stats, perm)  # (1, T, Q)
