@@ -37,7 +37,7 @@ from .config import check_backend_device, resolve_device
 from .cuda_graphs import CUDAGraphStep
 from .errors import Interrupted, TrainingError
 from .files import atomic_write_bytes
-from .flags import non_negative_int, path, positive_int, threads
+from .flags import add_threads_flag, non_negative_int, path, positive_int
 
 
 @dataclass
@@ -211,9 +211,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="float32 products on CUDA, the same for both modules: ieee (full fp32), "
                         "tf32 (TensorFloat-32, compute capability 8.0 and later; skipped elsewhere); "
                         "one row per precision")
-    p.add_argument("--threads", type=threads, default=None, metavar="N",
-                   help="torch.set_num_threads on the CPU, at most the CPUs this machine has "
-                        "(default: torch's choice)")
+    add_threads_flag(p)
     p.add_argument("--json", metavar="FILE", type=path,
                    help="also write the rows as JSON (a new file, or one an earlier bench wrote)")
 

@@ -27,8 +27,9 @@ from .data import DATASETS, SEQUENCES
 from .errors import (DataError, Interrupted, OutputError, TrainingError, caused_by_interrupt,
                      one_line)
 from .files import forget_interrupts, on_interrupt
-from .flags import (BACKEND_HELP, HelpFormatter, add_init_flags, non_negative_float,
-                    non_negative_int, path, positive_float, positive_int, probability, seed, threads)
+from .flags import (BACKEND_HELP, HelpFormatter, add_init_flags, add_threads_flag,
+                    non_negative_float, non_negative_int, path, positive_float, positive_int,
+                    probability, seed)
 
 
 def _add_data_flags(p: argparse.ArgumentParser, for_checkpoint: bool = False) -> None:
@@ -167,9 +168,7 @@ def _train_flags(t: argparse.ArgumentParser) -> None:
                    help="float32 matrix products on a CUDA GPU (cuBLAS, cuDNN, the triton kernels): "
                         "ieee: full fp32; tf32: TensorFloat-32 tensor cores (Ampere and later), "
                         "faster, about 1e-3 relative error; no effect on the CPU")
-    t.add_argument("--threads", type=threads, default=None, metavar="N",
-                   help="CPU threads torch may use (torch.set_num_threads; default: torch's choice); "
-                        "recorded in config.json, free to change on --resume")
+    add_threads_flag(t, "; recorded in config.json, free to change on --resume")
 
 
 def _eval_flags(e: argparse.ArgumentParser) -> None:
@@ -181,8 +180,7 @@ def _eval_flags(e: argparse.ArgumentParser) -> None:
     e.add_argument("--batch-size", type=positive_int, default=1000, help="evaluation batch size")
     e.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: cuda, else mps, else cpu")
-    e.add_argument("--threads", type=threads, default=None, metavar="N",
-                   help="CPU threads torch may use (torch.set_num_threads; default: torch's choice)")
+    add_threads_flag(e)
 
 
 def _inspect_flags(i: argparse.ArgumentParser) -> None:

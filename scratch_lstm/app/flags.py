@@ -94,6 +94,13 @@ def threads(text: str) -> int:
     return _number(text, int, lambda v: 1 <= v <= n, f"from 1 to {n} (the CPUs this machine has)")
 
 
+def add_threads_flag(p: argparse.ArgumentParser, note: str = "") -> None:
+    """``--threads N`` (train, eval, bench): torch's CPU threads, at most the CPUs that exist."""
+    p.add_argument("--threads", type=threads, default=None, metavar="N",
+                   help="CPU threads torch may use (torch.set_num_threads; default: torch's choice), "
+                        "at most the CPUs this machine has" + note)
+
+
 def path(text: str) -> str:
     """argparse type: a file or folder name, not empty (an empty one would mean the current
     folder without saying so)."""
