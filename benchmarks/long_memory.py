@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from scratch_lstm import INITS, LSTMClassifier, init_gates
+from scratch_lstm.app import flags
 from scratch_lstm.app.data import Batches, load_dataset, pixel_permutation, sequence_view
 from scratch_lstm.app.errors import DataError
 from scratch_lstm.classifier import BACKENDS
@@ -262,10 +263,27 @@ def run(args) -> dict:
     return results
 
 
+def adding_length(text: str) -> int:
+    """argparse type: T of the adding problem, at least 20 (the first marker is among the first
+    10 steps, the second among the first T/2 - 1)."""
+    value = flags.positive_int(text)
+    if value < 20:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 20, got {text}")
+    return value
+
+
+BUDGET_TYPES = {"steps": flags.positive_int, "adding_steps": flags.positive_int,
+                "batch_size": flags.positive_int, "hidden_size": flags.positive_int,
+                "adding_length": adding_length, "eval_every": flags.positive_int,
+                "test_size": flags.positive_int, "lr": flags.positive_float,
+                "grad_clip": flags.non_negative_float, "forget_bias": flags.finite_float,
+                "seed": flags.seed}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--out", required=True, help="folder for the JSON, table and figure")
+                                     formatter_class=flags.HelpFormatter)
+    parser.add_argument("--out", required=True, type=flags.path, help="folder for the JSON, table and figure")
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS), help="tasks to run")
     parser.add_argument("--inits", nargs="+", choices=tuple(INITS), default=list(INITS),
                         help="initialisations to compare")
@@ -275,13 +293,13 @@ def main(argv=None) -> int:
                         help="the LSTM implementation (triton: CUDA)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="auto: cuda if available")
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads on the CPU")
+    flags.add_threads_flag(parser)
     parser.add_argument("--full", action="store_true",
                         help=f"the full run for a GPU: {', '.join(f'{k} {v}' for k, v in FULL.items())}")
-    defaults = Budget()
-    for name, value in asdict(defaults).items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=None,
-                            help=f"(default: {value}, or --full's)")
+    for name, value in asdict(Budget()).items():
+        full = f"; with --full: {FULL[name]}" if name in FULL else ""
+        parser.add_argument(f"--{name.replace('_', '-')}", type=BUDGET_TYPES[name], default=None,
+                            help=f"(default: {value}{full})")
     try:
         run(parser.parse_args(argv))
     except (OSError, ValueError, DataError) as e:

@@ -2,7 +2,7 @@
 
 Teaches: what goes in and comes out of an LSTM (X [N, L, Q] -> Y [N, L, D], hn, cn [K, N, D]),
 that the last step of the top layer's output is h_n's top row, and one cell step written as the
-gate equations. Runs in about 4 seconds on a CPU.
+gate equations. Runs in about 3 seconds on a CPU.
 
     python examples/01_how_lstm_works.py
 """

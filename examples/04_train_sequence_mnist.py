@@ -3,8 +3,9 @@
 Teaches: the seed's training loop at work on the from-scratch LSTM, and the seed's evaluation.
 
 - Default: a short run on the MNIST sample shipped in the package (about 15 seconds on a CPU).
-- --full: the seed configuration on full MNIST (pass --data-dir): 10 epochs of 1.5-2 minutes
-  each on a 2-core CPU (measured through `scratch-lstm train`, the same run: 17 minutes, 99.30%).
+- --full: the seed configuration on full MNIST (pass --data-dir): 10 epochs of 1.3-2.2 minutes
+  each on a 2-core CPU (measured through `scratch-lstm train`, the same run, on two days: 17 and
+  20 minutes, 99.30% and 99.17%).
 
 The run folder is temporary and deleted at the end; pass --out DIR to keep it.
 

@@ -2,7 +2,7 @@
 
 Teaches: what i, f, g, o and the cell do while the LSTM reads a digit row by row, how they change
 with training (saturation), and how to check c_t = f_t*c_{t-1} + i_t*g_t on real traces.
-Trains a small model on the embedded sample first (about 15 seconds on a CPU; in a temporary
+Trains a small model on the embedded sample first (about 20 seconds in all on a CPU; in a temporary
 folder, deleted at the end), unless given a checkpoint from `scratch-lstm train`. Writes the
 figures (gates_trained.png, gates_fresh.png, trajectory.png, change.png) and gates.json into --out.
 

@@ -353,6 +353,22 @@ def test_long_memory_script_writes_table_and_figure(tmp_path, capsys):
     assert "scratch_lstm" in sys.modules and scratch_lstm.gradient_flow is gradient_flow
 
 
+@pytest.mark.parametrize("flag, value, expected", [
+    ("--steps", "0", "must be a positive integer, got 0"),
+    ("--adding-length", "19", "must be an integer >= 20, got 19"),
+    ("--lr", "-1", "must be a finite number > 0, got -1"),
+    ("--grad-clip", "nan", "must be a finite number >= 0, got nan"),
+    ("--forget-bias", "inf", "must be a finite number, got inf"),
+    ("--threads", "0", "must be from 1 to"),
+])
+def test_long_memory_script_refuses_bad_budgets_before_training(tmp_path, capsys, flag, value, expected):
+    with pytest.raises(SystemExit) as exit_:
+        long_memory.main(["--out", str(tmp_path / "lm"), flag, value])
+    assert exit_.value.code == 2
+    assert expected in capsys.readouterr().err
+    assert not (tmp_path / "lm").exists()
+
+
 def test_the_gates_command_starts_its_fresh_model_with_the_runs_init(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", *MICRO, "--epochs", "1", "--init", "forget-bias", "--forget-bias", "6",
