@@ -1,6 +1,7 @@
 """Shared test settings: hypothesis profiles and per-dtype tolerances."""
 
 import os
+import signal
 
 import torch
 from hypothesis import HealthCheck, settings
@@ -9,6 +10,12 @@ from hypothesis import HealthCheck, settings
 # so before anything imports scratch_lstm.triton_lstm).
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
+
+# A suite started with Ctrl-C ignored (a background job of a script) would hand that on to every
+# command it runs, and the Ctrl-C tests need it as a terminal user has it: Python's own handler here,
+# the default in the commands the tests start.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 settings.register_profile(
     "ci",

@@ -221,6 +221,16 @@ def test_ctrl_c_while_the_command_starts_is_one_line(delay, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_command_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path):
+    # a background job of a script starts with SIGINT ignored; the command's own Ctrl-C below
+    # (sent by the test hook once the data is loaded) then does nothing and the run finishes
+    proc = cli(["train", *FLAGS, "--out", str(tmp_path / "run")], tmp_path, fault="int:loaded:data",
+               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert proc.returncode == 0, proc.stderr
+    assert "interrupted" not in proc.stderr
+    assert (tmp_path / "run" / "best.pt").is_file()
+
+
 def test_a_program_that_imports_scratch_lstm_keeps_its_ctrl_c():
     from scratch_lstm import _startup
 

@@ -362,8 +362,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _take_interrupts():
     """Answer Ctrl-C with :func:`~scratch_lstm.app.files.on_interrupt` (in the main thread, where
-    signals are handled); returns the handler to put back, or None."""
+    signals are handled); returns the handler to put back, or None. A command started with Ctrl-C
+    ignored (a background job of a script) keeps ignoring it, as Python itself does."""
     if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         return None
     restore_interrupts()  # the start-up handler's work is done
     forget_interrupts()
