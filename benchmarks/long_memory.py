@@ -272,12 +272,19 @@ def adding_length(text: str) -> int:
     return value
 
 
-BUDGET_TYPES = {"steps": flags.positive_int, "adding_steps": flags.positive_int,
-                "batch_size": flags.positive_int, "hidden_size": flags.positive_int,
-                "adding_length": adding_length, "eval_every": flags.positive_int,
-                "test_size": flags.positive_int, "lr": flags.positive_float,
-                "grad_clip": flags.non_negative_float, "forget_bias": flags.finite_float,
-                "seed": flags.seed}
+BUDGET_FLAGS = {  # each Budget field's flag: its type and what it sets
+    "steps": (flags.positive_int, "optimizer steps on each MNIST task"),
+    "adding_steps": (flags.positive_int, "optimizer steps on the adding problem"),
+    "batch_size": (flags.positive_int, "sequences per batch"),
+    "hidden_size": (flags.positive_int, "the LSTM's hidden units (one layer)"),
+    "adding_length": (adding_length, "T of the adding problem, at least 20"),
+    "eval_every": (flags.positive_int, "steps between evaluations (and one at the end)"),
+    "test_size": (flags.positive_int, "test sequences per evaluation"),
+    "lr": (flags.positive_float, "Adam's learning rate, decayed to 0 by a cosine over the run"),
+    "grad_clip": (flags.non_negative_float, "gradient-norm clipping (0: off)"),
+    "forget_bias": (flags.finite_float, "the forget-gate bias b_f of the forget-bias init"),
+    "seed": (flags.seed, "seed of the weights and the batches"),
+}
 
 
 def main(argv=None) -> int:
@@ -297,9 +304,10 @@ def main(argv=None) -> int:
     parser.add_argument("--full", action="store_true",
                         help=f"the full run for a GPU: {', '.join(f'{k} {v}' for k, v in FULL.items())}")
     for name, value in asdict(Budget()).items():
+        kind, text = BUDGET_FLAGS[name]
         full = f"; with --full: {FULL[name]}" if name in FULL else ""
-        parser.add_argument(f"--{name.replace('_', '-')}", type=BUDGET_TYPES[name], default=None,
-                            help=f"(default: {value}{full})")
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None,
+                            help=f"{text} (default: {value}{full})")
     try:
         run(parser.parse_args(argv))
     except (OSError, ValueError, DataError) as e:
