@@ -104,7 +104,47 @@ def craft_config_value(c):
     c["config"]["lr"] = "fast"
 
 
+def craft_no_fit(c):
+    c["model_config"]["hidden_size"] = 9
+
+
+def craft_unknown_key(c):
+    c["model_config"]["width"] = 3
+
+
+def craft_no_config(c):
+    del c["config"]
+
+
+def craft_unknown_setting(c):
+    c["config"]["momentum"] = 0.9
+
+
+def craft_nan_weights(c):
+    c["model"]["lin.weight"][0, 0] = float("nan")
+
+
+def craft_newer(c):
+    c["version"] = 99
+
+
+def craft_history(c):
+    c["history"] = "x"
+
+
+def craft_best(c):
+    c["best_test_acc"] = "high"
+
+
 @pytest.mark.parametrize("craft, message, evaluates", [
+    (craft_no_fit, "model_config", False),
+    (craft_unknown_key, "'model_config' has unknown entries ['width']", False),
+    (craft_no_config, "lacks config, so it cannot be continued", True),
+    (craft_unknown_setting, "unknown settings ['momentum']", True),
+    (craft_nan_weights, "non-finite weights", False),
+    (craft_newer, "checkpoint version 99", False),
+    (craft_history, "'history' is not a list of per-epoch metrics", False),
+    (craft_best, "'best_test_acc' is 'high', not a number", False),
     (craft_epoch_half, "'epoch' is 0.5, not an integer >= 0", False),
     (craft_epoch_negative, "'epoch' is -2, not an integer >= 0", False),
     (craft_best_none, "'best_test_acc' is None, not a number", False),
