@@ -19,6 +19,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 DRY=0
 if [[ "${1:-}" == "--dry-run" ]]; then DRY=1; shift; fi
+for arg in "$@"; do
+  if [[ $arg == -* ]]; then
+    echo "error: unknown option $arg; usage: bash benchmarks/gpu_check.sh [--dry-run] [DATA_DIR] [OUT_DIR] (the data folder is given as it is, without a flag)" >&2
+    exit 2
+  fi
+done
+PY=${PYTHON:-python3}  # the interpreter that holds torch (GPU images often have no plain "python")
 DATA=${1:-data}
 DEST=${2:-${OUT:-gpu-check}}
 BUDGET=480  # seconds in all
@@ -67,7 +74,7 @@ step() {
 
 summary() {
   section "summary ($((SECONDS - START)) s in all)"
-  python - "$DEST" <<'PY' 2>&1 | tee "$DEST/summary.txt" | tee -a "$LOG"
+  "$PY" - "$DEST" <<'PY' 2>&1 | tee "$DEST/summary.txt" | tee -a "$LOG"
 import json, sys
 from pathlib import Path
 dest = Path(sys.argv[1])
@@ -112,7 +119,7 @@ PY
 }
 
 section "preflight: packages, GPU, data (limit 60 s)"
-timeout --kill-after=5 60 python - "$DATA" "$DRY" <<'PY' 2>&1 | tee -a "$LOG"
+timeout --kill-after=5 60 "$PY" - "$DATA" "$DRY" <<'PY' 2>&1 | tee -a "$LOG"
 import importlib.util, sys
 data, dry = sys.argv[1], sys.argv[2] == "1"
 missing = [m for m in ("torch", "triton", "pytest", "hypothesis", "tqdm", "matplotlib", "numpy")
@@ -152,16 +159,16 @@ fi
 echo "preflight: ok ($((SECONDS - START)) s in)" >> "$STEPS"
 
 step machine 10 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
-step warm 70 python benchmarks/triton_warm.py --jobs 8
-step tests 115 python -m pytest -q -p no:cacheprovider tests/test_gpu.py
-step bench 90 python -m scratch_lstm bench --device cuda --impl scratch fused triton \
+step warm 70 "$PY" benchmarks/triton_warm.py --jobs 8
+step tests 115 "$PY" -m pytest -q -p no:cacheprovider tests/test_gpu.py
+step bench 90 "$PY" -m scratch_lstm bench --device cuda --impl scratch fused triton \
   --precision ieee tf32 --repeats 5 --json "$DEST/bench.json"
-step tiles 45 python benchmarks/triton_tiles.py --repeats 10 --json "$DEST/tiles.json"
+step tiles 45 "$PY" benchmarks/triton_tiles.py --repeats 10 --json "$DEST/tiles.json"
 for backend in triton torch; do
   RUN=$(mktemp -d)
   limit=45
   if [[ $backend == torch ]]; then limit=30; fi
-  step "train-$backend" "$limit" python -m scratch_lstm train --data-dir "$DATA" --dataset mnist \
+  step "train-$backend" "$limit" "$PY" -m scratch_lstm train --data-dir "$DATA" --dataset mnist \
     --backend "$backend" --device cuda --epochs 2 --log-every 0 --out "$RUN/run"
   cp "$RUN/run/metrics.jsonl" "$DEST/train-$backend.jsonl" 2>/dev/null
   rm -rf "$RUN"
