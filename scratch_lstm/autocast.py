@@ -6,8 +6,10 @@ dtype, bfloat16 or float16, and leaves every other op to ordinary type promotion
 under it, and how this package mirrors that:
 
 - ``nn.LSTM`` on its main paths (oneDNN on the CPU, cuDNN on CUDA) casts every tensor to the
-  autocast dtype and returns output, ``h_n`` and ``c_n`` in it. :class:`scratch_lstm.LSTM`
-  returns :func:`autocast_output_dtype` too, and computes in the weights' dtype in between.
+  autocast dtype and returns output, ``h_n`` and ``c_n`` in it, with one exception: cuDNN's
+  LSTM casts to float16 under a bfloat16 autocast too (torch 2.11, cuDNN 9.19, H200).
+  :class:`scratch_lstm.LSTM` returns :func:`autocast_output_dtype`, the dtype asked for, and
+  computes in the weights' dtype in between.
 - ``nn.LSTMCell`` on the CPU is composite: its matrix products run in the autocast dtype, then
   ``c' = f ⊙ c + i ⊙ g`` promotes with the dtype of ``c``. On CUDA, ``lstm_cell`` is on autocast's
   list and everything is cast. :func:`autocast_cell_dtype` states both rules.

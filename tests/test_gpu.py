@@ -53,7 +53,8 @@ def test_benchmark_shapes_are_as_accurate_as_cudnn(impl, shape, precision):
     Over hundreds of steps and thousands of summed rows, float32 results of two correct
     implementations drift apart by more than the small-shape tolerance, so the oracle here is
     cuDNN in float64: ours, in float32, must be about as close to it as cuDNN in float32 is, both
-    in IEEE fp32 or both in TF32 (float64 has no TF32).
+    in IEEE fp32 or both in TF32 (float64 has no TF32), or within the rounding bound of how the
+    numbers are formed (``rounding_bound``), whichever is larger.
     """
     T, B, I, H, K = shape
     torch.manual_seed(0)
@@ -75,9 +76,31 @@ def test_benchmark_shapes_are_as_accurate_as_cudnn(impl, shape, precision):
         a, e = results[name][k].double(), results["cudnn64"][k]
         return ((a - e).norm() / e.norm().clamp_min(1e-30)).item()
 
+    bound = rounding_bound(impl, precision, T)
     for k in range(len(results["ours"])):
         ours, cudnn = error("ours", k), error("cudnn32", k)
-        assert ours <= max(4 * cudnn, 1e-5), f"tensor {k}: ours {ours:.2e}, cuDNN float32 {cudnn:.2e}"
+        assert ours <= max(4 * cudnn, bound), f"tensor {k}: ours {ours:.2e}, cuDNN float32 {cudnn:.2e}"
+
+
+def rounding_bound(impl: str, precision: str, T: int) -> float:
+    """The relative error the arithmetic itself allows, beside "as close as cuDNN".
+
+    - TF32: a product's operands are rounded to 10 mantissa bits, a relative error of up to
+      u = 2^-11 (4.9e-4) each. cuDNN's LSTM decides per shape whether it uses TF32 at all (on an
+      H200 with torch 2.11 it did at the seed shape, and at the 784-step shape stayed at 3e-6,
+      full fp32), so "as close as cuDNN" says nothing there; ours must stay within u. Measured on
+      that H200: at most 2.4e-4 (triton, 784 steps).
+    - IEEE fp32, the teaching path: autograd sums each weight gradient one time step at a time,
+      T additions in a row, whose worst-case relative error is T * 2^-24 (4.7e-5 at T = 784);
+      cuDNN and the fast paths form it in one matrix product over all T * B rows. Measured on
+      that H200: 1.2e-5 at T = 784 (cuDNN 1.1e-6).
+    - otherwise 1e-5: float32 rounding a few hundred times over.
+    """
+    if precision == "tf32":
+        return 2.0**-11
+    if impl == "scratch":
+        return max(1e-5, T * 2.0**-24)
+    return 1e-5
 
 
 def make_classifier_and_adam(backend, seed=0):
@@ -138,6 +161,12 @@ def test_cuda_graph_capture_failure_falls_back_and_says_so():
     x = torch.ones(3, device="cuda")
     assert torch.equal(step(x), x * 3) and torch.equal(step(x), x * 3)
     assert len(said) == 1 and "CUDA graph capture failed" in said[0] and step.replays == 0
+    # the failed capture leaves the random stream usable, and where it was (weight init, dropout)
+    state = torch.cuda.get_rng_state()
+    a = torch.rand(4, device="cuda")
+    torch.cuda.set_rng_state(state)
+    assert torch.equal(torch.rand(4, device="cuda"), a)
+    torch.nn.LSTM(3, 4, device="cuda")
 
 
 def test_train_command_on_cuda_with_graphs_matches_eager(tmp_path):

@@ -83,6 +83,7 @@ class CUDAGraphStep:
                 static_outputs = self.fn(*static_inputs)
         except Exception as e:  # capture is fragile (a host sync, a CPU tensor): fall back, say so
             self.disabled = True
+            _release_rng_from_failed_capture()
             if self.on_fallback is not None:
                 self.on_fallback(f"CUDA graph capture failed ({type(e).__name__}: {e}); running eagerly")
             torch.cuda.synchronize()
@@ -92,3 +93,16 @@ class CUDAGraphStep:
         graph.replay()  # recording ran nothing: this replay does the work of this call
         self.replays += 1
         return static_outputs
+
+
+def _release_rng_from_failed_capture() -> None:
+    """Give the CUDA generator back to ordinary (eager) use after a capture that failed.
+
+    Recording puts the current device's default generator into capture mode and only a capture
+    that ends well takes it out again; after a failed one every later random op on that device
+    (weight init, dropout) raises "Offset increment outside graph capture encountered
+    unexpectedly" (seen with torch 2.11 on an H200). A clone of its state has the same seed and
+    offset and is not in capture mode, so the random stream continues where it was.
+    """
+    gen = torch.cuda.default_generators[torch.cuda.current_device()]
+    gen.graphsafe_set_state(gen.clone_state())
