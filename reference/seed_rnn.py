@@ -14,7 +14,7 @@ class RecurrentNeuralNetworkClass(nn.Module):
     """The seed's recurrent classifier: x [N x L x Q] -> LSTM -> last step -> Linear -> [N x ydim]."""
 
     def __init__(self, name="rnn", xdim=28, hdim=256, ydim=10, n_layer=3):
-        super(RecurrentNeuralNetworkClass, self).__init__()
+        super().__init__()
         self.name = name
         self.xdim = xdim
         self.hdim = hdim

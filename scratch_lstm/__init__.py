@@ -12,8 +12,17 @@ from . import _startup  # noqa: F401  first: Ctrl-C while the command imports to
 from .cell import LSTMCell, LSTMStep, lstm_step
 from .classifier import LSTMClassifier
 from .convert import from_torch, to_torch
-from .gates import (INITS, GateTrace, chrono_init, forgetting_times, gate_weights, init_forget_bias,
-                    init_gates, saturation, trace_gates)
+from .gates import (
+                    INITS,
+                    GateTrace,
+                    chrono_init,
+                    forgetting_times,
+                    gate_weights,
+                    init_forget_bias,
+                    init_gates,
+                    saturation,
+                    trace_gates,
+)
 from .gradient_flow import GradientFlow, backward_through_time, gradient_flow
 from .layer import lstm_layer
 from .lstm import LSTM

@@ -18,7 +18,6 @@ from torch.nn.utils.rnn import PackedSequence
 
 from .autocast import autocast_accepts, autocast_note
 
-
 # ---- constructor arguments --------------------------------------------------------------------
 
 def check_argument_types(ints: dict, bools: dict) -> None:

@@ -176,7 +176,8 @@ def _backward_loop(inputs, reverse, outputs, grad_outputs, needs_input_grad):
         torch.mul(dc, c_prev, out=dz[:, H : 2 * H])  # df_t = dc_t ⊙ c_{t-1}
         torch.mul(dc, i, out=dz[:, 2 * H : 3 * H]).mul_(4)  # 4 dg_t: tanh'(z) = 4σ(2z)(1-σ(2z))
         torch.mul(dm, tc, out=dz[:, 3 * H :])  # do_t = dm_t ⊙ tanh(c_t)
-        dz.mul_(torch.addcmul(s, s, s, value=-1))  # through σ'(z) = σ - σ²: dz_t = [di σ'_i | df σ'_f | dg tanh'_g | do σ'_o]
+        # through σ'(z) = σ - σ²: dz_t = [di σ'_i | df σ'_f | dg tanh'_g | do σ'_o]
+        dz.mul_(torch.addcmul(s, s, s, value=-1))
         dc = dc * f  # dc^rec sent to the previous step
         dh = dz @ w_hh  # dh^rec sent to the previous step
         if n % block == block - 1 or n == T - 1:

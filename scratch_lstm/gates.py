@@ -63,7 +63,7 @@ def trace_gates(lstm: LSTM | nn.LSTM, input: Tensor, hx=None) -> list[GateTrace]
     D = 2 if lstm.bidirectional else 1
     records = []
     for k, steps in enumerate(steps_per_direction):
-        def stack(field):
+        def stack(field, steps=steps):
             t = torch.stack([getattr(s, field) for s in steps])  # (T, B, ·)
             if unbatched:
                 return t.squeeze(1)  # (T, ·)

@@ -21,7 +21,8 @@ The tests check them against autograd. Per layer, going back in time from the la
 
     dh_t  = dy_t + dz_{t+1} W_hh                  what the output and step t+1 send to h_t
     dc_t  = dc_{t+1} ⊙ f_{t+1} + dh_t ⊙ o_t ⊙ (1 - tanh²(c_t))
-    dz_t  = [dc_t ⊙ g_t ⊙ i_t(1-i_t) | dc_t ⊙ c_{t-1} ⊙ f_t(1-f_t) | dc_t ⊙ i_t ⊙ (1-g_t²) | dh_t ⊙ tanh(c_t) ⊙ o_t(1-o_t)]
+    dz_t  = [dc_t ⊙ g_t ⊙ i_t(1-i_t) | dc_t ⊙ c_{t-1} ⊙ f_t(1-f_t)
+             | dc_t ⊙ i_t ⊙ (1-g_t²) | dh_t ⊙ tanh(c_t) ⊙ o_t(1-o_t)]
     dx_t  = dz_t W_ih                             the layer below's dy_t
 
 ``dh_t`` and ``dc_t`` are the total derivatives of the loss with respect to ``h_t`` and ``c_t``

@@ -20,7 +20,7 @@ place, :func:`scratch_lstm.impls.layer_function`.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -29,7 +29,7 @@ from .cell import LSTMStep, lstm_step
 from .checks import empty_sequence_error
 
 LayerFunction = Callable[..., tuple[Tensor, tuple[Tensor, Tensor]]]  # the contract above
-Weights = tuple[Tensor, Tensor, Optional[Tensor], Optional[Tensor], Optional[Tensor]]  # w_ih ... w_hr
+Weights = tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]  # w_ih ... w_hr
 
 
 def lstm_layer(

@@ -58,9 +58,10 @@ product over all 4H gate columns of ``dz_{t+1}``, which the previous launch comp
 four, program ``q`` sums over gate ``q``'s H columns and the last of the four adds the four parts
 in a fixed order), then goes through the gates of its units::
 
-    dc_t = dc_{t+1}^rec + dh_t ⊙ o_t ⊙ (1 - tanh²(c_t))
-    dz_t = [dc_t ⊙ g_t ⊙ i_t(1-i_t) | dc_t ⊙ c_{t-1} ⊙ f_t(1-f_t) | dc_t ⊙ i_t ⊙ (1-g_t²) | dh_t ⊙ tanh(c_t) ⊙ o_t(1-o_t)]
-    dc_t^rec = dc_t ⊙ f_t                                            (sent to step t-1)
+    dc_t = dc_t^rec + dh_t ⊙ o_t ⊙ (1 - tanh²(c_t))       (dc_t^rec = dc_{t+1} ⊙ f_{t+1}, from step t+1)
+    dz_t = [dc_t ⊙ g_t ⊙ i_t(1-i_t) | dc_t ⊙ c_{t-1} ⊙ f_t(1-f_t)
+            | dc_t ⊙ i_t ⊙ (1-g_t²) | dh_t ⊙ tanh(c_t) ⊙ o_t(1-o_t)]
+    dc_{t-1}^rec = dc_t ⊙ f_t                               (sent to step t-1)
 
 **What the CUDA graph removes.** A step's kernel runs for a few microseconds, about as long as
 Python and the driver need to launch it, so an eager loop of T launches is bound by launching.
@@ -210,7 +211,8 @@ if triton is not None:
             h_rows = Y + step_before * B * H + rows * H  # (BB,) h_{t-1}: the output of the step before
         else:
             h_rows = H0 + rows * H  # (BB,) h_{t-1} = h_0
-        z = Z + step * B * 4 * H + rows[:, None] * 4 * H + units[None, :]  # (BB, BH) gate i's columns; gate q's are qH on
+        # (BB, BH) gate i's columns; gate q's are qH further on
+        z = Z + step * B * 4 * H + rows[:, None] * 4 * H + units[None, :]
         w = W_hh + units * s_wr  # (BH,) the rows of W_hh of gate i's units j, at column k = 0
         c_prev = tl.load(Cs + prev * B * H + state, mask=tile_ok, other=0.0)
         c_out, h_out = Cs + out * B * H + state, Y + step * B * H + state

@@ -31,7 +31,7 @@ def main() -> None:
     try:
         ds = load_dataset("mnist", args.data_dir)
     except DataError as e:
-        raise SystemExit(f"error: {e}")
+        raise SystemExit(f"error: {e}") from None
     rng = np.random.default_rng(args.seed)
     tr = stratified(ds.train_labels.numpy(), args.train_per_class, rng)
     te = stratified(ds.test_labels.numpy(), args.test_per_class, rng)

@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from conftest import AUTOCAST_TOL, TOL
 from hypothesis import strategies as st
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import scratch_lstm
 from scratch_lstm.impls import IMPLS  # noqa: F401  (every impl the suite checks: the one list)
-from conftest import AUTOCAST_TOL, TOL
-
 
 INPUT_FORMS = ("batched", "unbatched", "packed_sorted", "packed_unsorted")
 
@@ -139,10 +138,10 @@ def assert_same_forward_and_backward(case: Case, dtype: torch.dtype, impl: str =
         results.append(([o.detach() for o in outs], grads))
     (ref_outs, ref_grads), (our_outs, our_grads) = results
     for name, a, e in zip(("output", "h_n", "c_n"), our_outs, ref_outs):
-        torch.testing.assert_close(a, e, **TOL[dtype], msg=lambda m: f"{name}: {m}\n{case}")
+        torch.testing.assert_close(a, e, **TOL[dtype], msg=lambda m, name=name: f"{name}: {m}\n{case}")
     assert len(our_grads) == len(ref_grads)
     for k, (a, e) in enumerate(zip(our_grads, ref_grads)):
-        torch.testing.assert_close(a, e, **TOL[dtype], msg=lambda m: f"grad {k}: {m}\n{case}")
+        torch.testing.assert_close(a, e, **TOL[dtype], msg=lambda m, k=k: f"grad {k}: {m}\n{case}")
 
 
 def run_under_autocast(module, case: Case, leaves, device: str, dtype: torch.dtype | None):
@@ -195,11 +194,11 @@ def assert_autocast_like_nn_lstm(case: Case, impl: str, device: str, dtype: torc
         out_tol, grad_tol = tol["outputs"], tol["grads"]
     for name, a, e in zip(("output", "h_n", "c_n"), our_outs, ref_outs):
         torch.testing.assert_close(a.double(), e.double(), rtol=out_tol, atol=out_tol,
-                                   msg=lambda m: f"{name}: {m}\n{case}")
+                                   msg=lambda m, name=name: f"{name}: {m}\n{case}")
     for k, (a, e) in enumerate(zip(our_grads, ref_grads)):
         assert a.dtype == torch.float32
         torch.testing.assert_close(a.double(), e.double(), rtol=grad_tol, atol=grad_tol,
-                                   msg=lambda m: f"grad {k}: {m}\n{case}")
+                                   msg=lambda m, k=k: f"grad {k}: {m}\n{case}")
 
 
 def assert_cell_autocast_like_nn(I, H, B, bias, batched, x_dtype, hx_dtype, seed, device, dtype):

@@ -2,11 +2,11 @@
 
 import pytest
 import torch
+from conftest import TOL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from conftest import TOL
 from scratch_lstm import LSTMCell, lstm_step
 
 

@@ -100,7 +100,9 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
     b = torch.load(resumed / "last.pt", weights_only=True)
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
-    strip = lambda ms: [{k: v for k, v in m.items() if k not in ("seconds", "samples_per_s")} for m in ms]
+    def strip(ms):
+        return [{k: v for k, v in m.items() if k not in ("seconds", "samples_per_s")} for m in ms]
+
     assert strip(read_metrics(straight)) == strip(read_metrics(resumed))
 
 
@@ -360,10 +362,10 @@ def test_resolve_device_and_checkpoint_model_round_trip(tmp_path):
 
 
 def test_train_step_is_one_adam_step_and_state_is_finite_sees_adam_too():
-    from scratch_lstm.classifier import LSTMClassifier
     from scratch_lstm.app.checkpoints import state_is_finite
     from scratch_lstm.app.config import TrainConfig
     from scratch_lstm.app.train import train_step
+    from scratch_lstm.classifier import LSTMClassifier
 
     torch.manual_seed(0)
     x, y = torch.randn(4, 5, 3), torch.tensor([0, 1, 2, 1])

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+from oracle import IMPLS
 from torch import nn
 
 import scratch_lstm
-from oracle import IMPLS
 from scratch_lstm import LSTM, LSTMCell, from_torch, to_torch
 
 CONFIGS = [

@@ -12,8 +12,17 @@ import torch
 
 from scratch_lstm.app import data as data_module
 from scratch_lstm.app.data import (
-    FILES, Batches, DataError, fingerprint, idx_sha256, load_dataset, load_sample,
-    not_found_message, pixel_permutation, read_idx, sequence_view,
+    FILES,
+    Batches,
+    DataError,
+    fingerprint,
+    idx_sha256,
+    load_dataset,
+    load_sample,
+    not_found_message,
+    pixel_permutation,
+    read_idx,
+    sequence_view,
 )
 
 # A folder holding full MNIST (DIR/MNIST/raw/* or the four files), for the one test that compares

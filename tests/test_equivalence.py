@@ -3,7 +3,6 @@
 import pytest
 import torch
 from hypothesis import given, settings
-
 from oracle import IMPLS, INPUT_FORMS, assert_same_forward_and_backward, cases
 
 

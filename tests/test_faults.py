@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_data import write_split
 
 from scratch_lstm.app import files as files_module
 from scratch_lstm.app import runs as runs_module
@@ -25,7 +26,6 @@ from scratch_lstm.app import train as train_module
 from scratch_lstm.app.cli import main
 from scratch_lstm.app.files import TEMP_MARKER, remove_stale_temp_files, temp_name
 from scratch_lstm.app.runs import RUN_FILES
-from test_data import write_split
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ["--dataset", "mnist-sample", "--log-every", "0", "--train-subset", "100", "--hidden-size",

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_faults import FLAGS, ROOT, assert_same_run, copy_run, one_epoch, one_error, snapshot, straight  # noqa: F401
 
 from scratch_lstm.app import cli as cli_module
 from scratch_lstm.app import files as files_module
@@ -29,8 +30,6 @@ from scratch_lstm.app.errors import TrainingError
 from scratch_lstm.app.files import TEMP_MARKER, interrupts_deferred, temp_name
 from scratch_lstm.app.lock import LOCK_FILE, check_not_locked, lock_folder
 from scratch_lstm.app.runs import RUN_FILES
-from test_faults import (FLAGS, ROOT, assert_same_run, copy_run, one_epoch, one_error,  # noqa: F401
-                         snapshot, straight)
 
 CONSTANT = [*FLAGS, "--schedule", "constant"]
 
@@ -285,7 +284,8 @@ def test_an_error_torch_raised_for_a_ctrl_c_counts_as_one():
         try:
             raise KeyboardInterrupt
         except KeyboardInterrupt:
-            raise RuntimeError("[enforce fail at inline_container.cc] unexpected pos")
+            # implicitly chained (__context__), as torch raises it: the case under test
+            raise RuntimeError("[enforce fail at inline_container.cc] unexpected pos")  # noqa: B904
     except RuntimeError as e:
         wrapped = e
     assert caused_by_interrupt(wrapped) and not caused_by_interrupt(RuntimeError("a shape"))

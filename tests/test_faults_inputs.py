@@ -15,6 +15,8 @@ from urllib.error import URLError
 
 import pytest
 import torch
+from test_data import idx_bytes, write_split
+from test_faults import FLAGS, checkpoint, copy_run, one_epoch, one_error, snapshot  # noqa: F401
 
 from scratch_lstm.app import bench as bench_module
 from scratch_lstm.app.checkpoints import check_metrics, load_checkpoint
@@ -22,12 +24,16 @@ from scratch_lstm.app.cli import main
 from scratch_lstm.app.config import TrainConfig
 from scratch_lstm.app.data import DataError, read_idx
 from scratch_lstm.app.errors import TrainingError, one_line
-from scratch_lstm.app.limits import (check_fits, cpu_count, fmt_bytes, lstm_classifier_parameters,
-                                     memory_limit, training_bytes)
+from scratch_lstm.app.limits import (
+    check_fits,
+    cpu_count,
+    fmt_bytes,
+    lstm_classifier_parameters,
+    memory_limit,
+    training_bytes,
+)
 from scratch_lstm.app.train import train
 from scratch_lstm.classifier import LSTMClassifier
-from test_data import idx_bytes, write_split
-from test_faults import FLAGS, checkpoint, copy_run, one_epoch, one_error, snapshot  # noqa: F401
 
 # --- 4. a version-1 metrics log is checked before anything is written from it -----------------------
 

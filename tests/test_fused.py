@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from oracle import layer_tensors
 from torch.autograd import gradcheck
 
-from oracle import layer_tensors
 from scratch_lstm import fused, lstm_layer
 from scratch_lstm.fused import LSTMLayerFunction, fused_lstm_layer
 

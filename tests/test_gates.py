@@ -5,11 +5,11 @@ import math
 
 import pytest
 import torch
+from conftest import TOL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from conftest import TOL
 import scratch_lstm
 from scratch_lstm import LSTM, LSTMCell, chrono_init, gate_weights, init_forget_bias, saturation, trace_gates
 

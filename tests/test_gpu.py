@@ -14,11 +14,16 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oracle import (
+    IMPLS,
+    assert_autocast_like_nn_lstm,
+    assert_cell_autocast_like_nn,
+    assert_same_forward_and_backward,
+    cases,
+)
 
 import scratch_lstm
 from scratch_lstm.precision import fp32_precision, matmul_precision
-from oracle import (IMPLS, assert_autocast_like_nn_lstm, assert_cell_autocast_like_nn,
-                    assert_same_forward_and_backward, cases)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -33,7 +38,8 @@ def ieee_fp32():
 
 
 HAS_TF32 = torch.cuda.is_available() and torch.cuda.get_device_capability()[0] >= 8
-PRECISIONS = ["ieee", pytest.param("tf32", marks=pytest.mark.skipif(not HAS_TF32, reason="needs a CUDA GPU with TF32 (sm_80 or later)"))]
+NO_TF32 = "needs a CUDA GPU with TF32 (sm_80 or later)"
+PRECISIONS = ["ieee", pytest.param("tf32", marks=pytest.mark.skipif(not HAS_TF32, reason=NO_TF32))]
 
 
 @pytest.mark.parametrize("impl", IMPLS)

@@ -12,8 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import scratch_lstm
-from scratch_lstm import (INITS, LSTM, LSTMClassifier, forgetting_times, gradient_flow, init_gates,
-                          trace_gates)
+from scratch_lstm import INITS, LSTM, LSTMClassifier, forgetting_times, gradient_flow, init_gates, trace_gates
 from scratch_lstm.app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,14 +10,9 @@ import re
 
 import pytest
 import torch
+from conftest import AUTOCAST_TOL, TOL
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch import nn
-from torch.func import functional_call, grad, jacrev, vmap
-from torch.nn.utils.rnn import pack_padded_sequence
-
-import scratch_lstm
-from conftest import AUTOCAST_TOL, TOL
 from oracle import (
     IMPLS,
     assert_autocast_like_nn_lstm,
@@ -29,6 +24,11 @@ from oracle import (
     make_pair,
     run_under_autocast,
 )
+from torch import nn
+from torch.func import functional_call, grad, jacrev, vmap
+from torch.nn.utils.rnn import pack_padded_sequence
+
+import scratch_lstm
 from scratch_lstm import autocast, autograd
 from scratch_lstm.fused import LSTMLayerFunction, fused_lstm_layer
 
@@ -80,7 +80,7 @@ def test_gradient_penalty_equals_nn_lstm(impl, readout, case):
         (loss + sum(g.pow(2).sum() for g in first)).backward()
         results.append([g.detach() for g in first] + [t.grad for t in wrt])
     for k, (a, e) in enumerate(zip(*reversed(results))):
-        torch.testing.assert_close(a, e, **TOL[dt], msg=lambda m: f"term {k}: {m}\n{case}")
+        torch.testing.assert_close(a, e, **TOL[dt], msg=lambda m, k=k: f"term {k}: {m}\n{case}")
 
 
 def layer_args(T=3, B=2, I=3, H=3, P=2, bias=True, proj=True, seed=0):

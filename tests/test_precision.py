@@ -4,8 +4,13 @@ without ever raising; set both cuBLAS and cuDNN; put them back."""
 import pytest
 import torch
 
-from scratch_lstm.precision import (PRECISIONS, _cudnn_precision, fp32_precision, matmul_precision,
-                                    set_fp32_precision)
+from scratch_lstm.precision import (
+    PRECISIONS,
+    _cudnn_precision,
+    fp32_precision,
+    matmul_precision,
+    set_fp32_precision,
+)
 
 NEW_API = hasattr(torch.backends.cuda.matmul, "fp32_precision")  # torch >= 2.9
 

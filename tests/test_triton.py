@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TOL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import TOL
 from scratch_lstm import LSTM, lstm_step
 from scratch_lstm.impls import interpreting
 from scratch_lstm.precision import fp32_precision

@@ -24,12 +24,21 @@ from ..classifier import BACKENDS
 from ..precision import PRECISIONS
 from .config import CUDA_GRAPH, DEVICES, DTYPES, SCHEDULES
 from .data import DATASETS, SEQUENCES
-from .errors import (DataError, Interrupted, OutputError, TrainingError, caused_by_interrupt,
-                     one_line)
+from .errors import DataError, Interrupted, OutputError, TrainingError, caused_by_interrupt, one_line
 from .files import forget_interrupts, on_interrupt
-from .flags import (BACKEND_HELP, HelpFormatter, add_init_flags, add_threads_flag,
-                    non_negative_float, non_negative_int, path, positive_float, positive_int,
-                    probability, seed)
+from .flags import (
+    BACKEND_HELP,
+    HelpFormatter,
+    add_init_flags,
+    add_threads_flag,
+    non_negative_float,
+    non_negative_int,
+    path,
+    positive_float,
+    positive_int,
+    probability,
+    seed,
+)
 
 
 def _add_data_flags(p: argparse.ArgumentParser, for_checkpoint: bool = False) -> None:

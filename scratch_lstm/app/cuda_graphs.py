@@ -14,7 +14,7 @@ value; a Python float would be baked into the graph).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

@@ -21,8 +21,8 @@ from __future__ import annotations
 import contextlib
 import difflib
 import gzip
-import io
 import hashlib
+import io
 import math
 import os
 import zlib

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import (check_metrics, check_optimizer_fits, load_optimizer_state,
-                          state_is_finite)
+from .checkpoints import check_metrics, check_optimizer_fits, load_optimizer_state, state_is_finite
 from .config import TrainConfig
 from .data import Dataset
 from .errors import TrainingError, one_line

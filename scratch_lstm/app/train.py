@@ -29,11 +29,28 @@ from .files import save_checkpoint, save_json
 from .limits import check_training_fits
 from .lock import FolderLock, check_not_locked, lock_folder
 from .progress import fmt_time, plural, with_progress
-from .resume import (check_resumable, check_resume, finish_without_training, history_of,
-                     restart_settings, restore_run_folder, restore_state, settings_from_run)
-from .runs import (check_out_folder, check_out_is_not_data, draw_curves, existing_run,
-                   folder_state, make_folder, next_run_folder, remove_stale_run_temp_files,
-                   summary, write_metrics)
+from .resume import (
+    check_resumable,
+    check_resume,
+    finish_without_training,
+    history_of,
+    restart_settings,
+    restore_run_folder,
+    restore_state,
+    settings_from_run,
+)
+from .runs import (
+    check_out_folder,
+    check_out_is_not_data,
+    draw_curves,
+    existing_run,
+    folder_state,
+    make_folder,
+    next_run_folder,
+    remove_stale_run_temp_files,
+    summary,
+    write_metrics,
+)
 
 
 @dataclass
@@ -262,7 +279,8 @@ def open_run_folder(run: Run, log) -> None:
         + (f" precision={cfg.precision}" if run.device.type == "cuda" else "") + "; "
         f"{sum(p.numel() for p in run.model.parameters()):,} parameters; "
         f"{len(run.train_batches.labels):,} training sequences of "
-        f"{'28x28' if cfg.sequence == 'rows' else '784x1'}; {plural(cfg.epochs, 'epoch')}, lr {cfg.lr:g} {cfg.schedule}")
+        f"{'28x28' if cfg.sequence == 'rows' else '784x1'}; {plural(cfg.epochs, 'epoch')}, "
+        f"lr {cfg.lr:g} {cfg.schedule}")
 
 
 def make_step(run: Run, log):
