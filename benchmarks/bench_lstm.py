@@ -1,7 +1,7 @@
 """Benchmark: scratch LSTM (teaching and fused paths) against torch.nn.LSTM.
 
     python benchmarks/bench_lstm.py                      # the three default configurations
-    python benchmarks/bench_lstm.py --config seed --json bench.json
+    python benchmarks/bench_lstm.py --config lecture --json bench.json
 
 Same as `scratch-lstm bench`; see scratch_lstm/bench.py for what is measured.
 """

@@ -8,7 +8,7 @@
 #   bench      scratch, fused and triton against nn.LSTM (cuDNN), both sides IEEE, then both TF32;
 #              triton graphed and eager
 #   tiles      the tile sweep of the triton kernels (IEEE)
-#   train      2 epochs of the seed configuration with --backend triton, then --backend torch
+#   train      2 epochs of the lecture's configuration with --backend triton, then --backend torch
 # Each step has its own time limit, cut to what is left of the 8 minutes; a step that runs out is
 # killed and reported ("timed out", exit 124), and the run goes on. Results are written as they
 # come, into OUT_DIR: log.txt (everything printed), steps.txt (each step's outcome), bench.json and
@@ -147,7 +147,7 @@ except DataError as e:
 print(f"data: {ds.name} from {ds.source}, {len(ds.train_labels):,} training and "
       f"{len(ds.test_labels):,} test images"
       + ("" if ds.published else "; note: not the published MNIST files, so epoch times are not "
-         "those of the seed configuration"))
+         "those of the lecture's configuration"))
 PY
 rc=${PIPESTATUS[0]}
 if ((rc == 124 || rc == 137)); then say "timed out: preflight after 60 s (exit $rc)"; fi

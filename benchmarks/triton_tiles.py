@@ -8,7 +8,7 @@ gives the median forward (no grad) and training step (forward + backward) of one
 per tiling, in the chosen precision (cuBLAS, cuDNN and the kernels alike), and marks the tiling the
 rule picks. With ``--json`` each row is written as soon as it is measured.
 
-    python benchmarks/triton_tiles.py [--config seed long batch1024] [--precision ieee tf32]
+    python benchmarks/triton_tiles.py [--config lecture long batch1024] [--precision ieee tf32]
                                       [--repeats 20] [--json FILE]
 """
 

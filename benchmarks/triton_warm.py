@@ -4,7 +4,7 @@ Triton compiles a kernel the first time a launch needs a new specialisation (til
 sizes divisible by 16 or not, ...), about a second each, one after another. On a fresh machine
 that time lands inside the timed benchmark and the time-limited checks of
 ``benchmarks/gpu_check.sh``. This launches each variant the benchmark (``bench``, both
-precisions), the tile sweep (``benchmarks/triton_tiles.py``: every tiling) and the trainer's seed
+precisions), the tile sweep (``benchmarks/triton_tiles.py``: every tiling) and the trainer's lecture
 run (batches of 128 and 96, test batches of 1,000) will use, on 2-step sequences, from several
 processes at once; Triton's on-disk cache keeps the results for the later runs.
 

@@ -1,4 +1,4 @@
-"""Example 1: how an LSTM works: the seed's shape walk-through, scratch and nn.LSTM side by side.
+"""Example 1: how an LSTM works: the lecture's shape walk-through, scratch and nn.LSTM side by side.
 
 Teaches: what goes in and comes out of an LSTM (X [N, L, Q] -> Y [N, L, D], hn, cn [K, N, D]),
 that the last step of the top layer's output is h_n's top row, and one cell step written as the

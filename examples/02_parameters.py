@@ -1,6 +1,6 @@
-"""Example 2: the parameters: the seed's listing, the closed-form count and the per-gate split.
+"""Example 2: the parameters: the lecture's listing, the closed-form count and the per-gate split.
 
-Teaches: where the 821,770 parameters of the seed classifier live, how the four gates share each
+Teaches: where the 821,770 parameters of the lecture's classifier live, how the four gates share each
 weight matrix (rows i, f, g, o), how to count them without building a module (the LSTM's
 819,200, plus 2,570 for the Linear head), and the textbook names (W_ii, W_hf, b_io, ...) of all
 16 per-layer gate tensors as views into the stacked parameters.

@@ -59,7 +59,7 @@ grad_err = max(((a.grad - e.grad).norm() / e.grad.norm()).item()
                for a, e in zip(ours.parameters(), ref.parameters()))
 print(f"2-layer LSTM over 12 steps: weight gradients equal nn.LSTM's to {grad_err:.1e} (relative)")
 
-if device == "cuda":  # the seed configuration: B 128, T 28, H 256, 2 layers, a training step
+if device == "cuda":  # the lecture's configuration: B 128, T 28, H 256, 2 layers, a training step
     ref = torch.nn.LSTM(28, 256, 2, batch_first=True, device="cuda")
     ours = LSTM(28, 256, 2, batch_first=True, device="cuda", impl="triton")
     ours.load_state_dict(ref.state_dict())
@@ -85,7 +85,7 @@ if device == "cuda":  # the seed configuration: B 128, T 28, H 256, 2 layers, a 
     t_cudnn = ms(lambda: train_step(ref))
     t_eager = ms(lambda: train_step(ours))
     t_graph = ms(lambda: graphed(xs[:0]))
-    print(f"seed training step on {torch.cuda.get_device_name()}: cuDNN {t_cudnn:.2f} ms, "
+    print(f"lecture-configuration training step on {torch.cuda.get_device_name()}: cuDNN {t_cudnn:.2f} ms, "
           f"triton eager {t_eager:.2f} ms (launch-bound), triton as a CUDA graph {t_graph:.2f} ms "
           f"({t_graph / t_cudnn:.2f}x cuDNN)")
 else:

@@ -1,4 +1,4 @@
-"""The seed's sequence classifier: an LSTM over the rows of an image, a Linear on the last step."""
+"""The lecture's sequence classifier: an LSTM over the rows of an image, a Linear on the last step."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ BACKENDS = (*IMPLS, "torch")  # this project's impls, and nn.LSTM itself
 
 
 class LSTMClassifier(nn.Module):
-    """``x (N, L, Q) -> logits (N, num_classes)``: the seed's ``RecurrentNeuralNetworkClass``.
+    """``x (N, L, Q) -> logits (N, num_classes)``: the lecture's ``RecurrentNeuralNetworkClass``.
 
     The LSTM (``batch_first``) reads ``L`` steps of ``Q`` features; its last step's output goes
     through ``lin``. Submodules are named ``rnn`` and ``lin`` as in the seed, so a state dict of
-    the reference model (``reference/seed_rnn.py``) loads into this one and back.
+    the reference model (``reference/lecture_rnn.py``) loads into this one and back.
 
     Args:
         backend: ``"scratch"`` (:class:`scratch_lstm.LSTM`, the teaching path), ``"fused"``

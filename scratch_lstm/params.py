@@ -1,4 +1,4 @@
-"""Counting and listing parameters: a closed-form count and the seed's parameter listing."""
+"""Counting and listing parameters: a closed-form count and the lecture's parameter listing."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def lstm_num_parameters(
                    + 2 * H )      two bias vectors b_i*, b_h* (only if bias)
         + P * H                   projection W_hr        (only if proj_size > 0)
 
-    so the total is ``D * sum_k [4H (I_k + P + 2 bias) + [proj] P H]``. The seed's
+    so the total is ``D * sum_k [4H (I_k + P + 2 bias) + [proj] P H]``. The lecture's
     ``LSTM(28, 256, num_layers=2)`` has ``4*256*(28+256+2) + 4*256*(256+256+2) = 819,200``.
     """
     H = hidden_size
@@ -58,7 +58,7 @@ def _gate_rows(name: str, shape: tuple[int, ...]) -> str | None:
 
 
 def format_parameters(model: nn.Module, gates: bool = True) -> str:
-    """The seed's parameter listing of ``model``, with a per-gate breakdown.
+    """The lecture's parameter listing of ``model``, with a per-gate breakdown.
 
     One entry per trainable parameter: ``[idx] name:[...] shape:[...].``, its first five
     values, and (when ``gates``) which rows of an LSTM weight belong to the i, f, g and o gates.

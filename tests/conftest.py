@@ -69,7 +69,7 @@ AUTOCAST_TOL = {
 # paths. Every other test (the training app end to end, the fault injection, the Triton kernels in
 # their slow interpreter, PyTorch's modes, the examples, plots and benchmarks) is marked slow;
 # the full suite runs both.
-QUICK = {"test_equivalence.py", "test_cell.py", "test_parameters.py", "test_seed.py",
+QUICK = {"test_equivalence.py", "test_cell.py", "test_parameters.py", "test_lecture.py",
          "test_convert.py", "test_errors.py", "test_dropout.py", "test_fused.py", "test_layout.py",
          "test_gates.py"}
 SLOW_IN_QUICK_FILES = {"test_plots_and_gates_command_write_pngs_and_json"}  # runs the CLI

@@ -38,9 +38,9 @@ def test_bench_command_writes_json(tmp_path, monkeypatch, capsys):
     from scratch_lstm.app import bench
     from scratch_lstm.app.cli import main
 
-    monkeypatch.setitem(bench.CONFIGS, "seed", BenchConfig("seed", 2, 3, 28, 8, 1))
+    monkeypatch.setitem(bench.CONFIGS, "lecture", BenchConfig("lecture", 2, 3, 28, 8, 1))
     out = tmp_path / "bench.json"
-    assert main(["bench", "--config", "seed", "--repeats", "1", "--warmup", "0", "--json", str(out)]) == 0
+    assert main(["bench", "--config", "lecture", "--repeats", "1", "--warmup", "0", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())
     assert [r["impl"] for r in rows] == ["scratch", "fused"]
     assert "scratch-lstm bench: torch" in capsys.readouterr().out
@@ -91,9 +91,9 @@ def test_bench_on_the_cpu_skips_tf32_rows_and_says_so(tmp_path, monkeypatch, cap
     from scratch_lstm.app import bench
     from scratch_lstm.app.cli import main
 
-    monkeypatch.setitem(bench.CONFIGS, "seed", BenchConfig("seed", 2, 3, 28, 8, 1))
+    monkeypatch.setitem(bench.CONFIGS, "lecture", BenchConfig("lecture", 2, 3, 28, 8, 1))
     out = tmp_path / "bench.json"
-    assert main(["bench", "--config", "seed", "--impl", "fused", "--precision", "ieee", "tf32",
+    assert main(["bench", "--config", "lecture", "--impl", "fused", "--precision", "ieee", "tf32",
                  "--repeats", "1", "--warmup", "0", "--json", str(out)]) == 0
     assert [r["precision"] for r in json.loads(out.read_text())] == ["ieee"]
     assert "TF32 rows skipped: TF32 needs a CUDA GPU" in capsys.readouterr().out

@@ -286,7 +286,7 @@ def test_a_mistyped_flag_prints_its_subcommands_usage(argv, usage, hint, capsys)
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_bench_on_a_missing_gpu_is_one_error_line(capsys, tmp_path):
-    assert main(["bench", "--device", "cuda", "--config", "seed", "--repeats", "1"]) == 2
+    assert main(["bench", "--device", "cuda", "--config", "lecture", "--repeats", "1"]) == 2
     err = capsys.readouterr().err
     assert error_lines(err) == [err.strip()] and "--device cuda" in err and "not available" in err
     assert main(["bench", "--device", "cpu", "--json", str(tmp_path / "no" / "b.json")]) == 2
@@ -521,8 +521,8 @@ def test_threads_set_torchs_threads_are_recorded_and_may_change_on_resume(tmp_pa
     assert torch.get_num_threads() == before
     from scratch_lstm.app import bench
 
-    monkeypatch.setitem(bench.CONFIGS, "seed", bench.BenchConfig("seed", 2, 3, 28, 8, 1))
+    monkeypatch.setitem(bench.CONFIGS, "lecture", bench.BenchConfig("lecture", 2, 3, 28, 8, 1))
     capsys.readouterr()
-    assert main(["bench", "--config", "seed", "--impl", "fused", "--repeats", "1", "--warmup", "0",
+    assert main(["bench", "--config", "lecture", "--impl", "fused", "--repeats", "1", "--warmup", "0",
                  "--threads", "1"]) == 0
     assert "CPU, 1 threads" in capsys.readouterr().out and torch.get_num_threads() == before

@@ -19,7 +19,7 @@ EXAMPLES = [
         "  f (forget)      256:512    W_if [256, 28]    W_hf [256, 256]   b_if [256]        b_hf [256]",
         "(a view, not a copy): True"]),
     ("03_equivalence.py", [], ["copied back into nn.LSTM (strict): True"]),
-    ("04_train_sequence_mnist.py", ["--fast"], ["seed's func_eval on the test split:",
+    ("04_train_sequence_mnist.py", ["--fast"], ["the lecture's func_eval on the test split:",
                                                 "run folder deleted (pass --out DIR to keep it)"]),
     ("05_gates.py", ["--fast"], ["max |c_t - (f_t*c_(t-1) + i_t*g_t)| over 28 steps = 0.0e+00"]),
     ("06_gpu_kernels.py", [], ["largest difference over all 8x20 units"]),

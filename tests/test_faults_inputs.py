@@ -364,10 +364,10 @@ def test_bench_json_never_replaces_another_file_and_fails_before_running(checkpo
         text = capsys.readouterr()
         assert message in one_error(text.err) and text.out == ""  # nothing was timed
     assert summary.read_bytes() == before
-    monkeypatch.setitem(bench_module.CONFIGS, "seed", bench_module.BenchConfig("seed", 2, 3, 28, 8, 1))
+    monkeypatch.setitem(bench_module.CONFIGS, "lecture", bench_module.BenchConfig("lecture", 2, 3, 28, 8, 1))
     target = tmp_path / "bench.json"
     for _ in range(2):  # a new file, then an earlier benchmark's rows: replaced
-        assert main(["bench", "--config", "seed", "--impl", "fused", "--repeats", "1", "--warmup", "0",
+        assert main(["bench", "--config", "lecture", "--impl", "fused", "--repeats", "1", "--warmup", "0",
                      "--json", str(target)]) == 0
         assert [r["impl"] for r in json.loads(target.read_text())] == ["fused"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json"]  # no temporary file left

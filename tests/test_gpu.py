@@ -52,7 +52,7 @@ def test_equals_cudnn_float32(impl, case):
 @pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("shape", [(28, 128, 28, 256, 2), (784, 16, 1, 128, 1), (28, 1024, 28, 256, 1)],
-                         ids=["seed", "long", "batch1024"])
+                         ids=["lecture", "long", "batch1024"])
 def test_benchmark_shapes_are_as_accurate_as_cudnn(impl, shape, precision):
     """The benchmark configurations themselves (the long one with a smaller batch, for time).
 
@@ -93,7 +93,7 @@ def rounding_bound(impl: str, precision: str, T: int) -> float:
 
     - TF32: a product's operands are rounded to 10 mantissa bits, a relative error of up to
       u = 2^-11 (4.9e-4) each. cuDNN's LSTM decides per shape whether it uses TF32 at all (on an
-      H200 with torch 2.11 it did at the seed shape, and at the 784-step shape stayed at 3e-6,
+      H200 with torch 2.11 it did at the lecture's shape, and at the 784-step shape stayed at 3e-6,
       full fp32), so "as close as cuDNN" says nothing there; ours must stay within u. Measured on
       that H200: at most 2.4e-4 (triton, 784 steps).
     - IEEE fp32, the teaching path: autograd sums each weight gradient one time step at a time,

@@ -84,7 +84,7 @@ def test_cell_parameters_equal_nn_lstmcell():
         ref.load_state_dict(ours.state_dict(), strict=True)
 
 
-def test_seed_count_and_listing():
+def test_lecture_count_and_listing():
     assert lstm_num_parameters(28, 256, num_layers=2) == 819_200
     model = LSTMClassifier()  # the seed: 28 -> LSTM(256, 2 layers) -> Linear(256, 10)
     text = format_parameters(model)
@@ -99,11 +99,11 @@ def test_seed_count_and_listing():
 
 
 def test_listing_matches_the_seeds_print(capsys):
-    from reference.seed_rnn import RecurrentNeuralNetworkClass, print_parameters
+    from reference.lecture_rnn import RecurrentNeuralNetworkClass, print_parameters
 
     torch.manual_seed(0)
-    seed_model = RecurrentNeuralNetworkClass(n_layer=2)
-    print_parameters(seed_model)
-    seed_text = capsys.readouterr().out.strip()
-    assert format_parameters(seed_model, gates=False) == seed_text
-    assert seed_text.endswith("Total number of parameters:[821,770].")
+    lecture_model = RecurrentNeuralNetworkClass(n_layer=2)
+    print_parameters(lecture_model)
+    lecture_text = capsys.readouterr().out.strip()
+    assert format_parameters(lecture_model, gates=False) == lecture_text
+    assert lecture_text.endswith("Total number of parameters:[821,770].")

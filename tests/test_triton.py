@@ -270,9 +270,9 @@ def test_kernels_build_for_an_h100_without_spilling(build_rows):
 def test_the_build_fills_an_h100_on_every_benchmark_configuration(build_rows):
     """Each launch of the seed, long and batch1024 configurations runs at least one program per
     multiprocessor (132), in both precisions (16 x 16 tiles alone gave 128 and 64)."""
-    rows = [r for r in build_rows if r["config"] in ("seed", "long", "batch1024")]
+    rows = [r for r in build_rows if r["config"] in ("lecture", "long", "batch1024")]
     assert {(r["config"], r["kernel"], r["precision"]) for r in rows} == {
-        (c, k, p) for c in ("seed", "long", "batch1024") for k in ("forward", "inference", "backward")
+        (c, k, p) for c in ("lecture", "long", "batch1024") for k in ("forward", "inference", "backward")
         for p in ("ieee", "tf32")}
     assert all(r["programs"] >= tr.H100_SMS for r in rows), [(r["config"], r["programs"]) for r in rows]
 
@@ -281,7 +281,7 @@ def test_the_k_loops_read_shared_memory_as_each_precision_wants(build_rows):
     """IEEE: the forward reads W_hh with its units contiguous, as the backward always did, so its
     k-loop has no more 16-byte shared loads (LDS.128) than the backward's of the same tile (those
     are h_{t-1}'s or dz_{t+1}'s rows); reading W_hh with k contiguous gave 47 against 16 on the
-    seed shape, 16 lanes on the same 4 banks. TF32: no 4-byte shared loads (LDS) in a k-loop, which
+    lecture shape, 16 lanes on the same 4 banks. TF32: no 4-byte shared loads (LDS) in a k-loop, which
     a tensor-core operand laid out against its k index needs (the backward had 8)."""
     key = lambda r: (r["config"], r["precision"], r["block_b"], r["block_h"], r["split"])  # noqa: E731
     backward = {key(r): r for r in build_rows if r["kernel"] == "backward"}

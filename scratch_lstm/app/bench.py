@@ -53,7 +53,7 @@ class BenchConfig:
 
 
 CONFIGS = {
-    "seed": BenchConfig("seed", 128, 28, 28, 256, 2),
+    "lecture": BenchConfig("lecture", 128, 28, 28, 256, 2),
     "long": BenchConfig("long", 128, 784, 1, 128, 1),
     "batch1024": BenchConfig("batch1024", 1024, 28, 28, 256, 2),
 }

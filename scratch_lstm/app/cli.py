@@ -233,14 +233,14 @@ def _gradient_flow_flags(g: argparse.ArgumentParser) -> None:
 # name: (one-line help, description or None, the command's flags, what it runs)
 COMMANDS = {
     "train": ("train the classifier on sequence-MNIST",
-              "Train the LSTM classifier on sequence-MNIST. The defaults train the seed "
-              "configuration of the README's results: 10 epochs, Adam lr 1e-3 with cosine decay, "
-              "batch 128, LSTM(28, 256, 2 layers).", _train_flags, _cmd_train),
+              "Train the LSTM classifier on sequence-MNIST. The defaults train the configuration "
+              "of the lecture note this project grew from, as in the README's results: 10 epochs, "
+              "Adam lr 1e-3 with cosine decay, batch 128, LSTM(28, 256, 2 layers).", _train_flags, _cmd_train),
     "eval": ("accuracy and confusion matrix of a checkpoint on the test split", None,
              _eval_flags, _cmd_eval),
-    "inspect": ("the seed's shape walk-through and parameter listing",
+    "inspect": ("the lecture's shape walk-through and parameter listing",
                 "Run a random batch through an untrained classifier and print the shapes of every "
-                "stage and the seed's parameter listing.", _inspect_flags, _cmd_inspect),
+                "stage and the lecture's parameter listing.", _inspect_flags, _cmd_inspect),
     "bench": ("time the scratch LSTM against nn.LSTM (same weights)", None, _bench_flags, _cmd_bench),
     "gates": ("gate heatmaps, trajectories and saturation for one test digit", None,
               _gates_flags, _cmd_gates),

@@ -37,7 +37,7 @@ def is_number(v) -> bool:
 class TrainConfig:
     """Everything that defines a training run (the CLI's ``train`` flags).
 
-    The defaults train the seed configuration with the schedule of the README's results (Adam,
+    The defaults train the lecture's configuration with the schedule of the README's results (Adam,
     lr 1e-3 with cosine decay over 10 epochs). ``out=None`` picks a new ``runs/expN``.
     """
 

@@ -425,7 +425,7 @@ def sequence_view(images: Tensor, sequence: str = "rows", mean: float = 0.1307,
                   std: float = 0.3081, permutation: Tensor | None = None) -> Tensor:
     """Normalise ``uint8`` images ``(N, 28, 28)`` and read them as sequences.
 
-    ``rows``: ``(N, 28, 28)``, 28 steps of one row each (the seed's view). ``pixels``:
+    ``rows``: ``(N, 28, 28)``, 28 steps of one row each (the lecture's view). ``pixels``:
     ``(N, 784, 1)``, one pixel per step (sequential MNIST). ``permuted``: ``(N, 784, 1)`` with the
     pixels in the order of ``permutation`` (psMNIST).
     """

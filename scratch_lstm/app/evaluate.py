@@ -1,4 +1,4 @@
-"""Evaluation: the seed's accuracy (plus loss and a confusion matrix), and ``scratch-lstm eval``."""
+"""Evaluation: the lecture's accuracy (plus loss and a confusion matrix), and ``scratch-lstm eval``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .progress import with_progress
 
 @torch.no_grad()
 def evaluate(model, batches, num_classes: int = 10) -> dict:
-    """The seed's evaluation (eval mode, no grad), plus loss and a confusion matrix.
+    """The lecture's evaluation (eval mode, no grad), plus loss and a confusion matrix.
 
     Returns ``{"loss", "acc", "confusion"}``; ``confusion[true][pred]`` counts test samples.
     Restores the model's previous mode.

@@ -72,7 +72,7 @@ def plot_gates(image: torch.Tensor, traces: list[GateTrace], path: str | Path, t
     with ``batch_first`` input. One row of panels per layer (forward direction): first the
     layer's input (the digit for layer 0, the hidden state ``h`` of the layer below for the
     others), then one heatmap per gate with time step t down the page and hidden units across.
-    Time runs down because that is how the seed reads a digit (row t is step t), so every panel of
+    Time runs down because that is how the lecture reads a digit (row t is step t), so every panel of
     a row shares one vertical axis and the pen's first row lines up with the gates' response.
     Only the first ``max_units`` hidden units are drawn; the x labels say how many of H.
     """
@@ -82,7 +82,7 @@ def plot_gates(image: torch.Tensor, traces: list[GateTrace], path: str | Path, t
     records = _forward_records(traces)
     T, H = records[0].i[batch_index].shape  # (T, H)
     shown = min(max_units, H)
-    rows_are_steps = image.shape[0] == T  # the seed's view: one image row per step
+    rows_are_steps = image.shape[0] == T  # the lecture's view: one image row per step
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(len(records), 1 + len(PANELS), squeeze=False,
                                  figsize=(3.4 * (1 + len(PANELS)), 3.9 * len(records) + 0.8))

@@ -1,9 +1,9 @@
-"""The seed's walk-through and its classifier, against the reference model."""
+"""The lecture's walk-through and its classifier, against the reference model."""
 
 import pytest
 import torch
 
-from reference.seed_rnn import RecurrentNeuralNetworkClass, func_eval
+from reference.lecture_rnn import RecurrentNeuralNetworkClass, func_eval
 from scratch_lstm import LSTM, LSTMClassifier
 
 
@@ -26,28 +26,28 @@ def test_classifier_maps_sequences_to_logits(backend):
 @pytest.mark.parametrize("backend", ["scratch", "fused", "torch"])
 def test_reference_state_dict_loads_both_ways_and_gives_the_same_logits(backend):
     torch.manual_seed(0)
-    seed_model = RecurrentNeuralNetworkClass(n_layer=2).double()
+    lecture_model = RecurrentNeuralNetworkClass(n_layer=2).double()
     model = LSTMClassifier(backend=backend, dtype=torch.float64)
-    model.load_state_dict(seed_model.state_dict(), strict=True)
-    seed_model.load_state_dict(model.state_dict(), strict=True)
+    model.load_state_dict(lecture_model.state_dict(), strict=True)
+    lecture_model.load_state_dict(model.state_dict(), strict=True)
     x = torch.randn(4, 28, 28, dtype=torch.float64)
-    torch.testing.assert_close(model(x), seed_model(x), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(model(x), lecture_model(x), rtol=1e-10, atol=1e-10)
 
 
 def test_same_seed_gives_the_same_initial_model_as_the_reference():
     torch.manual_seed(5)
-    seed_model = RecurrentNeuralNetworkClass(n_layer=2)
+    lecture_model = RecurrentNeuralNetworkClass(n_layer=2)
     torch.manual_seed(5)
     model = LSTMClassifier()
-    for a, b in zip(model.parameters(), seed_model.parameters()):
+    for a, b in zip(model.parameters(), lecture_model.parameters()):
         assert torch.equal(a, b)
 
 
-def test_seed_eval_function_runs_on_the_scratch_classifier():
+def test_lecture_eval_function_runs_on_the_scratch_classifier():
     torch.manual_seed(0)
     model = LSTMClassifier(hidden_size=8, num_layers=1)
     x, y = torch.randn(10, 28, 28), torch.randint(0, 10, (10,))
     loader = [(x[:5], y[:5]), (x[5:], y[5:])]
     acc = func_eval(model, loader, "cpu")
     assert acc == pytest.approx((model(x).argmax(1) == y).double().mean().item())
-    assert model.training  # the seed's evaluation switches back to train mode
+    assert model.training  # the lecture's evaluation switches back to train mode

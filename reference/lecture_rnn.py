@@ -1,6 +1,6 @@
 """The lecture note's LSTM classifier on sequence-MNIST, built on ``torch.nn.LSTM``.
 
-Kept as the seed wrote it (names, defaults, print format). Two changes only: the "FILL IN HERE"
+Kept as the lecture wrote it (names, defaults, print format). Two changes only: the "FILL IN HERE"
 is completed (the last time step of ``rnn_out`` goes into ``lin``), and ``h0``/``c0`` are made on
 the input's device and dtype instead of a global ``device``.
 """
@@ -11,7 +11,7 @@ import torch.nn as nn
 
 
 class RecurrentNeuralNetworkClass(nn.Module):
-    """The seed's recurrent classifier: x [N x L x Q] -> LSTM -> last step -> Linear -> [N x ydim]."""
+    """The lecture's recurrent classifier: x [N x L x Q] -> LSTM -> last step -> Linear -> [N x ydim]."""
 
     def __init__(self, name="rnn", xdim=28, hdim=256, ydim=10, n_layer=3):
         super().__init__()
@@ -39,7 +39,7 @@ class RecurrentNeuralNetworkClass(nn.Module):
 
 
 def func_eval(model, data_iter, device):
-    """The seed's evaluation: accuracy of ``model`` over ``data_iter`` (eval mode, no grad)."""
+    """The lecture's evaluation: accuracy of ``model`` over ``data_iter`` (eval mode, no grad)."""
     with torch.no_grad():
         n_total, n_correct = 0, 0
         model.eval()  # evaluate (affects DropOut and BN)
@@ -55,7 +55,7 @@ def func_eval(model, data_iter, device):
 
 
 def print_parameters(model):
-    """The seed's "check parameters" listing."""
+    """The lecture's "check parameters" listing."""
     np.set_printoptions(precision=3)
     n_param = 0
     for p_idx, (param_name, param) in enumerate(model.named_parameters()):
