@@ -164,7 +164,7 @@ def run_under_autocast(module, case: Case, leaves, device: str, dtype: torch.dty
 
 # What nn.LSTM returns on CUDA under autocast: cuDNN's LSTM casts to float16 under a bfloat16
 # autocast too (seen with torch 2.11 and cuDNN 9.19 on an H200, every input form). Ours returns the
-# dtype that was asked for; README "not mirrored" says so. The values still agree within the
+# dtype that was asked for; docs/testing.md "not mirrored" says so. The values still agree within the
 # bfloat16 tolerance, the coarser of the two.
 CUDNN_AUTOCAST_DTYPE = {torch.float16: torch.float16, torch.bfloat16: torch.float16}
 

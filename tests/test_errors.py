@@ -2,7 +2,7 @@
 
 Every case is one row: what is called (on ``nn.LSTM``/``nn.LSTMCell`` and on ours), the exception
 type torch.nn raises (``None``: it accepts the call), ours, and a pattern our message matches. The
-rows where the two types differ are exactly the README's list (checked below).
+rows where the two types differ are exactly the list in docs/testing.md (checked below).
 """
 
 import re
@@ -16,7 +16,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 import scratch_lstm
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+TESTING_DOC = Path(__file__).resolve().parents[1] / "docs" / "testing.md"
 
 
 class Row(NamedTuple):
@@ -114,7 +114,7 @@ SAME_TYPE = [
         ValueError, ValueError, r"Expected hx\[0\] to be 1D \(H,\) or 2D \(B, H\), got 3D"),
 ]
 
-# The README's list "exception types that differ" names exactly these rows, with these types.
+# docs/testing.md's list "exception types that differ" names exactly these rows, with these types.
 DIFFERENT_TYPE = [
     Row("lstm-input-not-a-tensor", lstm(6, 4, x=[1.0, 2.0]), AttributeError, TypeError,
         "Expected input to be a Tensor or a PackedSequence, got list"),
@@ -178,9 +178,9 @@ def test_the_table_is_split_by_whether_the_types_differ():
     assert len(ids) == len(set(ids))
 
 
-def readme_differences() -> dict[str, tuple[str, str]]:
-    """The README's table of differing exception types: ``{case id: (torch.nn, ours)}``."""
-    text = README.read_text(encoding="utf-8")
+def documented_differences() -> dict[str, tuple[str, str]]:
+    """docs/testing.md's table of differing exception types: ``{case id: (torch.nn, ours)}``."""
+    text = TESTING_DOC.read_text(encoding="utf-8")
     start = text.index("<!-- error-types-differ -->")
     rows = {}
     for line in (line.strip() for line in text[start:].splitlines()[1:]):
@@ -195,10 +195,10 @@ def readme_differences() -> dict[str, tuple[str, str]]:
     return rows
 
 
-def test_readme_lists_exactly_the_cases_whose_type_differs():
+def test_docs_list_exactly_the_cases_whose_type_differs():
     expected = {r.id: (r.nn_raises.__name__ if r.nn_raises else "accepts it", r.we_raise.__name__)
                 for r in DIFFERENT_TYPE}
-    assert readme_differences() == expected
+    assert documented_differences() == expected
 
 
 def test_impl_must_be_known():

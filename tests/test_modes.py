@@ -155,7 +155,7 @@ def nn_lstm_bf16_kernel_here() -> bool:
 def test_cpu_autocast_close_to_nn_lstms_own_bfloat16_kernel(impl, case):
     """Where nn.LSTM's bfloat16 kernel exists, ours and it agree within the sum of their
     measured errors (conftest.py), with nn.LSTM's dtypes (float32 c_n with a projection,
-    README "not mirrored")."""
+    docs/testing.md "not mirrored")."""
     gen = torch.Generator().manual_seed(case.seed)
     ref, ours = make_pair(case, torch.float32, impl, gen)
     leaves = make_inputs(case, torch.float32, gen)
@@ -249,9 +249,9 @@ def test_backward_inside_autocast(impl):
 
 @pytest.mark.parametrize("impl", IMPLS)
 def test_where_nn_lstm_autocast_dtypes_are_not_mirrored(impl):
-    """README "not mirrored": on the CPU, nn.LSTM's fallback paths come back (partly) float32.
+    """docs/testing.md "not mirrored": on the CPU, nn.LSTM's fallback paths come back (partly) float32.
 
-    Ours always returns the autocast dtype. This asserts nn.LSTM's side, so the README list
+    Ours always returns the autocast dtype. This asserts nn.LSTM's side, so the list in docs/testing.md
     fails this test if torch changes.
     """
     bf16, f32 = torch.bfloat16, torch.float32
