@@ -41,7 +41,8 @@ reverse direction of a bidirectional layer runs t = T-1 .. 0, so there step t re
 ``c_{t+1}`` (swap t-1 and t+1 throughout). ``nn.LSTM``'s documentation writes N and L for B and T;
 the lecture writes N, L, Q and D for B, T, I and H.
 
-Next: :mod:`scratch_lstm.layer`, the loop over time. Everything else is built on
+Next on the reading path (listed in :mod:`scratch_lstm`): :mod:`scratch_lstm.layer`, the loop
+over time. Everything else is built on
 :func:`lstm_step`: the loop, the stacked and bidirectional model (:mod:`scratch_lstm.lstm`) and
 the gate traces call it for the arithmetic; the fast paths (:mod:`scratch_lstm.fused`,
 :mod:`scratch_lstm.triton_lstm`) compute the same equations rearranged for speed and are tested
