@@ -34,19 +34,19 @@ and ``h_t`` stays in (-1, 1) however large ``c_t`` grows.
                          is passed on in place of h_t (as the output y_t and the next h_{t-1})
     y_t        (B, P)    the layer's output at step t: h_t, or h_proj_t with projection
 
-The equations are ``torch.nn.LSTM``'s: σ is the logistic sigmoid ``1 / (1 + e^{-z})`` and ⊙ the
-elementwise product. Comments write them for one column vector (``W x``); the code holds a batch
-as rows, ``x`` is ``(B, I)``, and computes ``x @ W.T``, written ``x Wᵀ``: the same numbers. The
-reverse direction of a bidirectional layer runs t = T-1 .. 0, so there step t reads ``h_{t+1}``,
-``c_{t+1}`` (swap t-1 and t+1 throughout). ``nn.LSTM``'s documentation writes N and L for B and T;
-the lecture writes N, L, Q and D for B, T, I and H.
+The equations are ``torch.nn.LSTM``'s, one beside each line of :func:`lstm_step` below: σ is the
+logistic sigmoid ``1 / (1 + e^{-z})`` and ⊙ the elementwise product. Comments write them for one
+column vector (``W x``); the code holds a batch as rows, ``x`` is ``(B, I)``, and computes
+``x @ W.T``, written ``x Wᵀ``: the same numbers. The reverse direction of a bidirectional layer
+runs t = T-1 .. 0, so there step t reads ``h_{t+1}``, ``c_{t+1}`` (swap t-1 and t+1 throughout).
+``nn.LSTM``'s documentation writes N and L for B and T; the lecture writes N, L, Q and D for B, T,
+I and H.
 
 Next on the reading path (listed in :mod:`scratch_lstm`): :mod:`scratch_lstm.layer`, the loop
-over time. Everything else is built on
-:func:`lstm_step`: the loop, the stacked and bidirectional model (:mod:`scratch_lstm.lstm`) and
-the gate traces call it for the arithmetic; the fast paths (:mod:`scratch_lstm.fused`,
-:mod:`scratch_lstm.triton_lstm`) compute the same equations rearranged for speed and are tested
-against it.
+over time. Everything else is built on :func:`lstm_step`: the loop, the stacked and bidirectional
+model (:mod:`scratch_lstm.lstm`) and the gate traces call it for the arithmetic; the fast paths
+(:mod:`scratch_lstm.fused`, :mod:`scratch_lstm.triton_lstm`) compute the same equations
+rearranged for speed and are tested against it.
 """
 
 from __future__ import annotations
