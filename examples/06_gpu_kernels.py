@@ -4,7 +4,7 @@ Teaches: how scratch_lstm/triton_lstm.py tiles one time step over the GPU (a pro
 batch rows x hidden units, all four gates of those units), that its kernels compute what
 lstm_step computes, and, on a GPU, what replaying a CUDA graph buys against cuDNN.
 Without a GPU the kernels run in Triton's CPU interpreter (set here): a few seconds on a CPU.
-On a GPU it also times a seed-configuration training step against nn.LSTM (cuDNN).
+On a GPU it also times a training step of the lecture's configuration against nn.LSTM (cuDNN).
 
     python examples/06_gpu_kernels.py
 """

@@ -1,10 +1,22 @@
 """scratch-lstm: an LSTM written from its gate equations, weight-compatible with ``torch.nn.LSTM``.
 
-Start reading at :mod:`scratch_lstm.cell` (one step), then :mod:`scratch_lstm.layer` (the loop
-over time) and :mod:`scratch_lstm.lstm` (the stack of layers); :mod:`scratch_lstm.fused` derives
-the backward by hand and :mod:`scratch_lstm.triton_lstm` runs the same equations as GPU kernels.
-The study tools: :mod:`scratch_lstm.gates` (traces of every gate, the forget-gate
-initialisations) and :mod:`scratch_lstm.gradient_flow` (how much gradient reaches each step).
+The reading path, in the order a learner meets the LSTM (``docs/why-lstm.md`` first says why it
+works; the notation is the box at the top of cell.py)::
+
+    1. cell.py            one step: the six gate equations, the notation, why an LSTM works
+    2. layer.py           the loop over time, one layer and one direction
+    3. lstm.py, impls.py  the stack of layers and directions with nn.LSTM's parameters; which
+                          implementation runs (scratch, fused, triton)
+    4. params.py          where the parameters live and how many there are (example 02)
+    5. gates.py           the gates at work, the forget-gate initialisations (example 05)
+    6. gradient_flow.py   backward_through_time: the textbook backward through time, plainly
+    7. fused.py           the same derivation made fast (impl="fused")
+    8. triton_lstm.py     advanced: the same equations as GPU kernels (impl="triton")
+
+Beside the path: classifier.py (the lecture's classifier: an LSTM and a Linear head) and
+convert.py (from_torch, to_torch). Skippable, not about the LSTM: autograd.py (the autograd glue
+the fast paths share), checks.py (nn.LSTM's argument and input checks), autocast.py (dtypes under
+autocast), precision.py (float32 or TF32 on GPUs), _startup.py (Ctrl-C while the command starts).
 The training app (data, the trainer, the ``scratch-lstm`` command line) is :mod:`scratch_lstm.app`.
 """
 

@@ -1,5 +1,7 @@
 """Ctrl-C while the ``scratch-lstm`` command starts: one line and exit code 130, not a traceback.
 
+Skippable on the reading path: this is about the command line, not about the LSTM.
+
 The command spends its first seconds importing torch, before any of its own code runs; Python's
 default answer to a Ctrl-C there is a ``KeyboardInterrupt`` traceback out of torch's import.
 :func:`quiet_interrupt_while_starting` runs when :mod:`scratch_lstm` imports this module, before

@@ -1,5 +1,8 @@
 """How the modules follow ``torch.nn`` under autocast: which dtypes go in, which come out.
 
+Skippable on the reading path: nothing here is about the LSTM, only about mirroring ``torch.nn``'s
+dtypes under mixed precision.
+
 Autocast (``torch.autocast``) runs chosen ops (matrix products among them) in a low-precision
 dtype, bfloat16 or float16, and leaves every other op to ordinary type promotion. It lowers only
 *eligible* tensors: floating point and not float64. What ``nn.LSTM`` and ``nn.LSTMCell`` return

@@ -1,5 +1,8 @@
 r"""The autograd glue that every hand-derived LSTM layer shares (the fused and the Triton one).
 
+Skippable on the reading path: nothing here is about the LSTM. It is what a
+:class:`torch.autograd.Function` needs around a hand-derived backward to behave like autograd.
+
 A layer Function is a :class:`torch.autograd.Function` whose backward is derived by hand
 (:mod:`scratch_lstm.fused` derives it; :mod:`scratch_lstm.triton_lstm` runs it as kernels). Both
 follow one protocol, so everything around the derivative lives here, once:

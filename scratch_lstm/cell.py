@@ -1,20 +1,52 @@
-"""One LSTM time step, written as the gate equations.
+"""One LSTM time step, written as the gate equations. Read this file first.
 
-Read this file first. The teaching path is built from :func:`lstm_step`: the loop over time
-(:mod:`scratch_lstm.layer`), the stacked and bidirectional model (:mod:`scratch_lstm.lstm`) and
-the gate traces all call it for the arithmetic. The fast paths (:mod:`scratch_lstm.fused`,
-:mod:`scratch_lstm.triton_lstm`) compute the same equations rearranged for speed, and are
-tested against it.
+**Why an LSTM works** (at length, with the derivatives checked: ``docs/why-lstm.md``). A plain
+RNN, ``h_t = tanh(W x_t + U h_{t-1} + b)``, passes the gradient from ``h_t`` to ``h_{t-1}`` as
+``Uᵀ diag(1 - h_t²) dL/dh_t``: across k steps a product of k such matrices, which shrinks
+geometrically when ``U``'s largest singular value is below 1 (``tanh' <= 1``) and can grow
+geometrically when it is above: the gradient from far back vanishes or explodes. The LSTM adds a
+cell state that is updated by an addition, ``c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t``, so along the cell
+``∂c_t/∂c_{t-1} = diag(f_t)``: no weight matrix, no squashing derivative, only the forget gate,
+which the network can hold near 1 for as long as it must remember (``docs/gradient_flow.png``
+measures it). The gates ``i, f, o`` are sigmoids, factors in (0, 1): how much to write, keep and
+show; the candidate ``g`` and ``tanh(c_t)`` are tanh, signed values: ``g`` can add or subtract,
+and ``h_t`` stays in (-1, 1) however large ``c_t`` grows.
 
-Notation (as in the ``torch.nn.LSTM`` documentation), for a batch of ``B`` rows::
+**Notation**, the one every file, comment, example and kernel of the project uses::
 
-    x_t      (B, I)   input at step t
-    h_{t-1}  (B, H)   previous hidden state (size P = proj_size when projecting)
-    c_{t-1}  (B, H)   previous cell state
-    W_ih     (4H, I)  input weights of the four gates, stacked as rows [W_ii; W_if; W_ig; W_io]
-    W_hh     (4H, H)  recurrent weights, stacked the same way [W_hi; W_hf; W_hg; W_ho]
-    b_ih, b_hh (4H)   the two bias vectors, stacked the same way
-    W_hr     (P, H)   optional projection of the hidden state (LSTMP, ``proj_size > 0``)
+    t = 0 .. T-1     the time steps; step t reads x_t, h_{t-1}, c_{t-1} and computes h_t, c_t
+    h_{-1}, c_{-1}   the initial state: the arguments h0, c0 (nn.LSTM's hx = (h_0, c_0)), zeros
+                     when omitted; the final state h_n, c_n is h_{T-1}, c_{T-1}
+    B  batch rows     I  input features     H  hidden units (the size of c_t and h_t)
+    P  the size of the state passed on: proj_size, or H without projection
+    K  layers         D  directions: 2 if bidirectional else 1
+
+    x_t        (B, I)    input at step t
+    h_{t-1}    (B, P)    the previous step's hidden state (with projection: its h_proj)
+    c_{t-1}    (B, H)    the previous step's cell state
+    W_ih       (4H, I)   input weights of the four gates, stacked as rows [W_ii; W_if; W_ig; W_io]
+    W_hh       (4H, P)   recurrent weights, stacked the same way [W_hi; W_hf; W_hg; W_ho]
+    b_ih, b_hh (4H,)     the two bias vectors, stacked the same way [b_ii; ...] and [b_hi; ...]
+    z_t        (B, 4H)   the pre-activations of the four gates [z_i | z_f | z_g | z_o]
+    i_t, f_t, g_t, o_t (B, H)   the input, forget, candidate ("cell gate") and output gates
+    c_t, h_t   (B, H)    the new cell state and hidden state, h_t = o_t ⊙ tanh(c_t)
+    W_hr       (P, H)    optional projection (LSTMP, proj_size > 0): h_proj_t = W_hr h_t, (B, P),
+                         is passed on in place of h_t (as the output y_t and the next h_{t-1})
+    y_t        (B, P)    the layer's output at step t: h_t, or h_proj_t with projection
+
+The equations are ``torch.nn.LSTM``'s, one beside each line of :func:`lstm_step` below: σ is the
+logistic sigmoid ``1 / (1 + e^{-z})`` and ⊙ the elementwise product. Comments write them for one
+column vector (``W x``); the code holds a batch as rows, ``x`` is ``(B, I)``, and computes
+``x @ W.T``, written ``x Wᵀ``: the same numbers. The reverse direction of a bidirectional layer
+runs t = T-1 .. 0, so there step t reads ``h_{t+1}``, ``c_{t+1}`` (swap t-1 and t+1 throughout).
+``nn.LSTM``'s documentation writes N and L for B and T; the lecture writes N, L, Q and D for B, T,
+I and H.
+
+Next on the reading path (listed in :mod:`scratch_lstm`): :mod:`scratch_lstm.layer`, the loop
+over time. Everything else is built on :func:`lstm_step`: the loop, the stacked and bidirectional
+model (:mod:`scratch_lstm.lstm`) and the gate traces call it for the arithmetic; the fast paths
+(:mod:`scratch_lstm.fused`, :mod:`scratch_lstm.triton_lstm`) compute the same equations
+rearranged for speed and are tested against it.
 """
 
 from __future__ import annotations
@@ -66,9 +98,9 @@ def lstm_step(
     recurrent weights (their rows are the four gates stacked in the order i, f, g, o, as in
     ``torch.nn.LSTM``), then split into four ``(B, H)`` blocks.
     """
-    z = x @ w_ih.T + h_prev @ w_hh.T  # (B, 4H) = [z_i | z_f | z_g | z_o]
+    z = x @ w_ih.T + h_prev @ w_hh.T  # z_t = x_t W_ihᵀ + h_{t-1} W_hhᵀ   (B, 4H) = [z_i | z_f | z_g | z_o]
     if b_ih is not None:
-        z = z + b_ih + b_hh  # (B, 4H)
+        z = z + b_ih + b_hh  # z_t += b_ih + b_hh   (B, 4H)
     z_i, z_f, z_g, z_o = z.chunk(4, dim=1)  # each (B, H)
 
     i = torch.sigmoid(z_i)  # i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)
@@ -78,7 +110,7 @@ def lstm_step(
     c = f * c_prev + i * g  # c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
     h = o * torch.tanh(c)  # h_t = o_t ⊙ tanh(c_t)
 
-    h_proj = h @ w_hr.T if w_hr is not None else None  # h_t ← W_hr h_t   (B, P)
+    h_proj = h @ w_hr.T if w_hr is not None else None  # h_proj_t = W_hr h_t   (B, P)
     return LSTMStep(i, f, g, o, c, h, h_proj)
 
 

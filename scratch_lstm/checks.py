@@ -1,5 +1,7 @@
 """``torch.nn.LSTM``'s and ``nn.LSTMCell``'s argument and input checks, with messages that say how to fix.
 
+Skippable on the reading path: nothing here is about the LSTM's arithmetic.
+
 The conditions and exception types are ``torch.nn``'s (``tests/test_errors.py`` runs every bad
 call on both and lists where the types differ); the messages add what came and what to do.
 :class:`~scratch_lstm.LSTM` and :class:`~scratch_lstm.LSTMCell` call these before any arithmetic,

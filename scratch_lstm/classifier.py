@@ -11,11 +11,12 @@ BACKENDS = (*IMPLS, "torch")  # this project's impls, and nn.LSTM itself
 
 
 class LSTMClassifier(nn.Module):
-    """``x (N, L, Q) -> logits (N, num_classes)``: the lecture's ``RecurrentNeuralNetworkClass``.
+    """``x (B, T, I) -> logits (B, num_classes)``: the lecture's ``RecurrentNeuralNetworkClass``.
 
-    The LSTM (``batch_first``) reads ``L`` steps of ``Q`` features; its last step's output goes
-    through ``lin``. Submodules are named ``rnn`` and ``lin`` as in the seed, so a state dict of
-    the reference model (``reference/lecture_rnn.py``) loads into this one and back.
+    The LSTM (``batch_first``) reads ``T`` steps of ``I`` features (the lecture's ``[N x L x Q]``);
+    its last step's output goes through ``lin``. Submodules are named ``rnn`` and ``lin`` as in the
+    lecture's model, so a state dict of the reference model (``reference/lecture_rnn.py``) loads
+    into this one and back.
 
     Args:
         backend: ``"scratch"`` (:class:`scratch_lstm.LSTM`, the teaching path), ``"fused"``
@@ -49,11 +50,11 @@ class LSTMClassifier(nn.Module):
         self.lin = nn.Linear(hidden_size, num_classes, **factory)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Logits ``(N, num_classes)`` for a batch of sequences ``x (N, L, Q)``."""
+        """Logits ``(B, num_classes)`` for a batch of sequences ``x (B, T, I)``."""
         if x.dim() != 3 or x.size(-1) != self.input_size:
             raise ValueError(
                 f"LSTMClassifier expects x of shape (N, L, {self.input_size}) (batch, steps, "
                 f"features), got {list(x.shape)}; reshape images with x.view(N, L, Q)"
             )
-        rnn_out, _ = self.rnn(x)  # (N, L, H)
-        return self.lin(rnn_out[:, -1])  # (N, C): the last step's output
+        rnn_out, _ = self.rnn(x)  # (B, T, H)
+        return self.lin(rnn_out[:, -1])  # (B, C): the last step's output

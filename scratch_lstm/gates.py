@@ -1,5 +1,10 @@
 """Instruments for studying the gates: traces of every gate at every step, named weight views,
 and the forget-gate initialisations that ``nn.LSTM`` lacks.
+
+On the reading path this comes after :mod:`scratch_lstm.params` (example 02) and goes with
+``examples/05_gates.py``, which traces the gates of a trained model; next,
+:mod:`scratch_lstm.gradient_flow`. Why the forget gate's bias sets how long a unit remembers,
+``1 / (1 - f)`` steps (:func:`forgetting_times`): ``docs/why-lstm.md``, section 4.
 """
 
 from __future__ import annotations
@@ -138,11 +143,12 @@ CHRONO_MIN_T_MAX = 3  # chrono_init's smallest t_max: it draws from U(1, t_max -
 @torch.no_grad()
 def chrono_init(lstm: LSTM | nn.LSTM | LSTMCell | nn.LSTMCell, t_max: int,
                 generator: torch.Generator | None = None) -> None:
-    """Chrono initialisation (Tallec & Ollivier 2018): ``b_f ~ log(U(1, t_max - 1))``, ``b_i = -b_f``.
+    """Chrono initialisation (Tallec & Ollivier 2018): ``b_f = log u``, ``u ~ U(1, t_max - 1)``, ``b_i = -b_f``.
 
-    Spreads the gates' characteristic forgetting times over ``1 .. t_max`` steps, for inputs with
-    dependencies up to ``t_max`` steps long (e.g. 784 for pixel-level MNIST). ``b_hi`` and
-    ``b_hf`` are zeroed so the sums equal the drawn values.
+    Spreads the units' characteristic forgetting times, ``1 / (1 - σ(b_f)) = 1 + u``
+    (:func:`forgetting_times`), over ``2 .. t_max`` steps, for inputs with dependencies up to
+    ``t_max`` steps long (e.g. 784 for pixel-level MNIST). ``b_hi`` and ``b_hf`` are zeroed so
+    the sums equal the drawn values.
     """
     if not t_max >= CHRONO_MIN_T_MAX:
         raise ValueError(f"chrono_init needs t_max >= {CHRONO_MIN_T_MAX}, got {t_max}")

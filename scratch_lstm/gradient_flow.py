@@ -1,5 +1,10 @@
 r"""The gradient through time: how much of the loss's gradient reaches each step, from the equations.
 
+On the reading path this comes after :mod:`scratch_lstm.gates`: :func:`backward_through_time`
+is the textbook backward through time of one layer, one line per derivative, in plain tensor
+code. :mod:`scratch_lstm.fused` is the same derivation made fast, and is tested against it
+(``tests/test_fused.py``). ``docs/why-lstm.md`` says why the cell path below matters.
+
 A classifier reads the LSTM's last output only, so the loss's gradient enters at the last step
 and every earlier step gets only what the backward pass carries back. Along the cell state
 the carrying is done by the forget gates: from ``c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t``,
@@ -20,7 +25,7 @@ in float64 so that gradients hundreds of orders of magnitude down stay represent
 The tests check them against autograd. Per layer, going back in time from the last step::
 
     dh_t  = dy_t + dz_{t+1} W_hh                  what the output and step t+1 send to h_t
-    dc_t  = dc_{t+1} ⊙ f_{t+1} + dh_t ⊙ o_t ⊙ (1 - tanh²(c_t))
+    dc_t  = dc_{t+1} ⊙ f_{t+1} + dh_t ⊙ o_t ⊙ (1 - tanh²(c_t))    (the cell path, and through h_t)
     dz_t  = [dc_t ⊙ g_t ⊙ i_t(1-i_t) | dc_t ⊙ c_{t-1} ⊙ f_t(1-f_t)
              | dc_t ⊙ i_t ⊙ (1-g_t²) | dh_t ⊙ tanh(c_t) ⊙ o_t(1-o_t)]
     dx_t  = dz_t W_ih                             the layer below's dy_t

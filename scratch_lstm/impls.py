@@ -1,11 +1,13 @@
 """Which code runs: the impl names, where each impl can run, and every fallback rule, in one place.
 
-Three implementations compute the same layer (the contract in :mod:`scratch_lstm.layer`);
-a learner reads them in this order::
+Read with :mod:`scratch_lstm.lstm` (step 3 of the reading path in :mod:`scratch_lstm`). Three
+implementations compute the same layer (the contract in :mod:`scratch_lstm.layer`); a learner
+reads them in this order, with the plain backward between the first two::
 
     scratch   lstm_layer (layer.py): the loop over time, autograd through lstm_step (cell.py)
-    fused     fused_lstm_layer (fused.py): the same equations with a hand-derived backward
-    triton    triton_lstm_layer (triton_lstm.py): the same equations as GPU kernels
+              (then gates.py, and gradient_flow.backward_through_time: the backward, plainly)
+    fused     fused_lstm_layer (fused.py): that backward derived by hand and made fast
+    triton    triton_lstm_layer (triton_lstm.py): advanced, the same equations as GPU kernels
 
 :class:`scratch_lstm.LSTM` asks :func:`check_available` once per call and
 :func:`layer_function` once per layer and direction. The fallback rules:

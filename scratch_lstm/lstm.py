@@ -1,8 +1,10 @@
 """The stack: ``torch.nn.LSTM``'s parameters, and a forward that runs layer after layer.
 
-Read after :mod:`scratch_lstm.cell` (one step) and :mod:`scratch_lstm.layer` (the loop over
-time). :class:`LSTM` accepts every input form ``nn.LSTM`` accepts: ``(L, N, I)``, ``(N, L, I)``
-with ``batch_first``, unbatched ``(L, I)`` and :class:`~torch.nn.utils.rnn.PackedSequence`.
+Third on the reading path, after :mod:`scratch_lstm.cell` (one step) and :mod:`scratch_lstm.layer`
+(the loop over time), read with :mod:`scratch_lstm.impls`; next, :mod:`scratch_lstm.params`.
+``K`` is the number of layers and ``D`` of directions, as in cell.py's notation. :class:`LSTM`
+accepts every input form ``nn.LSTM`` accepts: ``(T, B, I)``, ``(B, T, I)`` with ``batch_first``,
+unbatched ``(T, I)`` and :class:`~torch.nn.utils.rnn.PackedSequence`.
 Its argument and input checks are in :mod:`scratch_lstm.checks`; which layer function runs
 (the ``impl``) is decided in :mod:`scratch_lstm.impls`.
 """
@@ -33,7 +35,7 @@ class LSTM(nn.Module):
         hidden_size: features ``H`` of the cell state (and of the hidden state unless projected).
         num_layers: number of stacked layers ``K``.
         bias: if ``False``, no bias parameters are registered.
-        batch_first: input and output are ``(N, L, ·)`` instead of ``(L, N, ·)``.
+        batch_first: input and output are ``(B, T, ·)`` instead of ``(T, B, ·)``.
         dropout: dropout probability on the outputs of every layer but the last, in training
             mode only (never on the recurrent path).
         bidirectional: add a second direction per layer that reads the sequence backwards.
@@ -49,8 +51,8 @@ class LSTM(nn.Module):
     products in the low dtype, gates and cell state in the weights' dtype through promotion);
     the other impls compute in the weights' dtype with autocast off.
 
-    ``forward(input, hx=None) -> (output, (h_n, c_n))`` with ``output (L, N, D*P)``
-    (or ``(N, L, D*P)``, or packed), ``h_n (K*D, N, P)`` and ``c_n (K*D, N, H)`` where ``D`` is
+    ``forward(input, hx=None) -> (output, (h_n, c_n))`` with ``output (T, B, D*P)``
+    (or ``(B, T, D*P)``, or packed), ``h_n (K*D, B, P)`` and ``c_n (K*D, B, H)`` where ``D`` is
     2 if bidirectional else 1 and ``P`` is ``proj_size or hidden_size``.
     """
 

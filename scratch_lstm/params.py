@@ -1,4 +1,8 @@
-"""Counting and listing parameters: a closed-form count and the lecture's parameter listing."""
+"""Counting and listing parameters: a closed-form count and the lecture's parameter listing.
+
+Fourth on the reading path (after :mod:`scratch_lstm.lstm`), with ``examples/02_parameters.py``,
+which prints the listing and the 16 gate tensors of a layer; next, :mod:`scratch_lstm.gates`.
+"""
 
 from __future__ import annotations
 

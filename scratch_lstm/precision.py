@@ -1,5 +1,7 @@
 """Which float32 precision GPU matrix products use: IEEE fp32 or TF32, read and set as torch does.
 
+Skippable on the reading path: this is about GPU float32 settings, not about the LSTM.
+
 On Ampere and later GPUs, cuBLAS (``torch.matmul``, ``nn.Linear``) and cuDNN (``nn.LSTM``) may
 multiply float32 matrices in TF32: inputs rounded to a 10-bit mantissa, about 1e-3 relative
 error, several times faster. torch has two ways to say which:

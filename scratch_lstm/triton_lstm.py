@@ -1,14 +1,17 @@
 r"""The GPU path (``impl="triton"``): the gate equations of :mod:`scratch_lstm.cell` as Triton kernels.
 
-Read :mod:`scratch_lstm.cell` (the equations) and :mod:`scratch_lstm.fused` (their derivatives)
-first: this file computes exactly the same numbers, arranged for a GPU.
+Advanced, and last on the reading path: read :mod:`scratch_lstm.cell` (the equations and the
+notation) and :mod:`scratch_lstm.fused` (their derivatives, lines [1] to [9]) first: this file
+computes exactly the same numbers, arranged for a GPU. (:mod:`scratch_lstm.precision`, which it
+uses, is about GPU float32 settings, not about the LSTM: skippable.)
 
-**What stays outside the time loop.** The input projection ``Z_x = X W_ih^T + b_ih + b_hh`` of
+**What stays outside the time loop.** The input projection ``Z_x = X W_ihᵀ + b_ih + b_hh`` of
 *all* T steps does not depend on the recurrence, so it is one large GEMM (cuBLAS, through
 ``torch.addmm``) before the loop: ``(T*B, I) @ (I, 4H) -> (T*B, 4H)``. Inside the loop only
-``h_{t-1} W_hh^T`` is left, a product that cannot be batched over time because ``h_{t-1}`` is
-the previous step's result. Likewise the weight gradients ``dW_ih = Σ_t dz_t^T x_t``,
-``dW_hh = Σ_t dz_t^T h_{t-1}`` and ``db = Σ_t dz_t`` are single GEMMs after the backward loop.
+``h_{t-1} W_hhᵀ`` is left, a product that cannot be batched over time because ``h_{t-1}`` is
+the previous step's result. Likewise the weight gradients ``dW_ih = Σ_t dz_tᵀ x_t``,
+``dW_hh = Σ_t dz_tᵀ h_{t-1}`` and ``db = Σ_t Σ_b dz_t`` (over the steps and the batch rows) are
+single GEMMs (and a sum) after the backward loop.
 
 **One kernel per time step.** :func:`_forward_step` does the recurrent product *and* the gate
 arithmetic of one step, so ``z_t`` never goes through GPU memory between them. Its grid tiles
@@ -16,7 +19,7 @@ the ``(B, H)`` state: program ``(pb, ph)`` owns batch rows ``pb*BLOCK_B ...`` an
 ``j = ph*BLOCK_H ...``, and for those units it computes all four gates. Gate ``k`` of unit ``j``
 is column ``k*H + j`` of ``z_t`` (the rows of ``W_hh`` are stacked ``[W_hi; W_hf; W_hg; W_ho]``,
 gate order i, f, g, o as in ``nn.LSTM``), so the program keeps four ``(BLOCK_B, BLOCK_H)``
-accumulators, one per gate, each ``h_{t-1}[rows, :] @ W_h{k}[units, :]^T`` built from
+accumulators, one per gate, each ``h_{t-1}[rows, :] @ W_h{k}[units, :]ᵀ`` built from
 ``BLOCK_K``-wide slices with ``tl.dot``; its slices of ``Z_x`` (and ``c_{t-1}``) are loaded
 before that product, which they do not depend on, so their loads overlap it. Then, per element,
 as in ``lstm_step`` (:func:`_cell`)::
@@ -37,20 +40,22 @@ waits for another) reads the four gates back and does the gate arithmetic.
 **How ``W_hh`` is laid out.** ``tl.dot`` reads its second operand from shared memory. In IEEE
 fp32 (FMA instructions) each lane reads its own column, so the columns (here the units ``j``)
 must be contiguous or 16 lanes hit the same memory bank; TF32 tensor cores want the summed index
-contiguous instead. So the forward, which reads ``W_hh[j, k]`` summing over ``k``, gets a copy
-with its rows contiguous in IEEE and ``W_hh`` itself in TF32, and the backward the other way
-round (:func:`_laid_out`); the kernels take the strides.
+contiguous instead. So the forward, which reads ``W_hh[j, k]`` summing over ``k``, gets a
+column-major copy (the row index, the unit ``j``, at stride 1) in IEEE and ``W_hh`` itself
+(row-major, ``k`` at stride 1) in TF32, and the backward the other way round (:func:`_laid_out`);
+the kernels take the strides.
 
-**Where the states live.** The outputs ``y`` are ``(T, B, H)`` and ``h_0`` stays where it is:
-a launch reads ``h_{t-1}`` from the slot of ``y`` the step before wrote, or from ``h_0`` on the
-first step processed. The cell states go in ``Cs``, ``(T+1, B, H)``, with ``c_0`` in slot 0
-(slot T in reverse) and ``c_t`` in slot ``t+1`` (``t``), so ``c_{t-1}`` is always "the slot
-before": the backward reads ``c_{t-1}`` and ``c_t`` from there, and ``h_{t-1}`` from ``y``.
+**Where the states live.** The outputs ``y`` are ``(T, B, H)`` and the initial state ``h0``
+(h_{-1}) stays where it is: a launch reads ``h_{t-1}`` from the slot of ``y`` the step before
+wrote, or from ``h0`` on the first step processed. The cell states go in ``Cs``,
+``(T+1, B, H)``, with ``c0`` (c_{-1}) in slot 0 (slot T in reverse) and ``c_t`` in slot ``t+1``
+(``t``), so ``c_{t-1}`` is always "the slot before": the backward reads ``c_{t-1}`` and ``c_t``
+from there, and ``h_{t-1}`` from ``y``.
 With autograd the activations ``[i|f|g|o]`` of step t overwrite its slice of ``Z_x`` (each
 tile's programs read and write only their own tile), so the forward keeps one ``(T, B, 4H)``
 buffer. Without autograd, ``h_n`` and ``c_n`` are returned as copies, so that ``Cs`` is freed.
 
-**Backward, also one kernel per step** (:func:`_backward_step`, the equations of
+**Backward, also one kernel per step** (:func:`_backward_step`, lines [1] and [3] to [7] of
 :mod:`scratch_lstm.fused`). Program ``(pb, ph)`` owns units ``j`` again. It loads what its
 gate arithmetic reads (the gates, ``c_{t-1}``, ``c_t``, ``dy_t``, ``dc^rec``), then finishes
 ``dh_t = dy_t + dz_{t+1} W_hh[:, j]`` (the recurrent gradient the step after sends back, a
@@ -176,16 +181,16 @@ if triton is not None:
 
     @triton.jit(do_not_specialize=["t", "has_prev"])  # one compiled kernel for every step
     def _forward_step(
-        Z,  # (T, B, 4H) Z_x = x_t W_ih^T + b for every t; step t's slice is overwritten (see SPLIT, SAVE)
+        Z,  # (T, B, 4H) Z_x = x_t W_ihᵀ + b_ih + b_hh for every t; step t's slice is overwritten (see SPLIT, SAVE)
         Y,  # (T, B, H) out: the hidden states h_t
         H0,  # (B, H) the initial hidden state, contiguous
-        Cs,  # (T+1, B, H) cell states: c_0 in slot 0 (slot T in reverse), c_t in slot t+1 (t)
+        Cs,  # (T+1, B, H) cell states: c_{-1} (c0) in slot 0 (slot T in reverse), c_t in slot t+1 (t)
         W_hh,  # (4H, H) recurrent weights [W_hi; W_hf; W_hg; W_ho]: W_hh[r, k] at r * s_wr + k * s_wk
         s_wr,
         s_wk,
         Count,  # (tiles,) int32, zero: with SPLIT, how many of a tile's four programs are done
         t,  # the time step this launch computes
-        has_prev,  # 0 for the first step processed (h_{t-1} is H0), else 1
+        has_prev,  # 0 for the first step processed (h_{t-1} is H0, h_{-1}), else 1
         B,
         H,
         REVERSE: tl.constexpr,
@@ -210,7 +215,7 @@ if triton is not None:
         if has_prev:
             h_rows = Y + step_before * B * H + rows * H  # (BB,) h_{t-1}: the output of the step before
         else:
-            h_rows = H0 + rows * H  # (BB,) h_{t-1} = h_0
+            h_rows = H0 + rows * H  # (BB,) h_{t-1} = h0, the initial state h_{-1}
         # (BB, BH) gate i's columns; gate q's are qH further on
         z = Z + step * B * 4 * H + rows[:, None] * 4 * H + units[None, :]
         w = W_hh + units * s_wr  # (BH,) the rows of W_hh of gate i's units j, at column k = 0
@@ -249,14 +254,14 @@ if triton is not None:
                 w_ok = k_ok[:, None] & unit_ok[None, :]
                 gate = H * s_wr  # from one gate's rows of W_hh to the next's
                 acc_i = tl.dot(h_prev, tl.load(w_k, mask=w_ok, other=0.0), acc_i,
-                               input_precision=PRECISION)  # += h_{t-1} W_hi^T
+                               input_precision=PRECISION)  # += h_{t-1} W_hiᵀ
                 acc_f = tl.dot(h_prev, tl.load(w_k + gate, mask=w_ok, other=0.0), acc_f,
-                               input_precision=PRECISION)  # += h_{t-1} W_hf^T
+                               input_precision=PRECISION)  # += h_{t-1} W_hfᵀ
                 acc_g = tl.dot(h_prev, tl.load(w_k + 2 * gate, mask=w_ok, other=0.0), acc_g,
-                               input_precision=PRECISION)  # += h_{t-1} W_hg^T
+                               input_precision=PRECISION)  # += h_{t-1} W_hgᵀ
                 acc_o = tl.dot(h_prev, tl.load(w_k + 3 * gate, mask=w_ok, other=0.0), acc_o,
-                               input_precision=PRECISION)  # += h_{t-1} W_ho^T
-            _cell(zx_i + acc_i, zx_f + acc_f, zx_g + acc_g, zx_o + acc_o,  # z_t = Z_x + h_{t-1} W_hh^T
+                               input_precision=PRECISION)  # += h_{t-1} W_hoᵀ
+            _cell(zx_i + acc_i, zx_f + acc_f, zx_g + acc_g, zx_o + acc_o,  # z_t = Z_x + h_{t-1} W_hhᵀ
                   c_prev, z, c_out, h_out, H, tile_ok, SAVE)
 
     @triton.jit(do_not_specialize=["t", "has_next"])
@@ -310,7 +315,7 @@ if triton is not None:
         dy = tl.load(dY + step * s_yt + rows[:, None].to(tl.int64) * s_yb + units[None, :] * s_yh,
                      mask=tile_ok, other=0.0)  # any strides (a transposed or expanded gradient)
 
-        # dh_t^rec = dz_{t+1} W_hh[:, j]: a product over the 4H gate columns of dz_{t+1}
+        # [7] dh_t^rec = dz_{t+1} W_hh[:, j]: a product over the 4H gate columns of dz_{t+1}
         q = tl.program_id(2)  # with SPLIT: this program sums over gate q's H columns; else 0
         last = q == 0  # whether this program finishes the tile
         if has_next:
@@ -332,15 +337,15 @@ if triton is not None:
         else:
             dh_rec = tl.load(dHn + state, mask=tile_ok, other=0.0)
         if last:
-            dh = dy + dh_rec  # dh_t = dy_t + dh_t^rec
+            dh = dy + dh_rec  # [1] dh_t = dy_t + dh_t^rec
             tc = 2 * tl.sigmoid(2 * c) - 1  # tanh(c_t), recomputed rather than stored
-            dc = dc_rec + dh * o * (1 - tc * tc)  # dc_t = dc^rec + dh ⊙ o ⊙ (1 - tanh²c)
+            dc = dc_rec + dh * o * (1 - tc * tc)  # [4] dc_t = dc_t^rec + dh_t ⊙ o_t ⊙ (1 - tanh²(c_t))
             dz = dZ + step * B * 4 * H + rows[:, None] * 4 * H + units[None, :]
-            tl.store(dz, dc * g * i * (1 - i), mask=tile_ok)  # di_t = dc_t ⊙ g_t, through σ'
-            tl.store(dz + H, dc * c_prev * f * (1 - f), mask=tile_ok)  # df_t = dc_t ⊙ c_{t-1}, through σ'
-            tl.store(dz + 2 * H, dc * i * (1 - g * g), mask=tile_ok)  # dg_t = dc_t ⊙ i_t, through tanh'
-            tl.store(dz + 3 * H, dh * tc * o * (1 - o), mask=tile_ok)  # do_t = dh_t ⊙ tanh(c_t), through σ'
-            tl.store(dC + state, dc * f, mask=tile_ok)  # dc^rec sent to the step before
+            tl.store(dz, dc * g * i * (1 - i), mask=tile_ok)  # [5, 6] di_t = dc_t ⊙ g_t, through σ'
+            tl.store(dz + H, dc * c_prev * f * (1 - f), mask=tile_ok)  # [5, 6] df_t = dc_t ⊙ c_{t-1}, through σ'
+            tl.store(dz + 2 * H, dc * i * (1 - g * g), mask=tile_ok)  # [5, 6] dg_t = dc_t ⊙ i_t, through tanh'
+            tl.store(dz + 3 * H, dh * tc * o * (1 - o), mask=tile_ok)  # [3, 6] do_t = dh_t ⊙ tanh(c_t), through σ'
+            tl.store(dC + state, dc * f, mask=tile_ok)  # [7] dc_{t-1}^rec = dc_t ⊙ f_t, sent to the step before
 
 
 TILES = ((16, 16), (32, 16), (16, 32), (64, 16), (32, 32), (64, 32))  # (BLOCK_B, BLOCK_H) to choose from
@@ -394,7 +399,7 @@ def num_warps_for(block_b: int, block_h: int) -> int:
 
 
 def _laid_out(w: Tensor, rows_contiguous: bool) -> Tensor:
-    """``w`` (2-D) with its row index contiguous in memory (strides ``(1, rows)``), or its column index.
+    """``w`` (2-D) column-major, its row index contiguous in memory (strides ``(1, rows)``), or row-major.
 
     ``tl.dot`` reads its second operand ``(K, N)`` from shared memory without bank conflicts when
     N is contiguous for IEEE fp32 (FMA) and K for TF32 (tensor cores), as the sm_90 build shows
@@ -418,11 +423,11 @@ def _forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse: bool, save: bool):
     Z = x.new_empty(T, B, 4 * H)  # (T, B, 4H)
     x2 = x.reshape(T * B, I)
     if b_ih is not None:
-        torch.addmm(b_ih + b_hh, x2, w_ih.t(), out=Z.view(T * B, 4 * H))  # Z_x = X W_ih^T + b
+        torch.addmm(b_ih + b_hh, x2, w_ih.t(), out=Z.view(T * B, 4 * H))  # Z_x = X W_ihᵀ + b_ih + b_hh
     else:
         torch.mm(x2, w_ih.t(), out=Z.view(T * B, 4 * H))
     y = x.new_empty(T, B, H)  # (T, B, H) the outputs h_t
-    Cs = x.new_empty(T + 1, B, H)  # (T+1, B, H) c_0 and every c_t
+    Cs = x.new_empty(T + 1, B, H)  # (T+1, B, H) c_{-1} and every c_t
     Cs[T if reverse else 0] = c0
     if B == 0:
         return y, Z, Cs
@@ -469,16 +474,16 @@ def _backward(dY, dh_n, dc_n, x, h0, w_ih, w_hh, y, G, Cs, reverse, has_bias, ne
     first = T - 1 if reverse else 0  # the step that read h0
     rest = slice(0, T - 1) if reverse else slice(1, T)  # the steps that read an output h_{t-1}
     prev_rest = slice(1, T) if reverse else slice(0, T - 1)  # ... and those outputs
-    dx = (dZ2 @ w_ih).view(T, B, I) if needs[0] else None  # dx_t = dz_t W_ih
-    dh0 = dZ[first] @ w_hh if needs[1] else None  # dh_0 = dz_first W_hh
-    dc0 = dC if needs[2] else None
-    dw_ih = dZ2.t() @ x.reshape(T * B, I) if needs[3] else None  # Σ_t dz_t^T x_t
+    dx = (dZ2 @ w_ih).view(T, B, I) if needs[0] else None  # [8] dx_t = dz_t W_ih
+    dh0 = dZ[first] @ w_hh if needs[1] else None  # dh_{-1}^rec = dz_first W_hh: the gradient of h0
+    dc0 = dC if needs[2] else None  # dc_{-1}^rec = dc_first ⊙ f_first: the gradient of c0
+    dw_ih = dZ2.t() @ x.reshape(T * B, I) if needs[3] else None  # [8] Σ_t dz_tᵀ x_t
     dw_hh = None
-    if needs[4]:  # Σ_t dz_t^T h_{t-1}
+    if needs[4]:  # [8] Σ_t dz_tᵀ h_{t-1}
         dw_hh = dZ[first].t() @ h0
         if T > 1:
             dw_hh.addmm_(dZ[rest].reshape(-1, 4 * H).t(), y[prev_rest].reshape(-1, H))
-    db = dZ2.sum(0) if has_bias and (needs[5] or needs[6]) else None  # Σ_t dz_t
+    db = dZ2.sum(0) if has_bias and (needs[5] or needs[6]) else None  # Σ_t Σ_b dz_t
     return dx, dh0, dc0, dw_ih, dw_hh, db, db
 
 

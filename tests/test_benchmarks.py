@@ -156,3 +156,17 @@ def test_the_gpu_only_scripts_say_so_in_one_line(script, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: ") and "CUDA GPU" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_activations_benchmark_times_tanh_sigmoid_and_their_identity(capsys):
+    """benchmarks/activations.py: the figure fused.py quotes (tanh against σ) comes from here."""
+    import activations
+
+    times = activations.measure(rows=8, cols=16, number=3, repeats=2)
+    assert set(times) == {"tanh", "sigmoid", "2σ(2z) - 1"} and all(t > 0 for t in times.values())
+    assert activations.main(["--rows", "4", "--cols", "8", "--number", "2", "--repeats", "1", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("(4, 8) float32 on ") and "1 thread(s)" in out and "x the sigmoid" in out
+    with pytest.raises(SystemExit):
+        activations.main(["--repeats", "0"])
+    assert "--repeats must be at least 1, got 0" in capsys.readouterr().err

@@ -11,32 +11,46 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 EXAMPLES = [
-    ("01_how_lstm_works.py", [], ["scratch LSTM: x:[2, 20, 28] => rnn_out:[2, 20, 256]"]),
+    ("01_how_lstm_works.py", [], ["scratch LSTM: x:[2, 20, 28] => rnn_out:[2, 20, 256]",
+                                  "whose h_0 is the LSTM's layer 0 h_0"]),
     ("02_parameters.py", [], [
         "Total number of parameters:[821,770].",
         "= 819,200: the LSTM alone, without the Linear head; + 2,570 for the head = 821,770",
         "layer 0 under textbook names: 16 views",
         "  f (forget)      256:512    W_if [256, 28]    W_hf [256, 256]   b_if [256]        b_hf [256]",
         "(a view, not a copy): True"]),
-    ("03_equivalence.py", [], ["copied back into nn.LSTM (strict): True"]),
-    ("04_train_sequence_mnist.py", ["--fast"], ["the lecture's func_eval on the test split:",
-                                                "run folder deleted (pass --out DIR to keep it)"]),
-    ("05_gates.py", ["--fast"], ["max |c_t - (f_t*c_(t-1) + i_t*g_t)| over 28 steps = 0.0e+00"]),
+    ("03_equivalence.py", [], ["copied back into nn.LSTM (strict): True",
+                               "scratch / packed: outputs, h_n, c_n and 21 gradients agree to",
+                               "(ran fused_lstm_layer)",  # fused / padded
+                               "(ran lstm_layer: packed input falls back to the teaching path)"]),
+    ("04_train_sequence_mnist.py", ["--fast", "--threads", "1"], ["epoch 1: last batch's loss",
+                                                                  "the lecture's func_eval on the test split:"]),
+    ("05_gates.py", ["--fast", "--threads", "1"],
+     ["max |c_t - (f_t*c_(t-1) + i_t*g_t)| over 28 steps = 0.0e+00"]),
     ("06_gpu_kernels.py", [], ["largest difference over all 8x20 units"]),
 ]
+
+
+TRAINING = ("04_train_sequence_mnist.py", "05_gates.py")  # the examples that train: they take --threads
+
+
+def run_example(script, args, tmp_path):
+    """Run ``examples/<script>`` in ``tmp_path``, its temporary folders in ``tmp_path/tmp``."""
+    tmp = tmp_path / "tmp"  # the examples' temporary folders go here (TMPDIR)
+    tmp.mkdir(exist_ok=True)
+    # this checkout's package, not whichever copy is installed
+    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, str(ROOT / "examples" / script), *args],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": pythonpath})
 
 
 @pytest.mark.parametrize("script, args, expected", EXAMPLES)
 def test_example_runs(script, args, expected, tmp_path):
     if script == "05_gates.py":
         args = args + ["--out", str(tmp_path / "gates")]
-    tmp = tmp_path / "tmp"  # the examples' temporary folders go here (TMPDIR)
-    tmp.mkdir()
-    # this checkout's package, not whichever copy is installed
-    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / script), *args],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                          env={**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": pythonpath})
+    proc = run_example(script, args, tmp_path)
+    tmp = tmp_path / "tmp"
     assert proc.returncode == 0, proc.stderr
     for line in expected:
         assert line in proc.stdout, line
@@ -46,6 +60,51 @@ def test_example_runs(script, args, expected, tmp_path):
             "gates_trained.png", "gates_fresh.png", "trajectory.png", "change.png", "gates.json"}
     header = (ROOT / "examples" / script).read_text().split('"""')[1]
     assert "Teaches:" in header and ("Runs in" in header or "seconds" in header)
+    if script in TRAINING:  # a time says under which conditions it was measured
+        assert "--threads 1" in header and "AMD EPYC" in header
+
+
+def test_example_4_writes_the_training_loop_out():
+    """The default path is the loop itself, not the app's trainer (which --full uses)."""
+    source = (ROOT / "examples" / "04_train_sequence_mnist.py").read_text()
+    loop = source.split("if args.full:")[1].split("sys.exit(0)")[1]  # what runs without --full
+    for line in ("torch.optim.Adam(", "F.cross_entropy(", "loss.backward()", "optimizer.step()",
+                 "optimizer.zero_grad()", "model.eval()", "torch.no_grad()"):
+        assert line in loop, line
+    assert "train(" not in loop.replace("model.train()", "")
+
+
+def test_example_4_full_runs_the_apps_trainer_and_cleans_up(tmp_path):
+    from test_data import write_split
+
+    write_split(tmp_path / "data", n_train=40, n_test=10)
+    proc = run_example("04_train_sequence_mnist.py", ["--full", "--fast", "--data-dir", "data", "--threads", "1"],
+                       tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "the lecture's func_eval on the test split:" in proc.stdout
+    assert "run folder deleted (pass --out DIR to keep it)" in proc.stdout
+    assert not list((tmp_path / "tmp").glob("scratch-lstm-*")), "temporary run folders left behind"
+    proc = run_example("04_train_sequence_mnist.py", ["--full", "--data-dir", "nowhere"], tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: mnist not found: --data-dir nowhere")
+    assert "Traceback" not in proc.stderr
+
+
+def test_example_5_reads_the_checkpoint_of_a_first_run_on_the_sample(tmp_path):
+    """``scratch-lstm train`` without --data-dir trains on the embedded sample and writes
+    runs/exp1/best.pt; example 5 takes that checkpoint as it is."""
+    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    train = subprocess.run([sys.executable, "-m", "scratch_lstm", "train", "--hidden-size", "16", "--epochs", "1",
+                            "--train-subset", "100", "--threads", "1"], capture_output=True, text=True,
+                           timeout=300, cwd=tmp_path, env=env)
+    assert train.returncode == 0, train.stderr
+    assert (tmp_path / "runs" / "exp1" / "best.pt").exists()
+    proc = run_example("05_gates.py", ["--checkpoint", "runs/exp1/best.pt", "--out", "gates", "--threads", "1"],
+                       tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "mnist-sample test image 0" in proc.stdout
+    assert "max |c_t - (f_t*c_(t-1) + i_t*g_t)| over 28 steps = 0.0e+00" in proc.stdout
+    assert (tmp_path / "gates" / "gates.json").exists()
 
 
 def test_every_example_is_tested():

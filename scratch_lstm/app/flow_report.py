@@ -116,7 +116,7 @@ def gradient_flow_report(args) -> dict:
     flows: dict[str, GradientFlow] = {}
     for label, (model, sequence, perm_seed) in models.items():
         perm = pixel_permutation(perm_seed) if sequence == "permuted" else None
-        x = sequence_view(images, sequence, *ds.stats, perm).to(model.lin.weight.dtype)  # (B, T, Q)
+        x = sequence_view(images, sequence, *ds.stats, perm).to(model.lin.weight.dtype)  # (B, T, I)
         flows[label] = gradient_flow(model, x, y)
     try:
         out.mkdir(parents=True, exist_ok=True)

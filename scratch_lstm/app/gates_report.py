@@ -58,7 +58,7 @@ def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = No
     sequence = ckpt.get("sequence", "rows")
     perm = pixel_permutation(ckpt.get("permutation_seed", 0)) if sequence == "permuted" else None
     image = ds.test_images[index]
-    x = sequence_view(image[None], sequence, *ds.stats, perm).to(trained.lin.weight.dtype)  # (1, T, Q)
+    x = sequence_view(image[None], sequence, *ds.stats, perm).to(trained.lin.weight.dtype)  # (1, T, I)
     label = int(ds.test_labels[index])
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
