@@ -1,4 +1,5 @@
-"""Pictures of training and of the gates (matplotlib with the Agg backend; ``pip install -e ".[plot]"``).
+"""Pictures of training and of the gates (matplotlib, a dependency of the package, with the Agg
+backend: no display needed).
 
 Every figure is written through a temporary file and renamed into place, like the other files of
 a run folder. Every number printed on a figure is computed from the data it shows. Titles are
@@ -13,6 +14,7 @@ from pathlib import Path
 import torch
 
 from ..gates import GateTrace, saturation
+from .errors import TrainingError
 from .files import atomic_write_bytes
 
 STYLE = {"font.size": 13, "axes.titlesize": 14, "axes.labelsize": 13, "xtick.labelsize": 11,
@@ -29,11 +31,18 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise ImportError('plots need matplotlib: pip install -e ".[plot]"') from None
+        raise TrainingError("the figures need matplotlib, which scratch-lstm depends on but is not "
+                            "installed here: pip install matplotlib (or install scratch-lstm again)") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def check_can_draw() -> None:
+    """Refuse (:class:`TrainingError`), before a command computes anything, to run where its
+    figures cannot be drawn: an environment that lost matplotlib."""
+    _pyplot()
 
 
 def plain_text(text: str) -> str:
@@ -300,5 +309,5 @@ def plot_gradient_flow(flows: dict, path: str | Path, title: str = "", layer: in
         return _save(fig, path)
 
 
-__all__ = ["plain_text", "plot_curves", "plot_gate_change", "plot_gates", "plot_gradient_flow",
+__all__ = ["check_can_draw", "plain_text", "plot_curves", "plot_gate_change", "plot_gates", "plot_gradient_flow",
            "plot_hidden_trajectory"]
