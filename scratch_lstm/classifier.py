@@ -14,7 +14,7 @@ class LSTMClassifier(nn.Module):
     """``x (N, L, Q) -> logits (N, num_classes)``: the lecture's ``RecurrentNeuralNetworkClass``.
 
     The LSTM (``batch_first``) reads ``L`` steps of ``Q`` features; its last step's output goes
-    through ``lin``. Submodules are named ``rnn`` and ``lin`` as in the seed, so a state dict of
+    through ``lin``. Submodules are named ``rnn`` and ``lin`` as in the lecture's model, so a state dict of
     the reference model (``reference/lecture_rnn.py``) loads into this one and back.
 
     Args:
