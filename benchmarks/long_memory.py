@@ -35,8 +35,10 @@ import torch.nn.functional as F
 
 from scratch_lstm import INITS, LSTMClassifier, init_gates
 from scratch_lstm.app import flags
+from scratch_lstm.app.config import threads_line, use_threads
 from scratch_lstm.app.data import Batches, load_dataset, pixel_permutation, sequence_view
 from scratch_lstm.app.errors import DataError
+from scratch_lstm.app.progress import plural
 from scratch_lstm.classifier import BACKENDS
 
 TASKS = ("adding", "pixels", "permuted")
@@ -230,8 +232,7 @@ def plot(results: dict, path: Path) -> None:
 
 def run(args) -> dict:
     """Train every (task, init) pair, writing the JSON after each and the table and figure at the end."""
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           "cpu" if args.device == "auto" else args.device)
     budget = Budget(**{**asdict(Budget()), **(FULL if args.full else {}),
@@ -240,10 +241,11 @@ def run(args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else (
-        f"CPU, {torch.get_num_threads()} thread(s)")
+        f"CPU, {plural(torch.get_num_threads(), 'thread')}")
     results = {"budget": asdict(budget), "backend": args.backend, "where": where,
                "torch": torch.__version__, "sources": {}, "runs": {}}
     print(f"long memory: {', '.join(args.tasks)} x {', '.join(args.inits)} on {where}; {budget}", flush=True)
+    print(threads_line(args.threads), flush=True)
     for name in args.tasks:
         task = Task(name, budget, args.data_dir, device)
         results["sources"][name] = task.source

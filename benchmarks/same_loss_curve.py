@@ -6,6 +6,7 @@ gradients, only the summation order differs.
 
     python benchmarks/same_loss_curve.py --steps 20 --dtype float64                  # the embedded sample
     python benchmarks/same_loss_curve.py --steps 20 --dtype float64 --data-dir data  # your MNIST folder
+    python benchmarks/same_loss_curve.py --steps 20 --threads 1   # on a busy machine
 """
 
 import argparse
@@ -15,8 +16,10 @@ import torch
 import torch.nn.functional as F
 
 from scratch_lstm import LSTMClassifier
+from scratch_lstm.app.config import threads_line, use_threads
 from scratch_lstm.app.data import Batches, load_dataset
-from scratch_lstm.app.flags import HelpFormatter, positive_int
+from scratch_lstm.app.flags import HelpFormatter, add_threads_flag, positive_int
+from scratch_lstm.app.progress import plural
 from scratch_lstm.classifier import BACKENDS
 from scratch_lstm.impls import unavailable_reason
 
@@ -60,9 +63,15 @@ def main(argv=None) -> int:
                              "the embedded sample")
     parser.add_argument("--hidden-size", type=positive_int, default=256, help="LSTM hidden units per layer")
     parser.add_argument("--num-layers", type=positive_int, default=2, help="stacked LSTM layers")
+    add_threads_flag(parser)
     args = parser.parse_args(argv)
-    curves = loss_curves(args.steps, getattr(torch, args.dtype), args.data_dir,
-                         hidden_size=args.hidden_size, num_layers=args.num_layers)
+    before = use_threads(args.threads)
+    print(threads_line(args.threads), flush=True)
+    try:
+        curves = loss_curves(args.steps, getattr(torch, args.dtype), args.data_dir,
+                             hidden_size=args.hidden_size, num_layers=args.num_layers)
+    finally:
+        torch.set_num_threads(before)
     if "triton" not in curves:
         print("(triton runs its kernels on a CUDA GPU; TRITON_INTERPRET=1 adds it here, slowly)")
     print(f"{'step':>4}  " + "  ".join(f"{b:>20}" for b in curves) + "   max |scratch - torch|")
@@ -71,7 +80,7 @@ def main(argv=None) -> int:
         print(f"{k + 1:>4}  " + "  ".join(f"{v:>20.15f}" for v in row)
               + f"   {abs(curves['scratch'][k] - curves['torch'][k]):.1e}")
     worst = max(abs(a - b) for a, b in zip(curves["scratch"], curves["torch"]))
-    print(f"largest difference over {args.steps} steps ({args.dtype}): {worst:.1e}")
+    print(f"largest difference over {plural(args.steps, 'step')} ({args.dtype}): {worst:.1e}")
     return 0
 
 

@@ -46,6 +46,38 @@ def test_bench_command_writes_json(tmp_path, monkeypatch, capsys):
     assert "scratch-lstm bench: torch" in capsys.readouterr().out
 
 
+def test_bench_prints_each_row_as_it_finishes_and_progress_while_one_runs(monkeypatch, capsys):
+    """Issue 25: in a log, a line every --log-every seconds while a row runs, and the row when it
+    finishes; on a terminal a progress bar instead of those lines."""
+    from scratch_lstm.app import bench
+    from scratch_lstm.app.cli import main
+
+    monkeypatch.setitem(bench.CONFIGS, "lecture", BenchConfig("lecture", 2, 3, 28, 8, 1))
+    monkeypatch.setitem(bench.CONFIGS, "long", BenchConfig("long", 2, 5, 1, 4, 1))
+    argv = ["bench", "--config", "lecture", "long", "--impl", "scratch", "--repeats", "2", "--warmup", "1",
+            "--threads", "1"]
+    assert main([*argv, "--log-every", "1e-9"]) == 0
+    text = capsys.readouterr()
+    lines = text.out.splitlines()
+    assert lines[0].startswith("scratch-lstm bench: torch") and "on CPU, 1 thread;" in lines[0]
+    first, second = (next(k for k, line in enumerate(lines) if line.startswith(name + " "))
+                     for name in ("lecture", "long"))
+    ticks = 2 * (1 + 1 + 2)  # per row: (warm-up + recording + repeats) pairs, for infer and train
+    progress = [line.rsplit(" ", 2)[0] for line in lines[:first] if line.startswith("  row")]
+    assert progress == [f"  row 1/2 lecture/scratch [{k}/{ticks}]" for k in range(1, ticks + 1)]
+    assert lines[first - 2].startswith("config ")  # the table's head, printed with the first row
+    assert [line.split(" [")[0] for line in lines[first + 1 : second]] == ["  row 2/2 long/scratch"] * ticks
+    assert lines[-1].startswith("long ") and lines[first + 1].endswith(" s")  # each line: the row's seconds
+    assert text.err == ""
+    assert main([*argv, "--log-every", "0"]) == 0  # rows only
+    assert not any(line.startswith("  row") for line in capsys.readouterr().out.splitlines())
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: a bar, no lines
+    assert main([*argv, "--log-every", "1e-9"]) == 0
+    text = capsys.readouterr()
+    assert not any(line.startswith("  row") for line in text.out.splitlines())
+    assert "row 1/2 lecture/scratch" in text.err and "row 2/2 long/scratch" in text.err
+
+
 def test_backends_follow_the_same_loss_curve_in_float64():
     curves = loss_curves(steps=4, dtype=torch.float64, hidden_size=16, num_layers=2, batch_size=32)
     assert set(curves) == {"scratch", "fused", "triton", "torch"}  # triton: the interpreter is on
@@ -53,6 +85,17 @@ def test_backends_follow_the_same_loss_curve_in_float64():
         for a, b in zip(curves[backend], curves["torch"]):
             assert abs(a - b) < 1e-10
     assert curves["torch"][-1] != curves["torch"][0]  # it did train
+
+
+def test_the_loss_curve_script_says_its_threads_first(capsys):
+    from same_loss_curve import main
+
+    before = torch.get_num_threads()
+    assert main(["--steps", "1", "--hidden-size", "4", "--num-layers", "1", "--threads", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "CPU threads: 1 (--threads 1)"
+    assert lines[-1].startswith("largest difference over 1 step (float64)")
+    assert torch.get_num_threads() == before
 
 
 def test_both_sides_of_a_row_run_in_its_precision_which_the_row_states(monkeypatch):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,7 +44,8 @@ def test_train_on_the_sample_learns_and_writes_the_run_folder(tmp_path, capsys):
                  "--batch-size", "50", "--lr", "3e-3", "--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("data: mnist-sample from the embedded sample")
-    assert lines[1] == f"run folder: {out}"
+    assert lines[1].startswith("CPU threads: ")
+    assert lines[2] == f"run folder: {out}"
     assert lines[-1].startswith("test accuracy:")
     metrics = read_metrics(out)
     assert [m["epoch"] for m in metrics] == [1, 2, 3]
@@ -122,7 +124,7 @@ def test_runs_without_out_get_new_numbered_folders(tmp_path, monkeypatch, capsys
     monkeypatch.chdir(tmp_path)
     for n in (1, 2):
         assert main(["train", *MICRO, "--epochs", "1"]) == 0
-        assert f"run folder: {Path('runs') / f'exp{n}'}" in capsys.readouterr().out.splitlines()[1]
+        assert f"run folder: {Path('runs') / f'exp{n}'}" in capsys.readouterr().out.splitlines()[2]
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["exp1", "exp2"]
     config = json.loads((tmp_path / "runs" / "exp2" / "config.json").read_text())
     assert config["out"] == str(Path("runs/exp2"))
@@ -317,12 +319,27 @@ def test_a_long_epoch_logs_progress_with_a_run_eta(tmp_path, capsys):
     assert "epoch 1/2: train loss" in text
 
 
-def test_inspect_prints_the_seed_walk_through(capsys):
+def test_inspect_prints_the_lectures_walk_through(capsys):
     assert main(["inspect"]) == 0
     text = capsys.readouterr().out
     assert "x:[2x20x28] => rnn_out:[2x20x256]" in text
-    assert "hn:[2x2x256] cn:[2x2x256]" in text
+    assert "hn:[2x2x256] cn:[2x2x256]  (K=2 layers, N=2, D=256)" in text
     assert "Total number of parameters:[821,770]." in text
+    assert main(["inspect", "--num-layers", "1", "--hidden-size", "4"]) == 0
+    assert "hn:[1x2x4] cn:[1x2x4]  (K=1 layer, N=2, D=4)" in capsys.readouterr().out
+
+
+def test_the_lecture_is_never_called_the_seed_where_a_user_reads():
+    """The lecture note this project grew from is "the lecture"; "seed" is only the random seed."""
+    import re
+
+    misuse = re.compile(r"\bseed(?:'s| model| note| configuration| network| lecture| rnn)\b|as in the seed\b"
+                        r"|seed_rnn|the seed\)", re.IGNORECASE)
+    found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+             for folder in ("scratch_lstm", "benchmarks", "scripts", "reference")
+             for path in sorted((ROOT / folder).rglob("*")) if path.suffix in (".py", ".sh")
+             for n, line in enumerate(path.read_text().splitlines(), 1) if misuse.search(line)]
+    assert found == []
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
@@ -486,7 +503,31 @@ def test_resume_takes_the_runs_settings_and_checks_only_the_flags_given(tmp_path
     err = capsys.readouterr().err
     assert error_lines(err) == [f"error: --resume: {out / 'last.pt'} was trained with other settings: "
                                 "--train-subset 60 (now 2560). Resume with the checkpoint's values "
-                                "(only --epochs may change)"]
+                                "(only --epochs, --log-every, --device, --data-dir, --download, --dataset, "
+                                "--cuda-graph, --threads may differ)"]
+
+
+def test_the_flags_a_resume_may_change_are_named_from_the_rule_that_decides():
+    """The refusal and --resume's help name exactly the flags whose other value is not refused."""
+    from dataclasses import fields, replace
+
+    from scratch_lstm.app.config import TrainConfig
+    from scratch_lstm.app.resume import _changed, _saved_settings, free_flags
+
+    saved = _saved_settings({})
+    other = {"dataset": "mnist", "data_dir": "d", "download": True, "sequence": "pixels", "backend": "fused",
+             "device": "cpu", "dtype": "float64", "schedule": "constant", "cuda_graph": "on",
+             "precision": "tf32", "init": "chrono", "threads": 1, "train_subset": 9, "forget_bias": 2.0,
+             "chrono_t_max": 9, "out": "r", "resume": True}
+    may_differ = set()
+    for f in fields(TrainConfig):
+        value = other.get(f.name, 7 if isinstance(saved[f.name], int) else 0.5)
+        assert value != saved[f.name], f.name
+        if not _changed(replace(TrainConfig(), **{f.name: value}), saved, {f.name}):
+            may_differ.add("--" + f.name.replace("_", "-"))
+    assert set(free_flags()) == may_differ - {"--out", "--resume"}  # the invocation's own: not settings
+    help_text = " ".join(build_parser().subparsers["train"].format_help().split())
+    assert f"except {', '.join(free_flags())} (--epochs may grow" in help_text
 
 
 def test_given_flags_are_the_ones_on_the_command_line():
@@ -525,4 +566,56 @@ def test_threads_set_torchs_threads_are_recorded_and_may_change_on_resume(tmp_pa
     capsys.readouterr()
     assert main(["bench", "--config", "lecture", "--impl", "fused", "--repeats", "1", "--warmup", "0",
                  "--threads", "1"]) == 0
-    assert "CPU, 1 threads" in capsys.readouterr().out and torch.get_num_threads() == before
+    assert "CPU, 1 thread;" in capsys.readouterr().out and torch.get_num_threads() == before
+
+
+def test_every_command_that_computes_says_how_many_threads_and_why(tmp_path, capsys, monkeypatch):
+    """Issue 25: one line near the start, before the computing: the count, and --threads, the run's
+    setting, OMP_NUM_THREADS or torch's default."""
+    from scratch_lstm.app import bench
+    from scratch_lstm.app.config import threads_line
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    default = f"CPU threads: {torch.get_num_threads()} (torch's default, one per core; on a busy machine " \
+              "--threads 1 can be faster)"
+    given = "CPU threads: 1 (--threads 1)"
+    monkeypatch.setitem(bench.CONFIGS, "lecture", bench.BenchConfig("lecture", 2, 3, 28, 8, 1))
+    out, ckpt = tmp_path / "run", str(tmp_path / "run" / "best.pt")
+    commands = [  # argv, the line it must come before
+        (["train", *MICRO, "--schedule", "constant", "--epochs", "1", "--out", str(out)], "run folder:"),
+        (["eval", "--checkpoint", ckpt], "test accuracy:"),
+        (["bench", "--config", "lecture", "--impl", "fused", "--repeats", "1", "--warmup", "0"], "config "),
+        (["gates", "--checkpoint", ckpt, "--out", str(tmp_path / "g")], "mnist-sample test image 0"),
+        (["gradient-flow", "--checkpoint", ckpt, "--out", str(tmp_path / "f")], "gradient through time"),
+    ]
+    for threads, expected in (([], default), (["--threads", "1"], given)):
+        for argv, before in commands:
+            if argv[0] == "train" and out.exists():
+                shutil.rmtree(out)
+            assert main([*argv, *threads]) == 0, argv
+            lines = capsys.readouterr().out.splitlines()
+            assert expected in lines, argv
+            assert lines.index(expected) < next(k for k, line in enumerate(lines) if line.startswith(before))
+            assert sum(line.startswith("CPU threads:") for line in lines) == 1
+    assert main(["train", "--out", str(out), "--epochs", "2", "--resume"]) == 0  # the run's --threads 1
+    assert "CPU threads: 1 (--threads 1, the run's setting)" in capsys.readouterr().out.splitlines()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert threads_line(None) == f"CPU threads: {torch.get_num_threads()} (OMP_NUM_THREADS=1)"
+
+
+def test_gates_and_gradient_flow_read_the_first_sample_runs_checkpoint(tmp_path, capsys, monkeypatch):
+    """`scratch-lstm train` with no flags writes runs/exp1/best.pt, trained on the embedded sample;
+    gates and gradient-flow take it (and their help says so), reading the sample's test images."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", *MICRO, "--epochs", "1"]) == 0  # sizes cut down; the folder and data as without flags
+    assert json.loads(Path("runs/exp1/summary.json").read_text())["dataset"] == "mnist-sample"
+    assert main(["gates", "--checkpoint", "runs/exp1/best.pt", "--out", "g"]) == 0
+    assert main(["gradient-flow", "--checkpoint", "runs/exp1/best.pt", "--out", "f"]) == 0
+    text = capsys.readouterr().out
+    assert "mnist-sample test image 0" in text and "mnist-sample test images 0..31" in text
+    assert sorted(p.name for p in Path("g").iterdir()) == [
+        "change.png", "gates.json", "gates_fresh.png", "gates_trained.png", "trajectory.png"]
+    assert sorted(p.name for p in Path("f").iterdir()) == ["gradient_flow.json", "gradient_flow.png"]
+    for command in ("gates", "gradient-flow"):
+        (flag,) = [a for a in build_parser().subparsers[command]._actions if a.dest == "checkpoint"]
+        assert "e.g. runs/exp1/best.pt of a first `scratch-lstm train`" in flag.help, command

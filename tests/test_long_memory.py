@@ -330,6 +330,7 @@ def test_long_memory_script_writes_table_and_figure(tmp_path, capsys):
                              "--adding-steps", "3", "--eval-every", "2", "--test-size", "6",
                              "--batch-size", "4", "--hidden-size", "4", "--adding-length", "30",
                              "--threads", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "CPU threads: 1 (--threads 1)"  # after the plan
     results = json.loads((out / "long_memory.json").read_text())
     assert list(results["runs"]) == ["adding", "pixels"]
     for task, steps in (("adding", [0, 2, 3]), ("pixels", [0, 2])):

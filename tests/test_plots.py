@@ -6,11 +6,9 @@ import re
 import pytest
 import torch
 
-pytest.importorskip("matplotlib")
-
-from scratch_lstm import LSTM, saturation, trace_gates  # noqa: E402
-from scratch_lstm.app import plots  # noqa: E402
-from scratch_lstm.app.runs import write_curves  # noqa: E402
+from scratch_lstm import LSTM, saturation, trace_gates
+from scratch_lstm.app import plots
+from scratch_lstm.app.runs import write_curves
 
 
 @pytest.fixture
@@ -37,6 +35,11 @@ def _traces(H, layers=2, T=28, seed=0):
     return trace_gates(lstm, x)
 
 
+def _captions(fig):
+    """The figure's free texts other than its title."""
+    return [t for t in fig.texts if t is not fig._suptitle]
+
+
 def _is_png(path):
     return path.read_bytes()[:4] == b"\x89PNG"
 
@@ -60,10 +63,21 @@ def test_gate_heatmaps_share_the_image_time_axis_and_say_which_units(tmp_path, f
     heatmaps = [ax for ax in grid if ax.get_title().startswith("layer")]
     assert len(heatmaps) == 10
     assert all(ax.get_xlabel() == "hidden unit (first 64 of 80)" for ax in heatmaps)
-    for ax, rec in zip((grid[5], grid[11]), traces):  # the cell's colour scale, from the units shown
+    assert [ax.get_title() for ax in grid[7:12]] == [
+        "layer 1: input gate i", "layer 1: forget gate f", "layer 1: candidate g", "layer 1: output gate o",
+        "layer 1: cell state c"]
+    bars = [ax for ax in fig.axes if not ax.get_title() and ax.get_ylabel()]  # colour bars: labelled
+    assert len(bars) == 11  # every heatmap's (the digit has none)
+    assert [ax.get_ylabel() for ax in bars[:5]] == [
+        "i (1: g written into c)", "f (1: c kept, 0: forgotten)", "g (the value offered to c)",
+        "o (1: c shown in h)", bars[4].get_ylabel()]
+    assert bars[5].get_ylabel() == "h (-1 to 1)"  # what layer 1 reads
+    for bar, rec in zip((bars[4], bars[10]), traces):  # the cell's colour scale, from the units shown
         lim = rec.c[0, :, :64].abs().max().item()
-        assert ax.get_title() == f"layer {rec.layer}: cell c (|c| ≤ {lim:.2g}, units drawn)"
+        assert bar.get_ylabel() == f"c (±{lim:.2g}: largest |c| shown)"
+        assert bar.get_ylim() == pytest.approx((-lim, lim))
     assert fig._suptitle.get_text() == "trained model"
+    assert [t.get_text() for t in _captions(fig)] == [plots.CAPTIONS["gates"]]  # what to look for
 
     figures.clear()
     plots.plot_gates(image, _traces(H=5, layers=1), tmp_path / "all.png")
@@ -101,6 +115,7 @@ def test_trajectory_labels_components_with_their_variance_and_marks_t0(tmp_path,
             assert int(match.group(1)) == round(100 * share[k].item())
         texts = [t.get_text() for t in ax.texts]
         assert "t=0" in texts and "t=27" in texts
+    assert [t.get_text() for t in _captions(fig)] == [plots.CAPTIONS["trajectory"]]
 
 
 def test_gate_change_states_threshold_and_does_not_let_fresh_flatten_trained(tmp_path, figures):
@@ -129,6 +144,25 @@ def test_gate_change_states_threshold_and_does_not_let_fresh_flatten_trained(tmp
     trained_top = max(bar.get_height() for bar in panels[5].containers[0])
     assert panels[1].get_ylim()[1] >= fresh_top and panels[5].get_ylim()[1] < fresh_top  # own y scale
     assert panels[5].get_ylim()[1] >= trained_top
+    assert [t.get_text() for t in _captions(fig)] == [plots.CAPTIONS["change"]]
+
+
+def test_every_gate_figure_has_a_one_line_caption_inside_it(tmp_path, figures):
+    traces = _traces(H=8, layers=1)
+    plots.plot_gates(torch.zeros(28, 28, dtype=torch.uint8), traces, tmp_path / "g.png")
+    plots.plot_hidden_trajectory(traces, tmp_path / "t.png")
+    plots.plot_gate_change(traces, traces, tmp_path / "c.png")
+    assert len(figures) == 3
+    for fig in figures:
+        (caption,) = _captions(fig)
+        assert caption.get_text().startswith("What to look for: ") and "\n" not in caption.get_text()
+        fig.canvas.draw()
+        box = caption.get_window_extent()
+        width, _ = fig.canvas.get_width_height()
+        assert box.x0 >= 0 and box.x1 <= width  # on the figure, not cut off
+        assert box.height < 2 * caption.get_fontsize() * fig.dpi / 72  # one line: no wrapping
+        axes_bottom = min(ax.get_tightbbox().y0 for ax in fig.axes)
+        assert box.y1 <= axes_bottom  # under the panels, not over them
 
 
 def test_curves_have_whole_epoch_ticks_a_title_and_say_what_train_means(tmp_path, figures):
@@ -146,6 +180,35 @@ def test_curves_have_whole_epoch_ticks_a_title_and_say_what_train_means(tmp_path
     assert [ax.get_ylabel() for ax in fig.axes] == ["cross-entropy loss", "accuracy (%)"]
 
 
+def test_curves_of_one_epoch_have_one_whole_epoch_tick(tmp_path, figures):
+    history = [{"epoch": 1, "train_loss": 1.0, "test_loss": 0.9, "train_acc": 0.5, "test_acc": 0.6}]
+    plots.plot_curves(history, tmp_path / "curves.png")
+    for ax in figures[0].axes:
+        lo, hi = ax.get_xlim()
+        assert [t for t in ax.get_xticks() if lo <= t <= hi] == [1]  # not 0.6, 0.8, ... 1.4
+
+
+def test_gradient_flow_labels_are_set_as_formulas(tmp_path, figures):
+    from scratch_lstm import gradient_flow
+
+    gen = torch.Generator().manual_seed(0)
+    from scratch_lstm import LSTMClassifier
+
+    torch.manual_seed(0)
+    model = LSTMClassifier(28, 6, 10, 1)
+    flow = gradient_flow(model, torch.randn(3, 12, 28, generator=gen), torch.tensor([1, 2, 3]))
+    assert _is_png(plots.plot_gradient_flow({"fresh": flow}, tmp_path / "flow.png", title="t_1 $5"))
+    (fig,) = figures
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert labels == [r"$\Vert\partial L / \partial c_t\Vert$", r"$\Vert\partial L / \partial h_t\Vert$",
+                      r"mean of $f_{t+1} \odot \cdots \odot f_{T-1}$"]
+    for ax in fig.axes:  # outside $...$ no TeX is left raw: no f_{t+1}, c_t as text
+        for text in (ax.get_ylabel(), ax.get_title()):
+            outside = re.sub(r"\$[^$]*\$", "", text)
+            assert "_" not in outside and "{" not in outside, text
+    assert fig._suptitle.get_text() == "t_1 $5"  # a title stays plain text
+
+
 def test_run_curves_title_names_the_run_and_the_dataset_auto_found(tmp_path, figures):
     """The title comes from the run's settings and the data it found (in memory: nothing of the
     run folder is read back)."""
@@ -154,7 +217,7 @@ def test_run_curves_title_names_the_run_and_the_dataset_auto_found(tmp_path, fig
     config = {"dataset": "auto", "sequence": "rows", "backend": "scratch", "hidden_size": 64,
               "num_layers": 2, "lr": 0.003, "schedule": "cosine"}
     history = [{"epoch": 1, "train_loss": 1.0, "test_loss": 0.9, "train_acc": 0.5, "test_acc": 0.6}]
-    assert write_curves(out, history, config, "mnist-sample") is True
+    assert write_curves(out, history, config, "mnist-sample") == out / "curves.png"
     assert sorted(p.name for p in out.iterdir()) == ["curves.png"]
     assert _is_png(out / "curves.png")
     title = figures[0]._suptitle.get_text()

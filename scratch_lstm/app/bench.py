@@ -33,11 +33,12 @@ from torch import nn
 from ..convert import from_torch
 from ..impls import IMPLS
 from ..precision import PRECISIONS, fp32_precision
-from .config import check_backend_device, resolve_device
+from .config import check_backend_device, resolve_device, threads_line, use_threads
 from .cuda_graphs import CUDAGraphStep
 from .errors import Interrupted, TrainingError
 from .files import atomic_write_bytes
-from .flags import add_threads_flag, non_negative_int, path, positive_int
+from .flags import add_threads_flag, non_negative_float, non_negative_int, path, positive_int
+from .progress import Progress, plural
 
 
 @dataclass
@@ -212,6 +213,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "tf32 (TensorFloat-32, compute capability 8.0 and later; skipped elsewhere); "
                         "one row per precision")
     add_threads_flag(p)
+    p.add_argument("--log-every", type=non_negative_float, default=10.0,
+                   help="seconds between progress lines while a row runs, when stderr is not a "
+                        "terminal (a terminal gets a progress bar); each row is printed as it "
+                        "finishes; 0: rows only")
     p.add_argument("--json", metavar="FILE", type=path,
                    help="also write the rows as JSON (a new file, or one an earlier bench wrote)")
 
@@ -245,7 +250,9 @@ def run(args) -> list[dict]:
 
     A ``--device cuda`` that is absent, or a ``--json`` that cannot be written or would replace
     another file (:func:`check_json_target`), is a ``TrainingError`` before anything runs; the
-    JSON is written atomically. On a terminal a progress bar shows each row's timing.
+    JSON is written atomically. The second line says how many CPU threads torch uses, and why.
+    Each row is printed as it finishes; while one runs, a progress bar on a terminal
+    (:class:`~scratch_lstm.app.progress.Progress`), else a line every ``--log-every`` seconds.
     """
     threads = torch.get_num_threads()
     try:
@@ -255,8 +262,6 @@ def run(args) -> list[dict]:
 
 
 def _run(args) -> list[dict]:
-    from tqdm import tqdm
-
     if args.device == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:
@@ -265,10 +270,9 @@ def _run(args) -> list[dict]:
         check_backend_device("triton", device, flag="--impl")
     if args.json:
         check_json_target(args.json)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    use_threads(args.threads)  # run() puts torch's count back
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else (
-        f"CPU, {torch.get_num_threads()} threads")
+        f"CPU, {plural(torch.get_num_threads(), 'thread')}")
     precisions = list(dict.fromkeys(args.precision))
     if "tf32" in precisions and not has_tf32(device):
         print("note: TF32 rows skipped: TF32 needs a CUDA GPU of compute capability 8.0 or later"
@@ -278,22 +282,21 @@ def _run(args) -> list[dict]:
           + (f"; precision (both sides) {', '.join(precisions)}" if device.type == "cuda" else "")
           + f"; median of {args.repeats} interleaved repeats"
           + (f"; CUDA graphs: {args.cuda_graph} (runs: graph = replays, eager = launched from Python)"
-             if device.type == "cuda" else ""), flush=True)
+             if device.type == "cuda" else ""))
+    print(threads_line(args.threads), flush=True)
+    plan = [(precision, name, impl, cuda_graph) for precision in precisions for name in args.config
+            for impl in args.impl for cuda_graph in _graph_settings(args.cuda_graph, impl, device)]
     rows = []
-    for precision in precisions:
-        for name in args.config:
-            for impl in args.impl:
-                for cuda_graph in _graph_settings(args.cuda_graph, impl, device):
-                    with tqdm(total=2 * (args.warmup + 1 + args.repeats), desc=f"{name}/{impl}",
-                              leave=False, disable=not sys.stderr.isatty(), file=sys.stderr) as bar:
-                        rows.append(bench_config(CONFIGS[name], impl, device, getattr(torch, args.dtype),
-                                                 args.repeats, args.warmup, cuda_graph, tick=bar.update,
-                                                 precision=precision))
-                    rows[-1]["where"] = where
-                    print(format_table(rows[-1:]).splitlines()[-1] if len(rows) > 1
-                          else format_table(rows), flush=True)
-                    if args.json:  # after every row: a run stopped midway keeps what it measured
-                        _write_rows(args.json, rows)
+    for n, (precision, name, impl, cuda_graph) in enumerate(plan, 1):
+        started = time.perf_counter()
+        with Progress(2 * (args.warmup + 1 + args.repeats), f"row {n}/{len(plan)} {name}/{impl}",
+                      every=args.log_every, status=lambda t0=started: f"{time.perf_counter() - t0:.0f} s") as progress:
+            rows.append(bench_config(CONFIGS[name], impl, device, getattr(torch, args.dtype), args.repeats,
+                                     args.warmup, cuda_graph, tick=progress.tick, precision=precision))
+        rows[-1]["where"] = where
+        print(format_table(rows[-1:]).splitlines()[-1] if len(rows) > 1 else format_table(rows), flush=True)
+        if args.json:  # after every row: a run stopped midway keeps what it measured
+            _write_rows(args.json, rows)
     return rows
 
 

@@ -80,6 +80,7 @@ def _cmd_inspect(args) -> int:
     from ..params import format_parameters
     from .config import TrainConfig, check_backend_device
     from .limits import check_fits, lstm_classifier_parameters
+    from .progress import plural
 
     check_backend_device(args.backend, torch.device("cpu"))
     init = TrainConfig(init=args.init, forget_bias=args.forget_bias, seed=args.seed,
@@ -102,7 +103,7 @@ def _cmd_inspect(args) -> int:
           f"hn, cn [K x N x D]")
     print(f"x:[{N}x{L}x{Q}] => rnn_out:[{'x'.join(map(str, rnn_out.shape))}]")
     print(f"hn:[{'x'.join(map(str, hn.shape))}] cn:[{'x'.join(map(str, cn.shape))}]  "
-          f"(K={K} layers, N={N}, D={D})")
+          f"(K={plural(K, 'layer')}, N={N}, D={D})")
     print(f"logits = lin(rnn_out[:, -1]): [{'x'.join(map(str, model(x).shape))}]")
     times = forgetting_times(model.rnn).flatten()
     print(f"init {init.init_text()}: the forget gates start at f = σ(b_if + b_hf), so a cell keeps "
@@ -124,7 +125,7 @@ def _cmd_gates(args) -> int:
     from .gates_report import gates_report
 
     gates_report(args.checkpoint, args.index, args.out, args.dataset, args.data_dir, args.download,
-                 backend=args.backend, device=args.device)
+                 backend=args.backend, device=args.device, threads=args.threads)
     return 0
 
 
@@ -136,6 +137,8 @@ def _cmd_gradient_flow(args) -> int:
 
 
 def _train_flags(t: argparse.ArgumentParser) -> None:
+    from .resume import free_flags
+
     _add_data_flags(t)
     t.add_argument("--sequence", choices=SEQUENCES, default="rows",
                    help="rows: 28 steps x 28 features; pixels: 784 x 1; permuted: 784 x 1 shuffled")
@@ -166,7 +169,8 @@ def _train_flags(t: argparse.ArgumentParser) -> None:
                         "runs/exp1, runs/exp2, ...)")
     t.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last.pt, with the run's settings: flags "
-                        "given must agree (--epochs may grow with the constant schedule)")
+                        f"given must agree, except {', '.join(free_flags())} (--epochs may grow with "
+                        "the constant schedule)")
     t.add_argument("--log-every", type=non_negative_float, default=10.0,
                    help="seconds between progress lines when stderr is not a terminal (a terminal "
                         "gets progress bars); 0: one line per epoch")
@@ -211,7 +215,9 @@ def _bench_flags(b: argparse.ArgumentParser) -> None:
 
 
 def _gates_flags(g: argparse.ArgumentParser) -> None:
-    g.add_argument("--checkpoint", required=True, help="a trained checkpoint (last.pt or best.pt)")
+    g.add_argument("--checkpoint", required=True,
+                   help="a trained checkpoint (last.pt or best.pt), e.g. runs/exp1/best.pt of a first "
+                        "`scratch-lstm train` (the embedded sample: its test images are then used)")
     g.add_argument("--index", type=non_negative_int, default=0, help="which test image")
     g.add_argument("--out", required=True, metavar="DIR", type=path,
                    help="folder for the PNGs and gates.json")
@@ -221,6 +227,7 @@ def _gates_flags(g: argparse.ArgumentParser) -> None:
     g.add_argument("--device", choices=DEVICES, default="cpu",
                    help="device of the prediction (the traces run on the CPU)")
     _add_data_flags(g, for_checkpoint=True)
+    add_threads_flag(g)
 
 
 def _gradient_flow_flags(g: argparse.ArgumentParser) -> None:

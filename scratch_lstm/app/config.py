@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, replace
 
 import torch
@@ -170,6 +171,31 @@ def check_threads(threads: int | None, source: str = "--threads") -> None:
     n = cpu_count()
     if threads is not None and threads > n:
         raise TrainingError(f"{source} {threads}: this machine has {n} CPUs; pass --threads {n} or fewer")
+
+
+def threads_line(threads: int | None, source: str | None = None) -> str:
+    """The line a command that computes prints before it computes: how many CPU threads torch uses, and why:
+    ``threads`` (``--threads``, or ``source`` where the value came from elsewhere), else what sets
+    torch's default (``OMP_NUM_THREADS``, or one thread per core)."""
+    n = torch.get_num_threads()
+    if threads is not None:
+        why = source or f"--threads {threads}"
+    elif os.environ.get("OMP_NUM_THREADS", "").strip():
+        why = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS'].strip()}"
+    else:
+        why = "torch's default, one per core; on a busy machine --threads 1 can be faster"
+    return f"CPU threads: {n} ({why})"
+
+
+def use_threads(threads: int | None) -> int:
+    """Give torch ``threads`` CPU threads (None: leave torch's default), after
+    :func:`check_threads`. Returns torch's count before, for the caller to put back when the
+    command ends; the command then says what it uses (:func:`threads_line`)."""
+    check_threads(threads)
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return before
 
 
 def resolve_device(name: str) -> torch.device:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoints import load_checkpoint, model_from_checkpoint
-from .config import check_backend_device, check_threads, resolve_device
+from .config import check_backend_device, resolve_device, threads_line, use_threads
 from .data import Batches, load_dataset, pixel_permutation
 from .progress import with_progress
 
@@ -58,18 +58,18 @@ def evaluate_checkpoint(checkpoint: str, backend: str | None = None, dataset: st
     """``scratch-lstm eval``: a checkpoint's accuracy on a test split, printed with its confusion
     matrix; returns :func:`evaluate`'s dict. ``backend`` defaults to the one it was trained
     with, ``dataset`` to the data it was trained on (:func:`dataset_to_use`); ``threads`` sets
-    torch's CPU threads for the call."""
-    check_threads(threads)
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
+    torch's CPU threads for the call, which a line before the evaluation says
+    (:func:`~scratch_lstm.app.config.threads_line`)."""
+    before = use_threads(threads)
     try:
-        return _evaluate_checkpoint(checkpoint, backend, dataset, data_dir, download, batch_size, device)
+        return _evaluate_checkpoint(checkpoint, backend, dataset, data_dir, download, batch_size, device,
+                                    threads)
     finally:
         torch.set_num_threads(before)
 
 
-def _evaluate_checkpoint(checkpoint, backend, dataset, data_dir, download, batch_size, device) -> dict:
+def _evaluate_checkpoint(checkpoint, backend, dataset, data_dir, download, batch_size, device,
+                         threads) -> dict:
     ckpt = load_checkpoint(checkpoint)
     device = resolve_device(device)
     if backend:
@@ -92,7 +92,8 @@ def _evaluate_checkpoint(checkpoint, backend, dataset, data_dir, download, batch
           f"{backend or ckpt.get('backend')} on {device}")
     if note:
         print(note)
-    print(f"data: {ds.name} test split from {ds.source}{other}", flush=True)
+    print(f"data: {ds.name} test split from {ds.source}{other}")
+    print(threads_line(threads), flush=True)
     result = evaluate(model, with_progress(batches, "eval"))
     print(f"test accuracy: {100 * result['acc']:.2f}% ({len(ds.test_labels):,} samples), "
           f"loss {result['loss']:.4f}")

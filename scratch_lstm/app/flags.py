@@ -95,10 +95,12 @@ def threads(text: str) -> int:
 
 
 def add_threads_flag(p: argparse.ArgumentParser, note: str = "") -> None:
-    """``--threads N`` (train, eval, bench): torch's CPU threads, at most the CPUs that exist."""
+    """``--threads N`` (every command that computes, and the benchmark scripts): torch's CPU
+    threads, at most the CPUs that exist."""
     p.add_argument("--threads", type=threads, default=None, metavar="N",
-                   help="CPU threads torch may use (torch.set_num_threads; default: torch's choice), "
-                        "at most the CPUs this machine has" + note)
+                   help="CPU threads torch may use (torch.set_num_threads; default: torch's, one per "
+                        "core; on a busy machine 1 can be faster), at most the CPUs this machine has"
+                        + note)
 
 
 def path(text: str) -> str:

@@ -18,11 +18,11 @@ from ..classifier import LSTMClassifier
 from ..gates import INITS
 from ..gradient_flow import GradientFlow, gradient_flow
 from .checkpoints import load_checkpoint, model_from_checkpoint
-from .config import TrainConfig, init_of_checkpoint
+from .config import TrainConfig, init_of_checkpoint, threads_line, use_threads
 from .data import SEQUENCES, load_dataset, pixel_permutation, sequence_view
 from .errors import DataError, TrainingError
 from .files import atomic_write_bytes
-from .plots import plot_gradient_flow
+from .plots import check_can_draw, plot_gradient_flow
 from .runs import check_out_folder
 
 LAGS = (10, 100)  # steps back from the last step that the printed summary reports (and T - 1)
@@ -30,7 +30,7 @@ LAGS = (10, 100)  # steps back from the last step that the printed summary repor
 
 def add_arguments(p) -> None:
     """The command's flags, except the data flags (the CLI adds those)."""
-    from .flags import chrono_t_max, finite_float, non_negative_int, positive_int, seed
+    from .flags import add_threads_flag, chrono_t_max, finite_float, non_negative_int, positive_int, seed
 
     p.add_argument("--out", required=True, metavar="DIR",
                    help="folder for gradient_flow.png and gradient_flow.json")
@@ -38,8 +38,9 @@ def add_arguments(p) -> None:
                    help="fresh models to compare, one per init (the same seed and weights but for "
                         "the gate biases)")
     p.add_argument("--checkpoint", nargs="+", metavar="PT",
-                   help="trained checkpoints to measure instead of fresh models (each with its own "
-                        "sequence form and model size; the fresh-model flags are then not used)")
+                   help="trained checkpoints to measure instead of fresh models, e.g. runs/exp1/best.pt "
+                        "of a first `scratch-lstm train` (each with its own sequence form and model "
+                        "size; the fresh-model flags are then not used)")
     p.add_argument("--sequence", choices=SEQUENCES, default="pixels",
                    help="how fresh models read an image: rows (28 steps), pixels or permuted (784)")
     p.add_argument("--permutation-seed", type=seed, default=0, help="seed of the permuted pixel order")
@@ -54,6 +55,7 @@ def add_arguments(p) -> None:
                    help="test images in the batch (the first ones of the test split)")
     p.add_argument("--first-image", type=non_negative_int, default=0,
                    help="index of the batch's first test image")
+    add_threads_flag(p)
 
 
 def fresh_models(inits: list[str], sequence: str, hidden_size: int, num_layers: int, seed: int,
@@ -96,10 +98,20 @@ def checkpoint_models(paths: list[str]) -> tuple[dict, str | None]:
 
 
 def gradient_flow_report(args) -> dict:
-    """Run the command for parsed ``args``: measure, write the figure and JSON into ``--out``,
-    print the summary; returns the JSON dict. Everything is checked before anything is written."""
+    """Run the command for parsed ``args``: measure (with ``--threads`` CPU threads, which a line
+    before the measurement says), write the figure and JSON into ``--out``, print the summary;
+    returns the JSON dict. Everything is checked before anything is written."""
+    before = use_threads(args.threads)
+    try:
+        return _gradient_flow_report(args)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _gradient_flow_report(args) -> dict:
     out = Path(args.out)
     check_out_folder(out)
+    check_can_draw()  # before anything is computed
     if args.checkpoint:
         models, dataset = checkpoint_models(args.checkpoint)
     else:
@@ -113,6 +125,7 @@ def gradient_flow_report(args) -> dict:
         raise DataError(f"--first-image {first} with --batch-size {B} runs past the test split's "
                         f"{len(ds.test_labels)} images")
     images, y = ds.test_images[first : first + B], ds.test_labels[first : first + B].long()
+    print(threads_line(args.threads), flush=True)
     flows: dict[str, GradientFlow] = {}
     for label, (model, sequence, perm_seed) in models.items():
         perm = pixel_permutation(perm_seed) if sequence == "permuted" else None

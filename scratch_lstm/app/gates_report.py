@@ -10,12 +10,12 @@ import torch
 from ..classifier import LSTMClassifier
 from ..gates import saturation, trace_gates
 from .checkpoints import load_checkpoint, model_from_checkpoint
-from .config import check_backend_device, init_of_checkpoint, resolve_device
+from .config import check_backend_device, init_of_checkpoint, resolve_device, threads_line, use_threads
 from .data import load_dataset, pixel_permutation, sequence_view
 from .errors import DataError, TrainingError
 from .evaluate import dataset_to_use
 from .files import atomic_write_bytes
-from .plots import plot_gate_change, plot_gates, plot_hidden_trajectory
+from .plots import check_can_draw, plot_gate_change, plot_gates, plot_hidden_trajectory
 from .runs import check_out_folder, check_out_is_not_data
 
 SATURATION_EPS = 0.05  # a gate within this of a limit counts as saturated (closed or open)
@@ -27,7 +27,7 @@ def _rounded(t: torch.Tensor) -> list:
 
 def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = None,
                  data_dir: str | None = None, download: bool = False, backend: str = "scratch",
-                 device: str = "cpu") -> dict:
+                 device: str = "cpu", threads: int | None = None) -> dict:
     """Trace test image ``index`` through the checkpoint's model and a freshly initialised one
     (same configuration, seed and ``--init``); write ``gates_trained.png``, ``gates_fresh.png``,
     ``trajectory.png``, ``change.png`` and ``gates.json`` into ``out``. Returns the JSON dict.
@@ -36,10 +36,20 @@ def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = No
     ``out`` and the data are
     checked before anything is written (:class:`TrainingError`, :class:`DataError`). The
     predictions come from ``backend`` on ``device``; the gates are always traced through the
-    teaching path's ``lstm_step`` on the CPU.
+    teaching path's ``lstm_step`` on the CPU, with ``threads`` CPU threads (None: torch's
+    default), which a line before the tracing says.
     """
+    before = use_threads(threads)
+    try:
+        return _gates_report(checkpoint, index, out, dataset, data_dir, download, backend, device, threads)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _gates_report(checkpoint, index, out, dataset, data_dir, download, backend, device, threads) -> dict:
     out_dir = Path(out)
     check_out_folder(out_dir)
+    check_can_draw()  # before anything is computed
     device = resolve_device(device)
     check_backend_device(backend, device)
     ckpt = load_checkpoint(checkpoint)
@@ -53,6 +63,7 @@ def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = No
     check_out_is_not_data(out_dir, data_dir, ds)
     if note:
         print(note)
+    print(threads_line(threads), flush=True)
     if not 0 <= index < len(ds.test_labels):
         raise DataError(f"--index {index} is out of range: the test split has {len(ds.test_labels)} images")
     sequence = ckpt.get("sequence", "rows")

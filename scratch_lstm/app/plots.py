@@ -1,9 +1,12 @@
-"""Pictures of training and of the gates (matplotlib with the Agg backend; ``pip install -e ".[plot]"``).
+"""Pictures of training and of the gates (matplotlib, a dependency of the package, with the Agg
+backend: no display needed).
 
 Every figure is written through a temporary file and renamed into place, like the other files of
-a run folder. Every number printed on a figure is computed from the data it shows. Titles are
-plain text: a ``$`` is a dollar sign, not the start of a formula, and a name that is not UTF-8
-shows a replacement character where its bad bytes are.
+a run folder. Every number printed on a figure is computed from the data it shows. A figure's
+title, which may name a run folder or a file, is plain text: a ``$`` is a dollar sign, not the
+start of a formula, and a name that is not UTF-8 shows a replacement character where its bad bytes
+are; formulas in axis labels are written as mathtext (``$f_{t+1}$``). Each gate figure carries a
+one-line caption that says what to look for in it.
 """
 
 from __future__ import annotations
@@ -13,27 +16,47 @@ from pathlib import Path
 import torch
 
 from ..gates import GateTrace, saturation
+from .errors import TrainingError
 from .files import atomic_write_bytes
 
 STYLE = {"font.size": 13, "axes.titlesize": 14, "axes.labelsize": 13, "xtick.labelsize": 11,
          "ytick.labelsize": 11, "figure.titlesize": 16}
 DPI = 90
 
-# (field, title, colour map, colour limits; None: symmetric around 0 from the data)
-PANELS = (("i", "input gate i", "viridis", 0, 1), ("f", "forget gate f", "viridis", 0, 1),
-          ("g", "candidate g", "RdBu_r", -1, 1), ("o", "output gate o", "viridis", 0, 1),
-          ("c", "cell c", "RdBu_r", None, None))
+# (field, title, colour map, colour limits (None: symmetric around 0 from the data), colour bar label)
+PANELS = (("i", "input gate i", "viridis", 0, 1, "i (1: g written into c)"),
+          ("f", "forget gate f", "viridis", 0, 1, "f (1: c kept, 0: forgotten)"),
+          ("g", "candidate g", "RdBu_r", -1, 1, "g (the value offered to c)"),
+          ("o", "output gate o", "viridis", 0, 1, "o (1: c shown in h)"),
+          ("c", "cell state c", "RdBu_r", None, None, "c (±{lim:.2g}: largest |c| shown)"))
+
+# One line under each gate figure: what to look for in it
+CAPTIONS = {
+    "gates": "What to look for: the rows where i opens and c changes (do they follow the digit's ink?); "
+             "units whose f stays near 1 (yellow) carry c across many steps; o sets how much of c reaches h.",
+    "trajectory": "What to look for: long jumps (the steps that change h most); "
+                  "the top layer's last point (square) is what the classifier reads.",
+    "change": "What to look for: how far training moved each gate from the fresh model's values (the row "
+              "above) towards the shaded limits, where a gate is fully closed or open.",
+}
 
 
 def _pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise ImportError('plots need matplotlib: pip install -e ".[plot]"') from None
+        raise TrainingError("the figures need matplotlib, which scratch-lstm depends on but is not "
+                            "installed here: pip install matplotlib (or install scratch-lstm again)") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def check_can_draw() -> None:
+    """Refuse (:class:`TrainingError`), before a command computes anything, to run where its
+    figures cannot be drawn: an environment that lost matplotlib."""
+    _pyplot()
 
 
 def plain_text(text: str) -> str:
@@ -60,6 +83,13 @@ def _forward_records(traces):
     return [r for r in traces if r.direction == "forward"]
 
 
+def _caption(fig, which: str, height: float) -> float:
+    """Write :data:`CAPTIONS` ``[which]`` under the figure; returns the share of the figure's
+    ``height`` (inches) it takes, for ``tight_layout(rect=(0, share, 1, 1))``."""
+    fig.text(0.5, 0.008, CAPTIONS[which], ha="center", va="bottom", fontsize=11.5, color="0.25", wrap=True)
+    return 0.42 / height
+
+
 def _units_label(shown: int, H: int) -> str:
     return f"hidden unit (all {H})" if shown == H else f"hidden unit (first {shown} of {H})"
 
@@ -74,7 +104,9 @@ def plot_gates(image: torch.Tensor, traces: list[GateTrace], path: str | Path, t
     others), then one heatmap per gate with time step t down the page and hidden units across.
     Time runs down because that is how the lecture reads a digit (row t is step t), so every panel of
     a row shares one vertical axis and the pen's first row lines up with the gates' response.
-    Only the first ``max_units`` hidden units are drawn; the x labels say how many of H.
+    Only the first ``max_units`` hidden units are drawn; the x labels say how many of H. Each
+    colour bar says what its colours mean (the cell's: the scale it was drawn to, its largest
+    ``|c|`` shown); a caption under the figure says what to look for (:data:`CAPTIONS`).
     """
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
@@ -83,9 +115,10 @@ def plot_gates(image: torch.Tensor, traces: list[GateTrace], path: str | Path, t
     T, H = records[0].i[batch_index].shape  # (T, H)
     shown = min(max_units, H)
     rows_are_steps = image.shape[0] == T  # the lecture's view: one image row per step
+    height = 3.9 * len(records) + 1.2
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(len(records), 1 + len(PANELS), squeeze=False,
-                                 figsize=(3.4 * (1 + len(PANELS)), 3.9 * len(records) + 0.8))
+                                 figsize=(3.4 * (1 + len(PANELS)), height))
         for row, rec in enumerate(records):
             ax = axes[row, 0]
             if row == 0:
@@ -104,23 +137,22 @@ def plot_gates(image: torch.Tensor, traces: list[GateTrace], path: str | Path, t
                 reads = f"h of layer {below.layer}" + (" (forward)" if len(traces) > len(records) else "")
                 ax.set(title=f"input: {reads}", ylabel="time step t",
                        xlabel=_units_label(values.shape[1], h_below.shape[-1]))
-                fig.colorbar(im, ax=ax, fraction=0.046)
+                fig.colorbar(im, ax=ax, fraction=0.046).set_label("h (-1 to 1)", fontsize=11)
             ax.yaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
-            for col, (name, label, cmap, vmin, vmax) in enumerate(PANELS, start=1):
+            for col, (name, label, cmap, vmin, vmax, bar_label) in enumerate(PANELS, start=1):
                 ax = axes[row, col]
                 values = rec[name][batch_index].detach().cpu()[:, :shown].numpy()  # (T, shown)
                 if vmin is None:  # the cell is unbounded: scale to its largest |value| shown
                     lim = float(abs(values).max()) or 1.0
                     vmin, vmax = -lim, lim
-                    drawn = "units drawn" if shown < H else "all units"
-                    label = f"{label} (|{name}| ≤ {lim:.2g}, {drawn})"  # the scale of what is drawn
+                    bar_label = bar_label.format(lim=lim)
                 im = ax.imshow(values, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax,
                                interpolation="nearest")
                 ax.set(title=f"layer {rec.layer}: {label}", xlabel=_units_label(shown, H))
                 ax.yaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
-                fig.colorbar(im, ax=ax, fraction=0.046)
+                fig.colorbar(im, ax=ax, fraction=0.046).set_label(bar_label, fontsize=11)
         _suptitle(fig, title)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, _caption(fig, "gates", height), 1, 1))
         return _save(fig, path)
 
 
@@ -131,12 +163,13 @@ def plot_hidden_trajectory(traces: list[GateTrace], path: str | Path, batch_inde
     The ``(T, H)`` matrix of ``h_t`` is centred over time and decomposed (SVD); each axis is
     labelled with the share of ``h``'s variance over time that it explains. Colour is the time
     step; the first step (t=0) and the last are marked and labelled. ``title`` says whose model it
-    is (e.g. trained or fresh).
+    is (e.g. trained or fresh); a caption under the figure says what to look for (:data:`CAPTIONS`).
     """
     plt = _pyplot()
     records = _forward_records(traces)
+    height = 5.8
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(records), figsize=(6 * len(records), 5.4), squeeze=False)
+        fig, axes = plt.subplots(1, len(records), figsize=(max(6 * len(records), 10.5), height), squeeze=False)
         for ax, rec in zip(axes[0], records):
             h = rec.h[batch_index].detach().double().cpu()  # (T, H)
             centred = h - h.mean(0)
@@ -167,7 +200,7 @@ def plot_hidden_trajectory(traces: list[GateTrace], path: str | Path, batch_inde
             ax.grid(alpha=0.3)
             fig.colorbar(sc, ax=ax, label="time step t")
         _suptitle(fig, title)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, _caption(fig, "trajectory", height), 1, 1))
         return _save(fig, path)
 
 
@@ -181,15 +214,16 @@ def plot_gate_change(before: list[GateTrace], after: list[GateTrace], path: str 
     step, unit and sample) in each of 40 bins. Each row has its own y scale: a fresh model's gates
     sit in a narrow band around 0.5 whose peak would flatten a trained histogram on a shared
     scale. Shaded bands are the saturated zones, within ``eps`` of a limit; each panel's title
-    gives the shares there, from :func:`scratch_lstm.saturation` with the same ``eps``.
+    gives the shares there, from :func:`scratch_lstm.saturation` with the same ``eps``. A caption
+    under the figure says what to look for (:data:`CAPTIONS`).
     """
     plt = _pyplot()
     recs_b, recs_a = _forward_records(before), _forward_records(after)
     sat_b, sat_a = saturation(before, eps), saturation(after, eps)
     gates = (("i", "input gate i"), ("f", "forget gate f"), ("g", "candidate g"), ("o", "output gate o"))
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(2 * len(recs_a), 4, figsize=(17, 2.9 * 2 * len(recs_a) + 0.9),
-                                 squeeze=False, sharex="col")
+        height = 2.9 * 2 * len(recs_a) + 1.3
+        fig, axes = plt.subplots(2 * len(recs_a), 4, figsize=(17, height), squeeze=False, sharex="col")
         rows = []  # (record, its saturation, label, colour): per layer, fresh above trained
         for rb, ra in zip(recs_b, recs_a):
             rows += [(rb, sat_b, labels[0], "0.45"), (ra, sat_a, labels[1], "tab:blue")]
@@ -215,7 +249,7 @@ def plot_gate_change(before: list[GateTrace], after: list[GateTrace], path: str 
                     ax.set_xlabel("g (tanh, -1 to 1)" if gate == "g" else f"{gate} (sigmoid, 0 to 1)")
                 ax.grid(alpha=0.3, axis="y")
         _suptitle(fig, title)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, _caption(fig, "change", height), 1, 1))
         return _save(fig, path)
 
 
@@ -240,7 +274,7 @@ def plot_curves(history: list[dict], path: str | Path, title: str = "") -> Path:
         ax2.plot(epochs, [100 * m["test_acc"] for m in history], "o-", label="test (end of epoch)")
         ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
         for ax in (ax1, ax2):
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # 1 epoch: one tick
             if epochs:
                 ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
             ax.legend()
@@ -275,12 +309,13 @@ def plot_gradient_flow(flows: dict, path: str | Path, title: str = "", layer: in
 
     ``flows`` maps a label to a :class:`scratch_lstm.GradientFlow`; the panels show layer
     ``layer``'s ``‖dL/dc_t‖``, ``‖dL/dh_t‖`` and the mean forget-gate product
-    ``f_{t+1} ⊙ ... ⊙ f_{T-1}`` over the time steps t. Values below float64's range (0) are left out.
+    ``f_{t+1} ⊙ ... ⊙ f_{T-1}`` over the time steps t, each axis labelled in mathtext (set as
+    formulas). Values below float64's range (0) are left out.
     """
     plt = _pyplot()
-    panels = (("dc", "‖dL/dc_t‖", "gradient reaching the cell state c_t"),
-              ("dh", "‖dL/dh_t‖", "gradient reaching the hidden state h_t"),
-              ("f", "mean of f_{t+1} ⊙ ⋯ ⊙ f_{T-1}", "forget-gate product from t+1 to the end"))
+    panels = (("dc", r"$\Vert\partial L / \partial c_t\Vert$", "gradient reaching the cell state $c_t$"),
+              ("dh", r"$\Vert\partial L / \partial h_t\Vert$", "gradient reaching the hidden state $h_t$"),
+              ("f", r"mean of $f_{t+1} \odot \cdots \odot f_{T-1}$", "forget-gate product from $t+1$ to the end"))
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
         for ax, (key, ylabel, subtitle) in zip(axes, panels):
@@ -300,5 +335,5 @@ def plot_gradient_flow(flows: dict, path: str | Path, title: str = "", layer: in
         return _save(fig, path)
 
 
-__all__ = ["plain_text", "plot_curves", "plot_gate_change", "plot_gates", "plot_gradient_flow",
+__all__ = ["check_can_draw", "plain_text", "plot_curves", "plot_gate_change", "plot_gates", "plot_gradient_flow",
            "plot_hidden_trajectory"]

@@ -38,6 +38,12 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def free_flags() -> list[str]:
+    """The flags a ``--resume`` may give with other values than the run's: :data:`RESUME_FREE`,
+    less the invocation's own (``--out``, ``--resume``)."""
+    return [_flag(name) for name in RESUME_FREE if name not in _NEVER_TAKEN]
+
+
 def _show(value) -> str:
     return "not set" if value is None else str(value)
 
@@ -91,7 +97,8 @@ def settings_from_run(cfg: TrainConfig, saved: dict, given, path: Path) -> Train
     changed = _changed(cfg, saved, given)
     if changed:
         raise TrainingError(f"--resume: {path} was trained with other settings: {'; '.join(changed)}. "
-                            "Resume with the checkpoint's values (only --epochs may change)")
+                            f"Resume with the checkpoint's values (only {', '.join(free_flags())} may "
+                            "differ)")
     return _take(cfg, saved, given)
 
 

@@ -2,7 +2,7 @@
 
 A run folder (``--out``; without it a new ``runs/exp1``, ``runs/exp2``, ...) holds
 ``config.json``, ``last.pt`` and ``best.pt`` (:mod:`~scratch_lstm.app.checkpoints`),
-``metrics.jsonl`` (one strict-JSON object per finished epoch), ``curves.png`` (with matplotlib)
+``metrics.jsonl`` (one strict-JSON object per finished epoch), ``curves.png``
 and ``summary.json``. The rules that keep it consistent:
 
 - Everything (flags, data, the folder, a resumed checkpoint) is checked before anything is
@@ -144,18 +144,14 @@ def write_metrics(out: Path, history: list[dict]) -> None:
     atomic_write_bytes(out / "metrics.jsonl", lambda fh: fh.write(metrics_text(history).encode()))
 
 
-def write_curves(out: Path, history: list[dict], cfg: TrainConfig | dict, dataset: str) -> bool:
+def write_curves(out: Path, history: list[dict], cfg: TrainConfig | dict, dataset: str) -> Path:
     """Draw ``curves.png`` of ``history`` (:func:`scratch_lstm.app.plots.plot_curves`), titled
     with the run's settings ``cfg`` (a config or its dict) and the data it trains on, as plain
-    text (a ``$`` in the folder's name is a dollar sign); False without matplotlib."""
+    text (a ``$`` in the folder's name is a dollar sign); returns its path."""
     c = cfg if isinstance(cfg, dict) else vars(cfg)
     title = (f"{plain_text(str(out))}: {dataset} ({c['sequence']}), {c['backend']} backend, LSTM "
              f"{c['hidden_size']} x {c['num_layers']} layers, lr {c['lr']:g} {c['schedule']}")
-    try:
-        plot_curves(history, out / "curves.png", title=title)
-    except ImportError:  # matplotlib is not installed: the run goes on without the figure
-        return False
-    return True
+    return plot_curves(history, out / "curves.png", title=title)
 
 
 def draw_curves(out: Path, history: list[dict], cfg: TrainConfig | dict, dataset: str, log) -> None:

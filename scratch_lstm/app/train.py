@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from ..classifier import LSTMClassifier
 from ..precision import set_fp32_precision
 from .checkpoints import check_checkpoint, load_checkpoint, make_checkpoint, state_is_finite
-from .config import TrainConfig, check_backend_device, check_threads, resolve_device
+from .config import TrainConfig, check_backend_device, resolve_device, threads_line, use_threads
 from .cuda_graphs import CUDAGraphStep
 from .data import Batches, Dataset, load_dataset, pixel_permutation
 from .errors import Interrupted, OutputError, TrainingError, caused_by_interrupt, one_line
@@ -191,14 +191,14 @@ def prepare(cfg: TrainConfig, log, given=None) -> Run:
         cfg = restart_settings(cfg, out, given, log)
     cfg.validate()
     cfg = cfg.with_init_defaults()  # the init's values as the run records them
-    check_threads(cfg.threads)
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
+    use_threads(cfg.threads)  # train() puts torch's count back at the end
     device = resolve_device(cfg.device)
     check_backend_device(cfg.backend, device)
     set_fp32_precision(cfg.precision)  # for the whole process: cuBLAS, cuDNN and the triton kernels
     ds = load_dataset(cfg.dataset, cfg.data_dir, cfg.download)
     log(_dataset_line(cfg, ds))
+    from_run = cfg.threads is not None and given is not None and "threads" not in given  # a --resume's
+    log(threads_line(cfg.threads, f"--threads {cfg.threads}, the run's setting" if from_run else None))
     check_out_is_not_data(out, cfg.data_dir, ds)
     if ckpt is not None:
         check_resume(cfg, ckpt, ds, out, log)
