@@ -1129,8 +1129,9 @@ function setupDrawing() {
   });
 }
 
+/** Read a drawing: kept in 16 grey levels, as the hash carries it, so a link shows the same numbers. */
 function useDrawing(pixels) {
-  drawn = pixels;
+  drawn = pixels.map((v) => (v >> 4) * 17);
   setDigit("drawn");
 }
 
