@@ -95,11 +95,13 @@ def check_out_file(path: Path, flag: str = "--out") -> None:
     check_out_folder(path.parent if str(path.parent) else Path("."), flag)
 
 
-def explore(checkpoint: str | Path | None = None, digits: list[int] | None = None, *,
+def explore(checkpoint: str | Path | dict | None = None, digits: list[int] | None = None, *,
             dataset: str | None = None, data_dir: str | None = None, download: bool = False,
             threads: int | None = None) -> ExplorerPage:
-    """Make the gate explorer page for a checkpoint (``None``: the built-in model, a 2 x 64 LSTM
-    trained on the embedded sample, see ``docs/explorer.md``).
+    """Make the gate explorer page for a checkpoint: a file, a checkpoint dict as
+    :func:`~scratch_lstm.app.checkpoints.load_checkpoint` returns it (at least ``model`` and
+    ``model_config``; ``config``, ``sequence`` and ``dataset`` as a run writes them), or ``None``
+    for the built-in model (a 2 x 64 LSTM trained on the embedded sample: ``docs/explorer.md``).
 
     ``digits`` are indices into the test split (default: the first image of each class, 0 to 9).
     The test split is the one the checkpoint was trained on unless ``dataset`` says otherwise;
@@ -121,6 +123,8 @@ def explore(checkpoint: str | Path | None = None, digits: list[int] | None = Non
 def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
     if checkpoint is None:
         ckpt, name = sample_checkpoint(), "the built-in model"
+    elif isinstance(checkpoint, dict):
+        ckpt, name = checkpoint, "a checkpoint given in Python"
     else:
         ckpt, name = load_checkpoint(checkpoint), Path(checkpoint).name
     trained = model_from_checkpoint(ckpt, backend="scratch").eval()
