@@ -248,6 +248,13 @@ function niceBound(values) {
   return Math.ceil(max / step) * step;
 }
 
+/** niceBound of the 99th percentile of |values|: a few large cells do not wash out the rest (they take the
+ *  end colours). */
+function robustBound(values) {
+  const sorted = Float64Array.from(values, Math.abs).sort();
+  return niceBound([sorted[Math.floor(0.99 * (sorted.length - 1))]]);
+}
+
 /** A canvas's drawing context at the screen's pixel density, sized w x h in CSS pixels. */
 function crisp(canvas, w, h) {
   const ratio = window.devicePixelRatio || 1;
@@ -619,7 +626,7 @@ function drawOverview() {
   const box = $("heatmaps");
   box.innerHTML = "";
   const L = runs[m].run.layers[k];
-  const cmax = niceBound(L.c);
+  const cmax = robustBound(L.c);
   for (const q of QUANTITIES) {
     const scale = scaleOf(q, cmax);
     const wrap = el("div", { class: "hm" });
@@ -676,7 +683,9 @@ function legend(scale, width) {
   }
   ctx.putImageData(img, 0, 0);
   const mid = (scale.lo + scale.hi) / 2;
-  box.append(el("span", {}, fmt(scale.lo, 1)), cv, el("span", {}, `${fmt(scale.hi, 1)} (mid ${fmt(mid, 1)})`));
+  const beyond = scale.lo < -1 ? ", beyond: the end colours" : "";
+  box.append(el("span", {}, fmt(scale.lo, scale.lo < -1 ? 2 : 1)), cv,
+    el("span", {}, `${fmt(scale.hi, scale.hi > 1 ? 2 : 1)} (mid ${fmt(mid, 1)}${beyond})`));
   return box;
 }
 
