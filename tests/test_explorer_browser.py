@@ -384,6 +384,30 @@ def test_every_control_changes_what_is_shown(browser, small):
     assert problems(browser) == []
 
 
+def test_a_digit_drawn_with_the_pointer_is_read_step_by_step(browser, small):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, small.path)
+    state = lambda: browser.execute_script("return window.explorer.state()")  # noqa: E731
+    browser.find_element(By.ID, "draw-open").click()
+    canvas = browser.find_element(By.ID, "draw")
+    (ActionChains(browser).move_to_element_with_offset(canvas, -60, -80).click_and_hold()  # a 7: the bar, the stem
+     .move_by_offset(60, 0).move_by_offset(60, 0).move_by_offset(-30, 80).move_by_offset(-30, 80).release().perform())
+    browser.find_element(By.ID, "draw-use").click()
+    assert state()["digit"] == "drawn"
+    assert browser.execute_script("return document.getElementById('draw-dialog').open") is False
+    wait_for(browser, "return window.explorer.state().t >= 2", timeout=10)  # it plays: watch it read
+    browser.find_element(By.ID, "play").click()  # pause
+    paused = state()["t"]
+    time.sleep(0.8)
+    assert state()["t"] == paused
+    assert "At the last step the trained model reads" in browser.execute_script(
+        "return window.explorer.text('prediction')")
+    assert browser.find_elements(By.CSS_SELECTOR, '[data-testid="digit-drawn"]')
+    assert problems(browser) == []
+
+
 def test_the_url_hash_round_trips(browser, small):
     open_page(browser, small.path)
     sample = load_sample().test_images[123].flatten().tolist()

@@ -4,6 +4,7 @@
 // state (digit, step t, layer, unit, clamps: all in the URL hash, so a link names one moment) and draws
 // the panels. Read it top to bottom: constants, state and hash, the runs, colours, then one function
 // per panel, the events, and window.explorer (a small API the tests and the curious use).
+/* global sigmoid, runClassifier, loadNet, sequenceOf, float32s, bytesOf -- from lstm.js, the script before this one */
 "use strict";
 
 // ---- constants -------------------------------------------------------------------------------------
@@ -92,7 +93,7 @@ function saveHash() {
   hashTimer = setTimeout(() => {
     try {
       history.replaceState(null, "", hashOf());
-    } catch (e) { // a page shown where history cannot be written (an iframe's srcdoc): no link, no harm
+    } catch { // a page shown where history cannot be written (an iframe's srcdoc): no link, no harm
     }
   }, 150);
 }
@@ -114,7 +115,7 @@ function unpackPixels(text) {
       pixels[2 * k + 1] = (bytes[k] & 15) * 17;
     }
     return pixels;
-  } catch (e) {
+  } catch {
     return null;
   }
 }
@@ -274,16 +275,18 @@ function drawHeader() {
     permuted: `pixels in a fixed shuffled order (${T} steps of one pixel)` }[M.sequence];
   const acc = M.test_acc === null ? "" : `, ${(100 * M.test_acc).toFixed(2)}% test accuracy`;
   const epochs = M.epoch ? ` after ${M.epoch} epoch${M.epoch === 1 ? "" : "s"}` : "";
-  const gpu = M.fresh_drawn_on_gpu ? " The run drew its start on a GPU; this is the same seed and init drawn on the CPU " +
-    "(the same distribution, other numbers)." : "";
-  $("model-line").innerHTML = `<span class="trained-text">Trained</span>: a ${K}-layer LSTM of ${H} units (${M.input_size} inputs), ` +
-    `reading ${M.dataset} digits as ${what}: ${escapeHtml(M.checkpoint)}${epochs}${acc}. ` +
-    `<span class="fresh-text">Fresh</span>: the same run before training (seed ${M.seed}, init ${escapeHtml(M.init)}).${gpu}`;
+  const gpu = M.fresh_drawn_on_gpu ? " The run drew its start on a GPU; this is the same seed and init drawn on " +
+    "the CPU (the same distribution, other numbers)." : "";
+  $("model-line").innerHTML = `<span class="trained-text">Trained</span>: a ${K}-layer LSTM of ${H} units ` +
+    `(${M.input_size} inputs), reading ${M.dataset} digits as ${what}: ${escapeHtml(M.checkpoint)}${epochs}${acc}. ` +
+    `<span class="fresh-text">Fresh</span>: the same run before training (seed ${M.seed}, ` +
+    `init ${escapeHtml(M.init)}).${gpu}`;
   $("made-line").textContent = `Made by ${D.made.by} on ${D.made.date}. No network: everything is in this file.`;
 }
 
 function escapeHtml(s) {
-  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  const entity = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+  return String(s).replace(/[&<>"']/g, (c) => entity[c]);
 }
 
 // ---- digits: the list, and the digit being read ----------------------------------------------------
@@ -341,8 +344,8 @@ function drawDigit() {
     ctx.strokeStyle = d.positive ? "#0072b2" : "#d55e00";
     ctx.strokeRect((d.pixel % 28) * s + 2.5, Math.floor(d.pixel / 28) * s + 2.5, s - 5, s - 5);
   }
-  const d = state.digit === "drawn" ? "your drawing" : `${D.digits[state.digit].source}, label ${D.digits[state.digit].label}`;
-  $("digit-caption").textContent = d;
+  const d = D.digits[state.digit];
+  $("digit-caption").textContent = state.digit === "drawn" ? "your drawing" : `${d.source}, label ${d.label}`;
 }
 
 /** The pixels read at step t. */
@@ -371,18 +374,21 @@ function buildUnitCards() {
       el("span", { class: "head" }, ""), el("span", { class: "head" }, "over all steps"));
     for (const q of QUANTITIES) {
       g.append(el("span", { class: "gname", id: `gname-${m}-${q}` }, q));
-      const gauge = el("div", { class: "gauge", id: `gauge-${m}-${q}` }, '<div class="zero"></div><div class="fill"></div>');
+      const gauge = el("div", { class: "gauge", id: `gauge-${m}-${q}` },
+        '<div class="zero"></div><div class="fill"></div>');
       g.append(gauge);
       g.append(el("span", { class: "gval", "data-testid": `value-${m}-${q}`, id: `value-${m}-${q}` }, ""));
       const strip = el("div", { class: "strip" });
-      const cv = el("canvas", { width: T, height: 1, id: `strip-${m}-${q}`, "aria-label": `${NAMES[q]} over all steps` });
+      const cv = el("canvas", { width: T, height: 1, id: `strip-${m}-${q}`,
+        "aria-label": `${NAMES[q]} over all steps` });
       cv.addEventListener("mousemove", (e) => stripTip(e, m, q));
       cv.addEventListener("mouseleave", hideTip);
       cv.addEventListener("click", (e) => setT(stepUnder(e, cv)));
       strip.append(cv, el("div", { class: "mark", id: `mark-${m}-${q}` }));
       g.append(strip);
     }
-    col.append(g, el("div", { class: "eqs", id: `eqs-${m}` }));
+    col.append(g, el("p", { class: "unit-note", id: `note-${m}`, "data-testid": `forgetting-${m}` }),
+      el("div", { class: "eqs", id: `eqs-${m}` }));
   }
 }
 
@@ -417,6 +423,21 @@ function drawStrips() {
       $(`gname-${m}-${q}`).innerHTML = `${q} <small>${range}</small>`;
       $(`gname-${m}-${q}`).title = `${NAMES[q]}, on the scale ${range}`;
     }
+  }
+}
+
+/** The unit's forget gate in numbers: its bias, the memory that bias alone gives, and this digit's mean f. */
+function drawForgetting() {
+  const j = state.unit;
+  for (const m of MODELS) {
+    const layer = nets[m].layers[state.layer];
+    const bf = layer.bias_ih[H + j] + layer.bias_hh[H + j]; // b_f = b_if + b_hf
+    let mean = 0;
+    for (let t = 0; t < T; t++) mean += valueAt(m, "f", state.layer, t, j) / T;
+    const steps = (x) => (x < 1e6 ? x.toFixed(1) : "∞");
+    $(`note-${m}`).innerHTML = `Forget bias b<sub>if</sub> + b<sub>hf</sub> = ${fmt(bf)}: alone, f = σ(b<sub>f</sub>) = ` +
+      `${fmt(sigmoid(bf))}, a memory of 1/(1 − f) = ${steps(1 + Math.exp(bf))} steps. Over this digit, mean f = ` +
+      `${fmt(mean)}: ${steps(1 / (1 - mean))} steps.`;
   }
 }
 
@@ -460,7 +481,6 @@ function term(sym, value, testid, opts = {}) {
     `title="what drove this term most">${inner}</button>`;
 }
 const op = (s) => `<span class="op">${s}</span>`;
-const blank = '<span></span>';
 const termKey = (tm) => `${tm.model}-${tm.gate}-${tm.kind}`;
 
 function drawEquations() {
@@ -512,7 +532,8 @@ function drawEquations() {
       op("="), hTerm,
     ].join("")}</div>`);
     const box = $(`eqs-${m}`);
-    const focused = document.activeElement && box.contains(document.activeElement) ? document.activeElement.dataset.key : null;
+    const active = document.activeElement;
+    const focused = active && box.contains(active) ? active.dataset.key : null; // keep a focused term focused
     box.innerHTML = rows.join("");
     if (focused) box.querySelector(`[data-key="${focused}"]`)?.focus();
   }
@@ -578,22 +599,25 @@ function drawDrivers() {
   const topSum = top.reduce((s, d) => s + d.product, 0);
   const big = Math.max(1e-12, ...top.map((d) => Math.abs(d.product)));
   const sym = tm.kind === "x" ? `W<sub>i${tm.gate}</sub>x<sub>t</sub>` : `W<sub>h${tm.gate}</sub>h<sub>t−1</sub>`;
-  const inputName = tm.kind === "x" ? (state.layer === 0 ? "x (normalised pixel)" : `h<sub>t</sub> of layer ${state.layer - 1}`)
-    : "h<sub>t−1</sub>";
+  const below = state.layer === 0 ? "x (normalised pixel)" : `h<sub>t</sub> of layer ${state.layer - 1}`;
+  const inputName = tm.kind === "x" ? below : "h<sub>t−1</sub>";
   const rows = top.map((d) => {
     const w = Math.round((60 * Math.abs(d.product)) / big);
-    const pick = d.unit !== undefined ? ` <button type="button" data-layer="${d.layer}" data-unit="${d.unit}">select</button>` : "";
+    const pick = d.unit === undefined ? ""
+      : ` <button type="button" data-layer="${d.layer}" data-unit="${d.unit}">select</button>`;
     return `<tr><td class="who">${d.who}${pick}</td><td>${fmt(d.input)}</td><td>${fmt(d.weight)}</td>` +
       `<td>${fmt(d.product)}</td><td style="text-align:left"><span class="bar ${d.product >= 0 ? "pos" : "neg"}" ` +
       `style="width:${w}px"></span></td></tr>`;
   }).join("");
   const nothing = tm.kind === "h" && state.t === 0 ? "<p>At t = 0, h<sub>−1</sub> = 0: this term is 0.</p>" : "";
-  box.innerHTML = `<h2>What drove ${sym} = ${fmt(total)} (${tm.model}, layer ${state.layer}, unit ${state.unit}, t = ${state.t})</h2>` +
-    `<p class="caption">The ${top.length} largest of its ${all.length} products w · input. Together they give ${fmt(topSum)}; ` +
-    `the other ${all.length - top.length} give ${fmt(total - topSum)}.${tm.kind === "x" && state.layer === 0
-      ? " The digit outlines them: blue pushes up, orange down." : ""}</p>${nothing}` +
-    `<table><tr><th style="text-align:left">input</th><th>${inputName}</th><th>weight w</th><th>w · input</th><th></th></tr>${rows}</table>` +
-    '<p><button type="button" id="drivers-close">close</button></p>';
+  const outlined = tm.kind === "x" && state.layer === 0 ? " The digit outlines them: blue pushes up, orange down." : "";
+  box.innerHTML =
+    `<h2>What drove ${sym} = ${fmt(total)} ` +
+    `(${tm.model}, layer ${state.layer}, unit ${state.unit}, t = ${state.t})</h2>` +
+    `<p class="caption">The ${top.length} largest of its ${all.length} products w · input. Together they give ` +
+    `${fmt(topSum)}; the other ${all.length - top.length} give ${fmt(total - topSum)}.${outlined}</p>${nothing}` +
+    `<table><tr><th style="text-align:left">input</th><th>${inputName}</th><th>weight w</th><th>w · input</th>` +
+    `<th></th></tr>${rows}</table><p><button type="button" id="drivers-close">close</button></p>`;
   box.hidden = false;
   box.querySelectorAll("button[data-unit]").forEach((b) => b.addEventListener("click", () => {
     state.term = null;
@@ -707,12 +731,15 @@ function drawAnswer() {
   const truth = trueClass();
   const label = state.digit === "drawn" ? "read" : "true";
   const at = t * C;
-  const rows = ['<span></span><span class="hd trained-text">trained</span><span></span><span class="hd fresh-text">fresh</span><span></span>'];
+  const rows = ['<span></span><span class="hd trained-text">trained</span><span></span>' +
+    '<span class="hd fresh-text">fresh</span><span></span>'];
   for (let k = 0; k < C; k++) {
     const [pt, pf] = [runs.trained.run.probs[at + k], runs.fresh.run.probs[at + k]];
     rows.push(`<span class="${k === truth ? "true" : ""}">${k}</span>` +
-      `<span class="bar tr"><i style="width:${100 * pt}%"></i></span><span class="num" data-testid="prob-trained-${k}">${fmt(pt, 3)}</span>` +
-      `<span class="bar fr"><i style="width:${100 * pf}%"></i></span><span class="num" data-testid="prob-fresh-${k}">${fmt(pf, 3)}</span>`);
+      `<span class="bar tr"><i style="width:${100 * pt}%"></i></span>` +
+      `<span class="num" data-testid="prob-trained-${k}">${fmt(pt, 3)}</span>` +
+      `<span class="bar fr"><i style="width:${100 * pf}%"></i></span>` +
+      `<span class="num" data-testid="prob-fresh-${k}">${fmt(pf, 3)}</span>`);
   }
   $("probs").innerHTML = rows.join("");
   const last = (T - 1) * C;
@@ -725,7 +752,8 @@ function drawAnswer() {
     `the <span class="fresh-text">fresh</span> one ${says("fresh", "run")}` +
     (state.digit === "drawn" ? "." : `; the label is ${truth}.`);
   if (state.clamps.length) {
-    text += ` <span class="held">With the clamps held.</span> Without them: trained ${says("trained", "base")}, fresh ${says("fresh", "base")}.`;
+    text += ` <span class="held">With the clamps held.</span> Without them: trained ${says("trained", "base")}, ` +
+      `fresh ${says("fresh", "base")}.`;
   }
   $("prediction").innerHTML = text;
   drawPTrue(truth, label);
@@ -861,9 +889,9 @@ function drawSaturation() {
     };
     cv.addEventListener("mousemove", (e) => {
       const d = nearest(e);
-      if (d) showTip(e, `${q}, unit ${d.unit} (${d.model}): < ${D.saturation[0]} at ${fmt(100 * d.below, 0)}% of steps, ` +
+      if (!d) return hideTip();
+      showTip(e, `${q}, unit ${d.unit} (${d.model}): < ${D.saturation[0]} at ${fmt(100 * d.below, 0)}% of steps, ` +
         `> ${D.saturation[1]} at ${fmt(100 * d.above, 0)}%`);
-      else hideTip();
     });
     cv.addEventListener("mouseleave", hideTip);
     cv.addEventListener("click", (e) => {
@@ -880,8 +908,8 @@ function drawSaturation() {
     return `${fmt(100 * s, 0)}%`;
   };
   box.append(el("p", { class: "sat-legend", "data-testid": "saturation-summary" },
-    `<span class="trained-text">● trained</span> <span class="fresh-text">○ fresh</span>, layer ${state.layer}, over this ` +
-    `digit's ${T} steps. Saturated share, trained (fresh): ` +
+    `<span class="trained-text">● trained</span> <span class="fresh-text">○ fresh</span>, layer ${state.layer}, ` +
+    `over this digit's ${T} steps. Saturated share, trained (fresh): ` +
     ["i", "f", "o"].map((q) => `${q} ${mean("trained", q)} (${mean("fresh", q)})`).join(", ") + "."));
 }
 
@@ -933,8 +961,9 @@ function drawGradient() {
   const g = gradients[state.digit];
   const at = (m, kind) => { const v = g[m][kind][k * T + state.t] - (kind === "dc" ? g[m].dc[k * T + T - 1] : 0);
     return Number.isFinite(v) ? `1e${v.toFixed(1)}` : "0 (below float64)"; };
-  note.innerHTML = `At t = ${state.t}: ‖dL/dc<sub>t</sub>‖ is ${at("trained", "dc")} of the last step's in the trained model, ` +
-    `${at("fresh", "dc")} in the fresh one; the forget-gate product is ${at("trained", "forget")} and ${at("fresh", "forget")}.`;
+  note.innerHTML = `At t = ${state.t}: ‖dL/dc<sub>t</sub>‖ is ${at("trained", "dc")} of the last step's in the ` +
+    `trained model, ${at("fresh", "dc")} in the fresh one; the forget-gate product is ${at("trained", "forget")} ` +
+    `and ${at("fresh", "forget")}.`;
 }
 
 // ---- clamps --------------------------------------------------------------------------------------------
@@ -952,14 +981,15 @@ function drawClamps() {
     li.append(x);
     list.append(li);
   });
-  if (!state.clamps.length) list.append(el("li", { class: "none", style: "border:0;color:#5b6470" }, "no gate is held"));
+  if (!state.clamps.length) list.append(el("li", { class: "none" }, "no gate is held"));
 }
 
 function addClampFromForm() {
   const gate = $("clamp-gate").value;
   const value = gate === "h" ? 0 : Number($("clamp-value").value);
   const scope = $("clamp-scope").value;
-  const cl = { gate, value, layer: scope === "all" ? null : state.layer, units: scope === "unit" ? [state.unit] : null };
+  const layer = scope === "all" ? null : state.layer;
+  const cl = { gate, value, layer, units: scope === "unit" ? [state.unit] : null };
   setClamps([...state.clamps.filter((c) => clampText(c) !== clampText(cl)), cl]);
 }
 
@@ -998,6 +1028,7 @@ function drawUnit() {
   $("unit").value = String(state.unit);
   $("unit-caption").textContent = `of 0…${H - 1} in layer ${state.layer}`;
   drawStrips();
+  drawForgetting();
   drawSaturation();
   drawStep();
 }
@@ -1067,7 +1098,8 @@ function mnistPixels(canvas) {
   let [x0, y0, x1, y1] = [W, Hc, -1, -1];
   for (let y = 0; y < Hc; y++) {
     for (let x = 0; x < W; x++) {
-      if (ink[4 * (y * W + x)] > 20) [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
+      if (ink[4 * (y * W + x)] <= 20) continue;
+      [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
     }
   }
   if (x1 < 0) return null;
@@ -1230,8 +1262,9 @@ function selfCheck() {
       return;
     }
     window.explorer.check = { maxDiff: worst, digits: D.digits.length };
-    $("check-line").textContent = `Check: this page's forward gives PyTorch's logits for all ${D.digits.length} embedded ` +
-      `digit${D.digits.length === 1 ? "" : "s"}, trained and fresh, to ${worst.toExponential(1)} (the largest difference).`;
+    const n = D.digits.length;
+    $("check-line").textContent = `Check: this page's forward gives PyTorch's logits for all ${n} embedded ` +
+      `digit${n === 1 ? "" : "s"}, trained and fresh, to ${worst.toExponential(1)} (the largest difference).`;
   };
   setTimeout(next, 200);
 }

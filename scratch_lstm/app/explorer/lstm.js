@@ -9,6 +9,7 @@
 //
 // A clamp holds a gate at a value after the gate is computed, so c_t and h_t follow from the held value
 // (what scratch_lstm.GateClamp means); a clamp of h holds the unit's output h_t.
+/* exported sigmoid, runClassifier, loadNet, sequenceOf, float32s, bytesOf -- what explorer.js uses */
 "use strict";
 
 const sigmoid = (z) => 1 / (1 + Math.exp(-z));
