@@ -30,7 +30,5 @@ def explore_command(args) -> None:
     for note in page.notes:
         print(note)
     page.save(out)
-    shown = ", ".join(f"{label}" for label, _ in page.digits)
-    print(f"wrote {out} ({megabytes(page.size)}): {len(page.digits)} test digit(s) (labels {shown}) of "
-          f"{page.digits[0][1].split(' test image')[0] if page.digits else 'no dataset'}; open it in a browser "
-          f"(it needs no network): {out.resolve().as_uri()}")
+    print(f"wrote {out} ({megabytes(page.size)}): {page.summary}")
+    print(f"open it in a browser (it needs no network): {out.resolve().as_uri()}")

@@ -52,11 +52,13 @@ SATURATION = (0.1, 0.9)  # a gate below the first or above the second counts as 
 
 @dataclass
 class ExplorerPage:
-    """A generated explorer page: ``html`` (the whole self-contained file), ``notes`` (what the
-    command prints besides, e.g. which test split was used) and ``digits`` (``(label, source)``
-    of each embedded digit). :meth:`save` writes it; in a notebook it shows inline."""
+    """A generated explorer page: ``html`` (the whole self-contained file), ``summary`` (what it
+    shows, in a line), ``notes`` (what the command prints besides, e.g. which test split was used)
+    and ``digits`` (``(label, source)`` of each embedded digit). :meth:`save` writes it; in a
+    notebook it shows inline."""
 
     html: str
+    summary: str = ""
     notes: list[str] = field(default_factory=list)
     digits: list[tuple[int, str]] = field(default_factory=list)
 
@@ -165,7 +167,10 @@ def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
                  "date": datetime.date.today().isoformat()},
     }
     notes = [note] if note else []
-    return ExplorerPage(render(data), notes, [(d["label"], d["source"]) for d in shown])
+    labels = " ".join(str(d["label"]) for d in shown)
+    summary = (f"{name} ({trained.rnn.num_layers} x {trained.hidden_size} LSTM, {sequence}) and its fresh start "
+               f"on {len(shown)} {ds.name} test image{'s' if len(shown) != 1 else ''} (labels {labels})")
+    return ExplorerPage(render(data), summary, notes, [(d["label"], d["source"]) for d in shown])
 
 
 def _describe(ckpt: dict, name: str, model: LSTMClassifier, sequence: str, perm, stats) -> dict:
