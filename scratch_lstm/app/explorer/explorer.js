@@ -256,6 +256,12 @@ function robustBound(values) {
   return niceBound([sorted[Math.floor(0.99 * (sorted.length - 1))]]);
 }
 
+/** The width inside an element's padding, in CSS pixels. */
+function contentWidth(e) {
+  const style = getComputedStyle(e);
+  return e.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+}
+
 /** A canvas's drawing context at the screen's pixel density, sized w x h in CSS pixels. */
 function crisp(canvas, w, h) {
   const ratio = window.devicePixelRatio || 1;
@@ -761,7 +767,7 @@ function drawAnswer() {
 
 function drawPTrue(truth, label) {
   const cv = $("ptrue");
-  const W = cv.parentElement.clientWidth - 4 || 270;
+  const W = contentWidth(cv.parentElement) || 270;
   const Hc = 120;
   const ctx = crisp(cv, W, Hc);
   const pad = { l: 30, r: 8, t: 16, b: 18 };
@@ -919,7 +925,7 @@ let gradients = null; // per embedded digit and model: {dc, forget}: Float32Arra
 
 function drawGradient() {
   const cv = $("gradient");
-  const W = Math.max(300, cv.parentElement.clientWidth - 4);
+  const W = Math.max(200, contentWidth(cv.parentElement));
   const Hc = 200;
   const ctx = crisp(cv, W, Hc);
   ctx.clearRect(0, 0, W, Hc);
