@@ -446,15 +446,19 @@ def test_a_drawn_digit_is_read_as_pytorch_reads_it(browser, small):
     assert problems(browser) == []
 
 
-def test_a_screenshot_is_not_blank(browser, small, tmp_path_factory):
+def test_a_screenshot_is_not_blank(browser, small, tmp_path_factory, record_property):
     import matplotlib.image
 
     open_page(browser, small.path, "#digit=3&t=17&layer=0&unit=12&clamps=f0_0_12")
-    shot = tmp_path_factory.mktemp("screenshots") / "explorer.png"
+    folder = tmp_path_factory.mktemp("screenshots")
+    shot = folder / "explorer.png"
     browser.save_screenshot(str(shot))
     pixels = matplotlib.image.imread(str(shot))[..., :3]
     assert pixels.shape[1] >= 1400 and pixels.std() > 0.1  # not one colour: text, digit, heatmaps
-    print(f"screenshot for a person to look at: {shot}; page size {small.path.stat().st_size:,} bytes")
+    size = small.path.stat().st_size
+    (folder / "explorer.txt").write_text(f"{small.path.name}: {size:,} bytes; screenshot explorer.png\n")
+    record_property("page_bytes", size)
+    print(f"screenshot for a person to look at: {shot}; page size {size:,} bytes")
 
 
 def test_the_page_shown_inline_in_a_notebook_runs(browser, small, tmp_path):

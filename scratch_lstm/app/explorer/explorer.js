@@ -284,7 +284,8 @@ function drawHeader() {
   const gpu = M.fresh_drawn_on_gpu ? " The run drew its start on a GPU; this is the same seed and init drawn on " +
     "the CPU (the same distribution, other numbers)." : "";
   $("model-line").innerHTML = `<span class="trained-text">Trained</span>: a ${K}-layer LSTM of ${H} units ` +
-    `(${M.input_size} inputs), reading ${M.dataset} digits as ${what}: ${escapeHtml(M.checkpoint)}${epochs}${acc}. ` +
+    `(${M.input_size} inputs), reading ${M.dataset} ${M.dataset === "fashion-mnist" ? "images" : "digits"} ` +
+    `as ${what}: ${escapeHtml(M.checkpoint)}${epochs}${acc}. ` +
     `<span class="fresh-text">Fresh</span>: the same run before training (seed ${M.seed}, ` +
     `init ${escapeHtml(M.init)}).${gpu}`;
   $("made-line").textContent = `Made by ${D.made.by} on ${D.made.date}. No network: everything is in this file.`;
