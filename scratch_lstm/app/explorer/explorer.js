@@ -279,8 +279,9 @@ function crisp(canvas, w, h) {
 function drawHeader() {
   const what = { rows: `rows (${T} steps of ${M.input_size} pixels)`, pixels: `pixels (${T} steps of one pixel)`,
     permuted: `pixels in a fixed shuffled order (${T} steps of one pixel)` }[M.sequence];
+  const on = M.trained_on ? ` on ${M.trained_on}` : "";
   const acc = M.test_acc === null ? "" : `, ${(100 * M.test_acc).toFixed(2)}% test accuracy`;
-  const epochs = M.epoch ? ` after ${M.epoch} epoch${M.epoch === 1 ? "" : "s"}` : "";
+  const epochs = M.epoch ? ` after ${M.epoch} epoch${M.epoch === 1 ? "" : "s"}${on}` : on;
   const gpu = M.fresh_drawn_on_gpu ? " The run drew its start on a GPU; this is the same seed and init drawn on " +
     "the CPU (the same distribution, other numbers)." : "";
   $("model-line").innerHTML = `<span class="trained-text">Trained</span>: a ${K}-layer LSTM of ${H} units ` +

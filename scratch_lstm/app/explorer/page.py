@@ -154,12 +154,13 @@ def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
         grads = {}
         for model_name, model in models.items():
             flow = gradient_flow(model, x[n : n + 1], labels[n : n + 1])
-            grads[model_name] = {"dc": _b64(_log10(flow.dc)), "forget": _b64(flow.log10_forget_product)}
+            grads[model_name] = {"dc": _b64(torch.log10(flow.dc)),  # -inf where a norm underflowed float64
+                                 "forget": _b64(flow.log10_forget_product)}
         shown.append({"label": label, "index": index, "source": f"{ds.name} test image {index}",
                       "pixels": _b64(images[n].numpy(), "u1"),
                       "logits": {m: logits[m][n].tolist() for m in models}, "gradient": grads})
     data = {
-        "model": _describe(ckpt, name, trained, sequence, perm, ds.stats),
+        "model": _describe(ckpt, name, trained, sequence, perm, ds),
         "weights": {m: _weights(model) for m, model in models.items()},
         "digits": shown,
         "saturation": SATURATION,
@@ -167,13 +168,13 @@ def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
                  "date": datetime.date.today().isoformat()},
     }
     notes = [note] if note else []
-    labels = " ".join(str(d["label"]) for d in shown)
+    label_text = " ".join(str(d["label"]) for d in shown)
     summary = (f"{name} ({trained.rnn.num_layers} x {trained.hidden_size} LSTM, {sequence}) and its fresh start "
-               f"on {len(shown)} {ds.name} test image{'s' if len(shown) != 1 else ''} (labels {labels})")
+               f"on {len(shown)} {ds.name} test image{'s' if len(shown) != 1 else ''} (labels {label_text})")
     return ExplorerPage(render(data), summary, notes, [(d["label"], d["source"]) for d in shown])
 
 
-def _describe(ckpt: dict, name: str, model: LSTMClassifier, sequence: str, perm, stats) -> dict:
+def _describe(ckpt: dict, name: str, model: LSTMClassifier, sequence: str, perm, ds) -> dict:
     """What the page says about the model, and what its forward needs besides the weights."""
     config = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
     history = ckpt.get("history") or []
@@ -185,13 +186,13 @@ def _describe(ckpt: dict, name: str, model: LSTMClassifier, sequence: str, perm,
         init += f" (t_max {config.get('chrono_t_max')})"
     steps = 28 if sequence == "rows" else 784
     return {
-        "checkpoint": name, "dataset": ckpt.get("dataset", "mnist"), "epoch": ckpt.get("epoch"),
+        "checkpoint": name, "trained_on": ckpt.get("dataset"), "dataset": ds.name, "epoch": ckpt.get("epoch"),
         "test_acc": accuracy, "seed": config.get("seed", 0), "init": init,
         "fresh_drawn_on_gpu": drawn_on_gpu(ckpt),
         "input_size": model.input_size, "hidden_size": model.hidden_size, "num_layers": model.rnn.num_layers,
         "num_classes": model.num_classes, "sequence": sequence, "steps": steps,
         "permutation": perm.tolist() if perm is not None else None,
-        "mean": stats[0], "std": stats[1],
+        "mean": ds.stats[0], "std": ds.stats[1],
     }
 
 
@@ -209,11 +210,6 @@ def _b64(values, dtype: str = "<f4") -> str:
     if isinstance(values, torch.Tensor):
         values = values.detach().cpu().numpy()
     return base64.b64encode(np.ascontiguousarray(values, dtype=dtype).tobytes()).decode("ascii")
-
-
-def _log10(t: torch.Tensor) -> torch.Tensor:
-    """``log10`` of a float64 tensor of norms (``-inf`` where one underflowed to 0)."""
-    return torch.log10(t.double())
 
 
 def sample_checkpoint() -> dict:
