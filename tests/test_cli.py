@@ -259,7 +259,7 @@ def test_bad_values_from_the_api_are_refused_before_anything_is_created(tmp_path
 def test_every_flag_of_every_subcommand_has_help_and_shows_its_default():
     parser = build_parser()
     assert not parser.allow_abbrev
-    assert set(parser.subparsers) == {"train", "eval", "inspect", "bench", "gates", "gradient-flow"}
+    assert set(parser.subparsers) == {"train", "eval", "inspect", "bench", "gates", "gradient-flow", "explore"}
     for name, sub in parser.subparsers.items():
         assert not sub.allow_abbrev, name
         assert sub.description, name
