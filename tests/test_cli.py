@@ -587,6 +587,7 @@ def test_every_command_that_computes_says_how_many_threads_and_why(tmp_path, cap
         (["bench", "--config", "lecture", "--impl", "fused", "--repeats", "1", "--warmup", "0"], "config "),
         (["gates", "--checkpoint", ckpt, "--out", str(tmp_path / "g")], "mnist-sample test image 0"),
         (["gradient-flow", "--checkpoint", ckpt, "--out", str(tmp_path / "f")], "gradient through time"),
+        (["explore", "--checkpoint", ckpt, "--digits", "0", "--out", str(tmp_path / "e.html")], "wrote "),
     ]
     for threads, expected in (([], default), (["--threads", "1"], given)):
         for argv, before in commands:

@@ -9,7 +9,7 @@ without clamps; every control changes what is shown; the URL hash round-trips; a
 blank (saved under pytest's temporary folder for a person to look at).
 
 ``.ci/run`` installs ``chromium`` and ``chromium-driver``; without them (or without selenium) the
-module skips and says why.
+module skips and says why, except under CI (``CI=true``), where that is a failure.
 """
 
 import base64
@@ -37,10 +37,22 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--dis
 QUANTITIES = ("i", "f", "g", "o", "c", "h")
 SHOWN = 0.5e-4  # the page shows 4 decimals: a shown number is within this of the number it stands for
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
+
+
+def unavailable(reason: str, module_level: bool = False):
+    """Skip, saying why; under CI (``CI=true``), where ``.ci/run`` installs everything, fail instead."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"the browser tests must run in CI: {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=module_level)
+
+
+try:
+    from selenium import webdriver
+except ImportError:
+    unavailable("selenium is not installed (pip install -e '.[test]')", module_level=True)
 if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-    pytest.skip(f"{CHROMIUM} and {CHROMEDRIVER} are needed: apt-get install chromium chromium-driver",
-                allow_module_level=True)
+    unavailable(f"{CHROMIUM} and {CHROMEDRIVER} are needed: apt-get install chromium chromium-driver",
+                module_level=True)
 
 
 # ---- the clamps' meaning, in Python ----------------------------------------------------------------------
@@ -111,7 +123,7 @@ def browser(tmp_path_factory):
     try:
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     except Exception as e:  # a browser that cannot start here (no display libraries, a broken install)
-        pytest.skip(f"headless Chromium did not start: {str(e).splitlines()[0]}")
+        unavailable(f"headless Chromium did not start: {str(e).splitlines()[0]}")
     yield driver
     driver.quit()
 

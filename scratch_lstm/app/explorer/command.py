@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
+from ..config import threads_line, use_threads
 from .page import check_out_file, explore, megabytes
 
 
@@ -25,8 +28,13 @@ def explore_command(args) -> None:
     """Run the command for parsed ``args``: check ``--out``, make the page, write it, say where."""
     out = Path(args.out)
     check_out_file(out)
-    page = explore(args.checkpoint, args.digits, dataset=args.dataset, data_dir=args.data_dir,
-                   download=args.download, threads=args.threads)
+    before = use_threads(args.threads)
+    try:
+        print(threads_line(args.threads), flush=True)
+        page = explore(args.checkpoint, args.digits, dataset=args.dataset, data_dir=args.data_dir,
+                       download=args.download)
+    finally:
+        torch.set_num_threads(before)
     for note in page.notes:
         print(note)
     page.save(out)

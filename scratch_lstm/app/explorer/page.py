@@ -35,7 +35,7 @@ from ... import __version__
 from ...classifier import LSTMClassifier
 from ...gradient_flow import gradient_flow
 from ..checkpoints import load_checkpoint, model_from_checkpoint
-from ..config import check_threads
+from ..config import use_threads
 from ..data import load_dataset, pixel_permutation, sequence_view
 from ..errors import DataError, TrainingError
 from ..evaluate import dataset_to_use
@@ -112,10 +112,7 @@ def explore(checkpoint: str | Path | dict | None = None, digits: list[int] | Non
     the call. Returns an :class:`ExplorerPage`; ``.save(path)`` writes it. Raises
     :class:`TrainingError` or :class:`DataError` for a checkpoint, data or index that cannot be used.
     """
-    check_threads(threads)
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
+    before = use_threads(threads)
     try:
         return _explore(checkpoint, digits, dataset, data_dir, download)
     finally:
