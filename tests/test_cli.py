@@ -259,7 +259,7 @@ def test_bad_values_from_the_api_are_refused_before_anything_is_created(tmp_path
 def test_every_flag_of_every_subcommand_has_help_and_shows_its_default():
     parser = build_parser()
     assert not parser.allow_abbrev
-    assert set(parser.subparsers) == {"train", "eval", "inspect", "bench", "gates", "gradient-flow"}
+    assert set(parser.subparsers) == {"train", "eval", "inspect", "bench", "gates", "gradient-flow", "explore"}
     for name, sub in parser.subparsers.items():
         assert not sub.allow_abbrev, name
         assert sub.description, name
@@ -587,6 +587,7 @@ def test_every_command_that_computes_says_how_many_threads_and_why(tmp_path, cap
         (["bench", "--config", "lecture", "--impl", "fused", "--repeats", "1", "--warmup", "0"], "config "),
         (["gates", "--checkpoint", ckpt, "--out", str(tmp_path / "g")], "mnist-sample test image 0"),
         (["gradient-flow", "--checkpoint", ckpt, "--out", str(tmp_path / "f")], "gradient through time"),
+        (["explore", "--checkpoint", ckpt, "--digits", "0", "--out", str(tmp_path / "e.html")], "wrote "),
     ]
     for threads, expected in (([], default), (["--threads", "1"], given)):
         for argv, before in commands:

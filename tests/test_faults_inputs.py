@@ -175,7 +175,8 @@ def test_every_crafted_field_is_one_error_line_naming_it(craft, message, evaluat
     assert main(["train", "--out", str(out), "--epochs", "2", "--resume"]) == 2
     assert message in one_error(capsys.readouterr().err)
     for command in (["eval", "--checkpoint", str(out / "last.pt")],
-                    ["gates", "--checkpoint", str(out / "last.pt"), "--out", str(tmp_path / "gates")]):
+                    ["gates", "--checkpoint", str(out / "last.pt"), "--out", str(tmp_path / "gates")],
+                    ["explore", "--checkpoint", str(out / "last.pt"), "--out", str(tmp_path / "page.html")]):
         code = main(command)
         if evaluates:  # the optimizer is only read by a resume
             assert code == 0
@@ -291,7 +292,7 @@ def test_a_gzipped_header_beyond_the_machines_memory_is_refused_before_reading(t
 
 @pytest.mark.parametrize("argv", [
     ["train", "--out", ""], ["gates", "--checkpoint", "x.pt", "--out", ""], ["bench", "--json", ""],
-    ["train", "--data-dir", " "],
+    ["train", "--data-dir", " "], ["explore", "--out", ""], ["explore", "--checkpoint", "", "--out", "p.html"],
 ])
 def test_an_empty_path_is_refused_not_taken_as_the_current_folder(argv, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)

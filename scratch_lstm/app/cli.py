@@ -1,4 +1,4 @@
-"""The ``scratch-lstm`` command line: train, eval, inspect, bench, gates, gradient-flow.
+"""The ``scratch-lstm`` command line: train, eval, inspect, bench, gates, gradient-flow, explore.
 
 User mistakes (missing data, bad flags, unreadable checkpoints, unusable folders) end with one
 ``error:`` line (a not-found message adds what to do below it) and exit code 2, never a traceback;
@@ -237,6 +237,21 @@ def _gradient_flow_flags(g: argparse.ArgumentParser) -> None:
     _add_data_flags(g, for_checkpoint=True)
 
 
+def _explore_flags(g: argparse.ArgumentParser) -> None:
+    from .explorer.command import add_arguments
+
+    add_arguments(g)
+    _add_data_flags(g, for_checkpoint=True)
+    add_threads_flag(g)
+
+
+def _cmd_explore(args) -> int:
+    from .explorer.command import explore_command
+
+    explore_command(args)
+    return 0
+
+
 # name: (one-line help, description or None, the command's flags, what it runs)
 COMMANDS = {
     "train": ("train the classifier on sequence-MNIST",
@@ -256,6 +271,10 @@ COMMANDS = {
                       "models (one per --init) or of checkpoints, on a batch of test images; write a "
                       "figure (log scale over t) and the numbers.", _gradient_flow_flags,
                       _cmd_gradient_flow),
+    "explore": ("the gate explorer: one offline HTML page to step through a digit gate by gate",
+                "Write one self-contained HTML page (no network, no server) in which a learner steps "
+                "through test digits, reads every gate equation with its numbers, compares the "
+                "trained model with its run's fresh start, and clamps gates.", _explore_flags, _cmd_explore),
 }
 
 

@@ -25,6 +25,26 @@ def _rounded(t: torch.Tensor) -> list:
     return [[round(v, 5) for v in row] for row in t.tolist()]
 
 
+def fresh_model(ckpt: dict) -> LSTMClassifier:
+    """The checkpoint's run as it started: its classifier drawn again from the run's seed, with
+    its ``--init`` (on the teaching path, on the CPU, in evaluation mode). The global random state
+    is left as it was. A run that drew its weights on a GPU drew them from the GPU's random
+    stream: this is the same seed, init and distribution, not the same numbers
+    (:func:`drawn_on_gpu`)."""
+    config = ckpt.get("config")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.get("seed", 0) if isinstance(config, dict) else 0)
+        fresh = LSTMClassifier(**ckpt["model_config"], dtype=getattr(torch, ckpt.get("dtype", "float32")))
+    init_of_checkpoint(ckpt).apply_init(fresh)  # the run's --init: fresh is where training started
+    return fresh.eval()
+
+
+def drawn_on_gpu(ckpt: dict) -> bool:
+    """Whether the checkpoint's run drew its initial weights on a CUDA GPU (it saved a CUDA random state)."""
+    rng = ckpt.get("rng")
+    return isinstance(rng, dict) and "cuda" in rng
+
+
 def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = None,
                  data_dir: str | None = None, download: bool = False, backend: str = "scratch",
                  device: str = "cpu", threads: int | None = None) -> dict:
@@ -54,10 +74,7 @@ def _gates_report(checkpoint, index, out, dataset, data_dir, download, backend, 
     check_backend_device(backend, device)
     ckpt = load_checkpoint(checkpoint)
     trained = model_from_checkpoint(ckpt, backend="scratch").eval()
-    config = ckpt.get("config")
-    torch.manual_seed(config.get("seed", 0) if isinstance(config, dict) else 0)
-    fresh = LSTMClassifier(**ckpt["model_config"], dtype=trained.lin.weight.dtype).eval()
-    init_of_checkpoint(ckpt).apply_init(fresh)  # the run's --init: fresh is where training started
+    fresh = fresh_model(ckpt)
     dataset, note = dataset_to_use(ckpt, checkpoint, dataset, data_dir, download)
     ds = load_dataset(dataset, data_dir, download, command="gates")
     check_out_is_not_data(out_dir, data_dir, ds)

@@ -1,0 +1,42 @@
+"""``scratch-lstm explore``: its flags, and what it prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..config import threads_line, use_threads
+from .page import check_out_file, explore, megabytes
+
+
+def add_arguments(p) -> None:
+    """The command's flags, except the data and thread flags (the CLI adds those)."""
+    from ..flags import non_negative_int, path
+
+    p.add_argument("--checkpoint", metavar="CKPT", type=path, default=None,
+                   help="the trained checkpoint to explore (last.pt or best.pt); default: the built-in "
+                        "model, a 2 x 64 LSTM trained on the embedded sample (docs/explorer.md)")
+    p.add_argument("--out", required=True, metavar="PAGE.html", type=path,
+                   help="the page to write: one self-contained HTML file (replaced if it exists)")
+    p.add_argument("--digits", nargs="+", type=non_negative_int, metavar="INDEX", default=None,
+                   help="test images to embed, by index into the test split (default: the first "
+                        "image of each class, 0 to 9); the page also reads digits drawn in it")
+
+
+def explore_command(args) -> None:
+    """Run the command for parsed ``args``: check ``--out``, make the page, write it, say where."""
+    out = Path(args.out)
+    check_out_file(out)
+    before = use_threads(args.threads)
+    try:
+        print(threads_line(args.threads), flush=True)
+        page = explore(args.checkpoint, args.digits, dataset=args.dataset, data_dir=args.data_dir,
+                       download=args.download)
+    finally:
+        torch.set_num_threads(before)
+    for note in page.notes:
+        print(note)
+    page.save(out)
+    print(f"wrote {out} ({megabytes(page.size)}): {page.summary}")
+    print(f"open it in a browser (it needs no network): {out.resolve().as_uri()}")

@@ -1,0 +1,243 @@
+"""The gate explorer's page: what it carries, and how it is put together.
+
+The page is one HTML file that works opened from disk, offline. It carries:
+
+- the weights of the trained model and of the same run's fresh (initial) model, float32, base64;
+- the test digits it offers (28x28 ``uint8``, base64), with each digit's label and, per model, the
+  logits PyTorch computes (the page checks its own forward against them) and the gradient through
+  time that :func:`scratch_lstm.gradient_flow` measures (``log10`` of ``‖dL/dc_t‖`` and of the mean
+  forget-gate product, per layer and step, float32);
+- ``lstm.js`` (the LSTM forward: the six equations of :mod:`scratch_lstm.cell`), ``explorer.js``
+  (the views), ``explorer.css``, all inlined into ``explorer.html``.
+
+Every gate and state the page shows comes from its own forward in the browser, computed in float64
+from the float32 weights: it equals PyTorch's float32 forward to about 1e-6 (the tests hold it to
+1e-5) and PyTorch's float64 forward on the same weights to rounding. So the page stays small
+(the weights, not every trace: about 8.8 MB for the lecture's 2 x 256 model) and the learner can
+clamp gates and draw digits, which no precomputed trace could answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ... import __version__
+from ...classifier import LSTMClassifier
+from ...gradient_flow import gradient_flow
+from ..checkpoints import load_checkpoint, model_from_checkpoint
+from ..config import use_threads
+from ..data import load_dataset, pixel_permutation, sequence_view
+from ..errors import DataError, TrainingError
+from ..evaluate import dataset_to_use
+from ..files import atomic_write_bytes
+from ..gates_report import drawn_on_gpu, fresh_model
+from ..runs import check_out_folder
+
+SAMPLE_MODEL = "sample_model.npz"  # the built-in model (scripts/make_explorer_model.py)
+SAMPLE_MODEL_KEYS = ("model_config", "config", "dataset", "data", "sequence", "permutation_seed", "dtype",
+                     "backend", "epoch", "history", "best_test_acc", "best_epoch")  # what it keeps of its run
+ASSETS = ("explorer.html", "explorer.css", "lstm.js", "explorer.js")
+SATURATION = (0.1, 0.9)  # a gate below the first or above the second counts as saturated (closed, open)
+
+
+@dataclass
+class ExplorerPage:
+    """A generated explorer page: ``html`` (the whole self-contained file), ``summary`` (what it
+    shows, in a line), ``notes`` (what the command prints besides, e.g. which test split was used)
+    and ``digits`` (``(label, source)`` of each embedded digit). :meth:`save` writes it; in a
+    notebook it shows inline."""
+
+    html: str
+    summary: str = ""
+    notes: list[str] = field(default_factory=list)
+    digits: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """The page's size in bytes (UTF-8)."""
+        return len(self.html.encode())
+
+    def save(self, path: str | Path) -> Path:
+        """Write the page to ``path`` atomically (a reader sees the old file or the whole new one),
+        creating its folder if needed; returns the path. :class:`TrainingError` for a path that
+        is a folder or lies where nothing can be written."""
+        path = Path(path)
+        check_out_file(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise TrainingError(f"--out {path}: cannot create its folder ({e.strerror or e})") from None
+        data = self.html.encode()
+        atomic_write_bytes(path, lambda fh: fh.write(data))
+        return path
+
+    def _repr_html_(self) -> str:
+        """The page in an ``<iframe srcdoc>``: shown inline by Jupyter (and anything that reads
+        ``_repr_html_``), its scripts and styles kept apart from the notebook's."""
+        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" title="scratch-lstm gate explorer" '
+                'style="width: 100%; height: 900px; border: 1px solid #ddd;"></iframe>')
+
+
+def check_out_file(path: Path, flag: str = "--out") -> None:
+    """Refuse, before anything is computed or written, an output that is a folder or whose folder
+    cannot be created or written (:class:`TrainingError`)."""
+    path = Path(path)
+    if path.is_dir():
+        raise TrainingError(f"{flag} {path} is a folder; give the page's file name, e.g. {path / 'explorer.html'}")
+    check_out_folder(path.parent if str(path.parent) else Path("."), flag)
+
+
+def explore(checkpoint: str | Path | dict | None = None, digits: list[int] | None = None, *,
+            dataset: str | None = None, data_dir: str | None = None, download: bool = False,
+            threads: int | None = None) -> ExplorerPage:
+    """Make the gate explorer page for a checkpoint: a file, a checkpoint dict as
+    :func:`~scratch_lstm.app.checkpoints.load_checkpoint` returns it (at least ``model`` and
+    ``model_config``; ``config``, ``sequence`` and ``dataset`` as a run writes them), or ``None``
+    for the built-in model (a 2 x 64 LSTM trained on the embedded sample: ``docs/explorer.md``).
+
+    ``digits`` are indices into the test split (default: the first image of each class, 0 to 9).
+    The test split is the one the checkpoint was trained on unless ``dataset`` says otherwise;
+    with ``data_dir`` (or ``download``) a checkpoint of the embedded sample reads full MNIST's
+    (:func:`~scratch_lstm.app.evaluate.dataset_to_use`). ``threads`` sets torch's CPU threads for
+    the call. Returns an :class:`ExplorerPage`; ``.save(path)`` writes it. Raises
+    :class:`TrainingError` or :class:`DataError` for a checkpoint, data or index that cannot be used.
+    """
+    before = use_threads(threads)
+    try:
+        return _explore(checkpoint, digits, dataset, data_dir, download)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
+    if checkpoint is None:
+        ckpt, name = sample_checkpoint(), "the built-in model"
+    elif isinstance(checkpoint, dict):
+        ckpt, name = checkpoint, "a checkpoint given in Python"
+    else:
+        ckpt, name = load_checkpoint(checkpoint), Path(checkpoint).name
+    trained = model_from_checkpoint(ckpt, backend="scratch").eval()
+    fresh = fresh_model(ckpt)
+    dataset, note = dataset_to_use(ckpt, name, dataset, data_dir, download)
+    ds = load_dataset(dataset, data_dir, download, command="explore")
+    n_test = len(ds.test_labels)
+    if digits is None:
+        labels = ds.test_labels.tolist()
+        digits = [labels.index(c) for c in range(trained.num_classes) if c in labels]
+    for index in digits:
+        if not 0 <= index < n_test:
+            raise DataError(f"--digits {index} is out of range: the test split of {ds.name} has {n_test} "
+                            f"images (0 to {n_test - 1})")
+    sequence = ckpt.get("sequence", "rows")
+    perm = pixel_permutation(ckpt.get("permutation_seed", 0)) if sequence == "permuted" else None
+    images = ds.test_images[digits]  # (N, 28, 28) uint8
+    labels = ds.test_labels[digits]
+    x = sequence_view(images, sequence, *ds.stats, perm).to(trained.lin.weight.dtype)  # (N, T, Q)
+    models = {"trained": trained, "fresh": fresh}
+    with torch.no_grad():
+        logits = {name: model(x) for name, model in models.items()}  # (N, C): the page checks itself
+    shown = []
+    for n, (index, label) in enumerate(zip(digits, labels.tolist())):
+        grads = {}
+        for model_name, model in models.items():
+            flow = gradient_flow(model, x[n : n + 1], labels[n : n + 1])
+            grads[model_name] = {"dc": _b64(torch.log10(flow.dc)),  # -inf where a norm underflowed float64
+                                 "forget": _b64(flow.log10_forget_product)}
+        shown.append({"label": label, "index": index, "source": f"{ds.name} test image {index}",
+                      "pixels": _b64(images[n].numpy(), "u1"),
+                      "logits": {m: logits[m][n].tolist() for m in models}, "gradient": grads})
+    data = {
+        "model": _describe(ckpt, name, trained, sequence, perm, ds),
+        "weights": {m: _weights(model) for m, model in models.items()},
+        "digits": shown,
+        "saturation": SATURATION,
+        "made": {"by": f"scratch-lstm {__version__} (torch {torch.__version__})",
+                 "date": datetime.date.today().isoformat()},
+    }
+    notes = [note] if note else []
+    label_text = " ".join(str(d["label"]) for d in shown)
+    summary = (f"{name} ({trained.rnn.num_layers} x {trained.hidden_size} LSTM, {sequence}) and its fresh start "
+               f"on {len(shown)} {ds.name} test image{'s' if len(shown) != 1 else ''} (labels {label_text})")
+    return ExplorerPage(render(data), summary, notes, [(d["label"], d["source"]) for d in shown])
+
+
+def _describe(ckpt: dict, name: str, model: LSTMClassifier, sequence: str, perm, ds) -> dict:
+    """What the page says about the model, and what its forward needs besides the weights."""
+    config = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+    history = ckpt.get("history") or []
+    accuracy = next((m["test_acc"] for m in history if m.get("epoch") == ckpt.get("epoch")), None)
+    init = config.get("init", "default")
+    if init == "forget-bias":
+        init += f" (b_f {config.get('forget_bias') or 1.0:g})"
+    elif init == "chrono":
+        init += f" (t_max {config.get('chrono_t_max')})"
+    steps = 28 if sequence == "rows" else 784
+    return {
+        "checkpoint": name, "trained_on": ckpt.get("dataset"), "dataset": ds.name, "epoch": ckpt.get("epoch"),
+        "test_acc": accuracy, "seed": config.get("seed", 0), "init": init,
+        "fresh_drawn_on_gpu": drawn_on_gpu(ckpt),
+        "input_size": model.input_size, "hidden_size": model.hidden_size, "num_layers": model.rnn.num_layers,
+        "num_classes": model.num_classes, "sequence": sequence, "steps": steps,
+        "permutation": perm.tolist() if perm is not None else None,
+        "mean": ds.stats[0], "std": ds.stats[1],
+    }
+
+
+def _weights(model: LSTMClassifier) -> dict:
+    """Every parameter as float32 base64, per layer as the equations name them."""
+    rnn = model.rnn
+    layers = [{name: _b64(getattr(rnn, f"{name}_l{k}").detach().numpy())
+               for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")} for k in range(rnn.num_layers)]
+    return {"layers": layers, "lin_weight": _b64(model.lin.weight.detach().numpy()),
+            "lin_bias": _b64(model.lin.bias.detach().numpy())}
+
+
+def _b64(values, dtype: str = "<f4") -> str:
+    """``values`` (a tensor or array) as little-endian ``dtype`` bytes in base64."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    return base64.b64encode(np.ascontiguousarray(values, dtype=dtype).tobytes()).decode("ascii")
+
+
+def sample_checkpoint() -> dict:
+    """The built-in model as a checkpoint dict (weights and the run's record, no optimizer):
+    ``scripts/make_explorer_model.py`` made it."""
+    with resources.files("scratch_lstm.app.explorer").joinpath(SAMPLE_MODEL).open("rb") as fh:
+        z = np.load(fh)
+        arrays = {k: z[k] for k in z.files}
+    ckpt = json.loads(str(arrays.pop("meta")))
+    ckpt["model"] = {name: torch.from_numpy(a) for name, a in arrays.items()}
+    return ckpt
+
+
+def render(data: dict) -> str:
+    """Put the page together: the template with the styles, the scripts and ``data`` inlined."""
+    folder = resources.files("scratch_lstm.app.explorer")
+    text = {name: folder.joinpath(name).read_text(encoding="utf-8") for name in ASSETS}
+    model = data["model"]
+    title = (f"Gate explorer: {model['num_layers']} x {model['hidden_size']} LSTM reading "
+             f"{model['dataset']} {model['sequence']}")
+    payload = json.dumps(data, allow_nan=False, separators=(",", ":")).replace("</", "<\\/")
+    page = text["explorer.html"]
+    for marker, value in (("{{title}}", html.escape(title)), ("/*{{css}}*/", text["explorer.css"]),
+                          ("/*{{lstm.js}}*/", text["lstm.js"]), ("/*{{explorer.js}}*/", text["explorer.js"]),
+                          ("{{data}}", payload)):
+        if page.count(marker) != 1:
+            raise RuntimeError(f"explorer.html must hold {marker} once")
+        page = page.replace(marker, value)
+    return page
+
+
+def megabytes(n: int) -> str:
+    """A size in MB (10^6 bytes), as the page's size is reported."""
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{math.ceil(n / 1e3)} kB"

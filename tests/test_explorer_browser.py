@@ -1,0 +1,511 @@
+"""The gate explorer in a real browser: headless Chromium from Debian's packages, driven by Selenium.
+
+One browser for the module. The page under test is the built-in model's (2 x 64, small and fast);
+one test makes a pixel-level page (784 steps). What is checked, as the issue lists it: no console
+or page errors after loading and interacting; no request but file:, data: or blob:; the numbers
+shown equal ``trace_gates`` to the digits shown, the shown terms add up and c_t = f c_{t-1} + i g
+holds for them; the page's forward equals PyTorch's to 1e-5 for every embedded digit, with and
+without clamps; every control changes what is shown; the URL hash round-trips; a screenshot is not
+blank (saved under pytest's temporary folder for a person to look at).
+
+``.ci/run`` installs ``chromium`` and ``chromium-driver``; without them (or without selenium) the
+module skips and says why, except under CI (``CI=true``), where that is a failure.
+"""
+
+import base64
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from scratch_lstm import lstm_step, trace_gates
+from scratch_lstm.app.checkpoints import load_checkpoint, model_from_checkpoint
+from scratch_lstm.app.cli import main
+from scratch_lstm.app.data import STATS, load_sample, pixel_permutation, sequence_view
+from scratch_lstm.app.explorer import explore
+from scratch_lstm.app.explorer.page import sample_checkpoint
+from scratch_lstm.app.gates_report import fresh_model
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--window-size=1440,1000"]
+QUANTITIES = ("i", "f", "g", "o", "c", "h")
+SHOWN = 0.5e-4  # the page shows 4 decimals: a shown number is within this of the number it stands for
+
+
+
+def unavailable(reason: str, module_level: bool = False):
+    """Skip, saying why; under CI (``CI=true``), where ``.ci/run`` installs everything, fail instead."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"the browser tests must run in CI: {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=module_level)
+
+
+try:
+    from selenium import webdriver
+except ImportError:
+    unavailable("selenium is not installed (pip install -e '.[test]')", module_level=True)
+if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+    unavailable(f"{CHROMIUM} and {CHROMEDRIVER} are needed: apt-get install chromium chromium-driver",
+                module_level=True)
+
+
+# ---- the clamps' meaning, in Python ----------------------------------------------------------------------
+# A test-local reference of scratch_lstm.GateClamp's semantics (a gate held at its value after it is
+# computed, c_t and h_t following from it; "h" holds the unit's output), built from lstm_step. The public
+# API (scratch_lstm.GateClamp, trace_gates(..., clamps=...)) is being added alongside; at the merge the
+# integrator switches clamped_reference to it.
+
+@dataclass
+class ReferenceClamp:
+    gate: str  # "i", "f", "g", "o" or "h"
+    value: float
+    layer: int | None = None  # None: every layer
+    units: list[int] | None = None  # None: every unit
+
+    def js(self) -> dict:
+        return {"gate": self.gate, "value": self.value, "layer": self.layer, "units": self.units}
+
+
+def clamped_reference(model, x: torch.Tensor, clamps: list[ReferenceClamp]) -> dict:
+    """The classifier on x (1, T, I) with the clamps held: per layer {q: (T, H)} and the logits (T, C)."""
+    rnn, layers = model.rnn, []
+    inputs = x[0]  # (T, I)
+    for k in range(rnn.num_layers):
+        w_ih, w_hh, b_ih, b_hh, _ = rnn.direction_weights(k)
+        H = rnn.hidden_size
+        h, c = torch.zeros(1, H, dtype=x.dtype), torch.zeros(1, H, dtype=x.dtype)
+        record = {q: [] for q in QUANTITIES}
+        for t in range(inputs.size(0)):
+            step = lstm_step(inputs[t : t + 1], h, c, w_ih, w_hh, b_ih, b_hh)  # the gates as computed
+            gates = {q: getattr(step, q).clone() for q in "ifgo"}
+            for cl in clamps:
+                if cl.gate in gates and cl.layer in (None, k):
+                    gates[cl.gate][0, cl.units if cl.units is not None else slice(None)] = cl.value
+            c = gates["f"] * c + gates["i"] * gates["g"]  # c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t, from the held gates
+            h = gates["o"] * torch.tanh(c)  # h_t = o_t ⊙ tanh(c_t)
+            for cl in clamps:
+                if cl.gate == "h" and cl.layer in (None, k):
+                    h = h.clone()
+                    h[0, cl.units if cl.units is not None else slice(None)] = cl.value
+            for q, v in (*gates.items(), ("c", c), ("h", h)):
+                record[q].append(v[0])
+        layers.append({q: torch.stack(v) for q, v in record.items()})
+        inputs = layers[-1]["h"]
+    return {"layers": layers, "logits": model.lin(layers[-1]["h"])}
+
+
+def pytorch_reference(model, x: torch.Tensor) -> dict:
+    """The same record from the public trace_gates (no clamps), with the head read after every step."""
+    traces = trace_gates(model.rnn, x)
+    layers = [{q: tr[q][0] for q in QUANTITIES} for tr in traces]
+    return {"layers": layers, "logits": model.lin(layers[-1]["h"])}
+
+
+# ---- the browser ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager: never look for a browser or driver online
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    try:
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    except Exception as e:  # a browser that cannot start here (no display libraries, a broken install)
+        unavailable(f"headless Chromium did not start: {str(e).splitlines()[0]}")
+    yield driver
+    driver.quit()
+
+
+@dataclass
+class Page:
+    path: Path
+    models: dict  # "trained", "fresh" -> LSTMClassifier
+    x: torch.Tensor  # (N, T, I) float32: the embedded digits as the model reads them
+    x64: torch.Tensor  # the same in float64
+    labels: list
+
+
+def make_page(folder: Path, checkpoint=None) -> Page:
+    page = explore(checkpoint, threads=1)
+    path = page.save(folder / "explorer.html")
+    ckpt = sample_checkpoint() if checkpoint is None else load_checkpoint(checkpoint)
+    models = {"trained": model_from_checkpoint(ckpt, backend="scratch").eval(), "fresh": fresh_model(ckpt)}
+    ds = load_sample()
+    indices = [i for _, source in page.digits for i in [int(source.rsplit(" ", 1)[1])]]
+    sequence = ckpt.get("sequence", "rows")
+    perm = pixel_permutation(ckpt.get("permutation_seed", 0)) if sequence == "permuted" else None
+    images = ds.test_images[indices]
+    x = sequence_view(images, sequence, *STATS["mnist"], perm)  # (N, T, I) float32, as training reads them
+    mean, std = STATS["mnist"]
+    x64 = ((images.double() / 255 - mean) / std).reshape(len(indices), 784)  # as the page computes them
+    x64 = x64[:, perm] if perm is not None else x64
+    x64 = x64.reshape(x.shape)
+    return Page(path, models, x, x64, [label for label, _ in page.digits])
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> Page:
+    return make_page(tmp_path_factory.mktemp("explorer"))
+
+
+def open_page(driver, path: Path, hash: str = "") -> None:
+    """Load the page afresh (a new hash alone would keep the document) and wait for its first drawing."""
+    driver.get("about:blank")
+    driver.get(path.as_uri() + hash)
+    wait_for(driver, "return window.explorer && window.explorer.ready && window.explorer.check !== null")
+
+
+def wait_for(driver, script: str, timeout: float = 60):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = driver.execute_script(script)
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for: {script}")
+
+
+def problems(driver) -> list[str]:
+    """Console errors and uncaught page errors since the last call."""
+    return [e["message"] for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+
+
+def requested_urls(driver) -> list[str]:
+    """Every URL the page requested since the last call (from Chromium's network log)."""
+    import json
+
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+def shown(driver, testid: str) -> float:
+    """The number the element with this data-testid shows (a real minus sign read as '-')."""
+    text = driver.execute_script("return window.explorer.text(arguments[0])", testid)
+    assert text is not None, f"nothing shows {testid}"
+    return float(text.replace("−", "-"))
+
+
+def js_trace(driver, model: str, digit: int, clamps=(), T=None, H=None, K=None, C=10) -> dict:
+    """The page's forward of one embedded digit, read back exactly (float64)."""
+    raw = driver.execute_script("return window.explorer.trace(arguments[0], arguments[1], arguments[2])",
+                                model, digit, [cl.js() for cl in clamps])
+    values = np.frombuffer(base64.b64decode(raw), dtype="<f8")
+    layers, at = [], 0
+    for _ in range(K):
+        layer = {}
+        for q in QUANTITIES:
+            layer[q] = torch.from_numpy(values[at : at + T * H].reshape(T, H).copy())
+            at += T * H
+        layers.append(layer)
+    logits = torch.from_numpy(values[at:].reshape(T, C).copy())
+    return {"layers": layers, "logits": logits}
+
+
+def max_difference(a: dict, b: dict) -> float:
+    diffs = [(la[q].double() - lb[q].double()).abs().max().item()
+             for la, lb in zip(a["layers"], b["layers"]) for q in QUANTITIES]
+    diffs.append((a["logits"].double() - b["logits"].double()).abs().max().item())
+    return max(diffs)
+
+
+def sizes(page: Page) -> dict:
+    rnn = page.models["trained"].rnn
+    return {"T": page.x.size(1), "H": rnn.hidden_size, "K": rnn.num_layers}
+
+
+CLAMPS = [ReferenceClamp("f", 0.0, 0, [1, 3]), ReferenceClamp("o", 1.0), ReferenceClamp("h", 0.0, 1, [2]),
+          ReferenceClamp("i", 1.0, 1, None)]
+
+
+# ---- the tests -------------------------------------------------------------------------------------------------
+
+def test_loads_offline_without_errors(browser, small):
+    browser.get("about:blank")
+    requested_urls(browser)  # forget the browser's own start page
+    browser.get(small.path.as_uri())
+    wait_for(browser, "return window.explorer && window.explorer.ready && window.explorer.check !== null")
+    assert problems(browser) == []
+    urls = requested_urls(browser)
+    assert urls and all(u.split(":")[0] in ("file", "data", "blob") for u in urls), urls
+    linked = browser.execute_script("return [...document.querySelectorAll('[src], [href]')]"
+                                    ".map(e => e.getAttribute('src') || e.getAttribute('href'))")
+    assert not [u for u in linked if u.lower().startswith(("http:", "https:", "//"))]
+    check = browser.execute_script("return window.explorer.check")
+    assert check["digits"] == 10 and check["maxDiff"] < 1e-5  # the page's own check against PyTorch's logits
+    assert "Check: this page's forward gives PyTorch's logits" in browser.execute_script(
+        "return window.explorer.text('check-line')")
+
+
+def test_the_page_forward_equals_pytorch_for_every_digit(browser, small):
+    open_page(browser, small.path)
+    s = sizes(small)
+    for model_name, model in small.models.items():
+        model64 = type(model)(**{k: getattr(model, k) for k in ("input_size", "hidden_size", "num_classes")},
+                              num_layers=s["K"], dtype=torch.float64).eval()
+        model64.load_state_dict(model.state_dict())
+        for n in range(len(small.labels)):
+            page = js_trace(browser, model_name, n, **s)
+            with torch.no_grad():
+                ours32 = pytorch_reference(model, small.x[n : n + 1])
+                ours64 = pytorch_reference(model64, small.x64[n : n + 1])
+            assert max_difference(page, ours32) < 1e-5, (model_name, n)
+            assert max_difference(page, ours64) < 1e-9, (model_name, n)  # the same equations, float64 alike
+            with torch.no_grad():
+                clamped32 = clamped_reference(model, small.x[n : n + 1], CLAMPS)
+                clamped64 = clamped_reference(model64, small.x64[n : n + 1], CLAMPS)
+            page = js_trace(browser, model_name, n, CLAMPS, **s)
+            assert max_difference(page, clamped32) < 1e-5, (model_name, n, "clamped")
+            assert max_difference(page, clamped64) < 1e-9, (model_name, n, "clamped")
+            assert max_difference(page, ours64) > 1e-3  # the clamps do change the run
+    assert problems(browser) == []
+
+
+def test_clamped_reference_without_clamps_is_trace_gates(small):
+    """The test's own clamp reference, with no clamp, is the public trace_gates (so it reads the model right)."""
+    with torch.no_grad():
+        a = clamped_reference(small.models["trained"], small.x[:1], [])
+        b = pytorch_reference(small.models["trained"], small.x[:1])
+    assert max_difference(a, b) == 0
+
+
+@pytest.mark.parametrize("where", [dict(digit=3, t=17, layer=1, unit=5), dict(digit=8, t=0, layer=0, unit=63)])
+def test_shown_numbers_are_trace_gates_and_add_up(browser, small, where):
+    open_page(browser, small.path)
+    browser.execute_script("window.explorer.set(arguments[0])", where)
+    n, t, k, j = where["digit"], where["t"], where["layer"], where["unit"]
+    with torch.no_grad():
+        traces = trace_gates(small.models["trained"].rnn, small.x[n : n + 1])
+        fresh = trace_gates(small.models["fresh"].rnn, small.x[n : n + 1])
+    for name, tr in (("trained", traces), ("fresh", fresh)):
+        for q in QUANTITIES:
+            expected = tr[k][q][0, t, j].item()
+            assert abs(shown(browser, f"value-{name}-{q}") - expected) <= SHOWN + 1e-5, (name, q)
+            if q in "ifgo":
+                assert abs(shown(browser, f"eq-{name}-{q}") - expected) <= SHOWN + 1e-5, (name, q)
+        rnn = small.models[name].rnn
+        w_ih, w_hh, b_ih, b_hh, _ = rnn.direction_weights(k)
+        x_t = small.x[n, t] if k == 0 else tr[k - 1].h[0, t]
+        h_prev = tr[k].h[0, t - 1] if t > 0 else torch.zeros(rnn.hidden_size)
+        H = rnn.hidden_size
+        for g_index, q in enumerate("ifgo"):
+            row = g_index * H + j
+            terms = {"wx": (w_ih[row] @ x_t).item(), "wh": (w_hh[row] @ h_prev).item(), "bi": b_ih[row].item(),
+                     "bh": b_hh[row].item()}
+            for part, value in terms.items():
+                assert abs(shown(browser, f"eq-{name}-{q}-{part}") - value) <= SHOWN + 1e-5, (name, q, part)
+            total = sum(shown(browser, f"eq-{name}-{q}-{part}") for part in terms)  # the terms add up to z
+            assert abs(total - shown(browser, f"eq-{name}-{q}-z")) <= 5 * SHOWN, (name, q)
+        f, c_prev, i, g = (shown(browser, f"eq-{name}-c-{p}") for p in ("f", "cprev", "i", "g"))
+        fc, ig, c = (shown(browser, f"eq-{name}-{p}") for p in ("c-fc", "c-ig", "c"))
+        bound = SHOWN * (abs(f) + abs(c_prev) + SHOWN) + SHOWN  # rounding of both factors and of the product
+        assert abs(f * c_prev - fc) <= bound and abs(i * g - ig) <= SHOWN * (abs(i) + abs(g) + SHOWN) + SHOWN
+        assert abs(fc + ig - c) <= 3 * SHOWN  # c_t = f ⊙ c_{t-1} + i ⊙ g, for the numbers shown
+        assert abs(f * c_prev + i * g - c) <= 4 * SHOWN * (1 + abs(f) + abs(c_prev) + abs(i) + abs(g))
+        assert abs(c_prev - (tr[k].c[0, t - 1, j].item() if t > 0 else 0.0)) <= SHOWN + 1e-5
+        o, tanh_c, h = (shown(browser, f"eq-{name}-{p}") for p in ("h-o", "h-tanhc", "h"))
+        assert abs(o * tanh_c - h) <= SHOWN * (abs(o) + abs(tanh_c) + SHOWN) + SHOWN  # h_t = o ⊙ tanh(c_t)
+    assert problems(browser) == []
+
+
+def test_a_clamp_shows_the_held_gate_and_the_states_that_follow(browser, small):
+    open_page(browser, small.path)
+    where = dict(digit=2, t=20, layer=0, unit=7)
+    browser.execute_script("window.explorer.set(arguments[0])", {**where, "clamps": [
+        {"gate": "f", "value": 0, "layer": 0, "units": [7]}]})
+    assert shown(browser, "eq-trained-f") == 0.0 and shown(browser, "value-trained-f") == 0.0
+    assert shown(browser, "eq-trained-c-fc") == 0.0
+    assert abs(shown(browser, "eq-trained-c") - shown(browser, "eq-trained-c-ig")) <= SHOWN  # c_t = i g: forgot c_{t-1}
+    with torch.no_grad():
+        ref = clamped_reference(small.models["trained"], small.x[2:3], [ReferenceClamp("f", 0.0, 0, [7])])
+    assert abs(shown(browser, "value-trained-c") - ref["layers"][0]["c"][20, 7].item()) <= SHOWN + 1e-5
+    assert "With the clamps held" in browser.execute_script("return window.explorer.text('prediction')")
+    assert problems(browser) == []
+
+
+def canvas_data(driver, testid: str) -> str:
+    return driver.execute_script(f"return document.querySelector('[data-testid=\"{testid}\"]').toDataURL()")
+
+
+def test_every_control_changes_what_is_shown(browser, small):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    open_page(browser, small.path, "#digit=4&t=10&layer=0&unit=3")
+    by = lambda testid: browser.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]')  # noqa: E731
+    text = lambda testid: browser.execute_script("return window.explorer.text(arguments[0])", testid)  # noqa: E731
+    state = lambda: browser.execute_script("return window.explorer.state()")  # noqa: E731
+
+    before = (text("t-label"), text("value-trained-f"), canvas_data(browser, "digit-canvas"))
+    by("slider").send_keys(Keys.ARROW_RIGHT)  # the slider, from the keyboard
+    assert state()["t"] == 11
+    assert (text("t-label"), text("value-trained-f"), canvas_data(browser, "digit-canvas")) != before
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_LEFT)  # the page's own keys
+    assert state()["t"] == 10
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_UP)
+    assert state()["unit"] == 4
+
+    heat = canvas_data(browser, "heatmap-f")
+    by("heat-fresh").click()  # the overview shows the fresh model
+    assert state()["heat"] == "fresh" and canvas_data(browser, "heatmap-f") != heat
+    fresh_heat = canvas_data(browser, "heatmap-f")
+    Select(by("sort")).select_by_value("forgetting")  # sorting reorders the units
+    assert canvas_data(browser, "heatmap-f") != fresh_heat
+    by("heat-trained").click()
+    for sort in ("saturation", "cend", "unit"):  # (the fresh model's gates hardly saturate: all would tie)
+        shown_before = canvas_data(browser, "heatmap-f")
+        Select(by("sort")).select_by_value(sort)
+        assert state()["sort"] == sort and canvas_data(browser, "heatmap-f") != shown_before, sort
+
+    prediction, value = text("prediction"), text("value-trained-c")
+    Select(by("clamp-gate")).select_by_value("o")
+    Select(by("clamp-value")).select_by_value("0")
+    Select(by("clamp-scope")).select_by_value("layer")
+    by("clamp-add").click()  # o = 0 for every unit of layer 0: layer 1 sees nothing of the digit
+    assert state()["clamps"] == [{"gate": "o", "value": 0, "layer": 0, "units": None}]
+    assert text("prediction") != prediction and "With the clamps held" in text("prediction")
+    assert text("value-trained-h") == "0.0000" and text("value-trained-c") != value  # h = 0, so c runs otherwise
+    assert "o held at 0" in text("clamp-list")
+
+    by("eq-trained-f-wx").find_element(By.XPATH, "..").click()  # a term: what drove it
+    assert "What drove" in text("drivers") and "pixel (10," in text("drivers")
+    caption = browser.find_element(By.ID, "digit-caption").text
+    by("digit-7").click()
+    assert state()["digit"] == 7 and browser.find_element(By.ID, "digit-caption").text != caption
+    ActionChains(browser).move_to_element(by("heatmap-i")).click().perform()  # a cell: its unit and step
+    assert state()["t"] == 14 and state()["term"] is None
+    by("unit-next").click()
+    assert state()["unit"] != 4
+    assert problems(browser) == []
+
+
+def test_a_digit_drawn_with_the_pointer_is_read_step_by_step(browser, small):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, small.path)
+    state = lambda: browser.execute_script("return window.explorer.state()")  # noqa: E731
+    browser.find_element(By.ID, "draw-open").click()
+    canvas = browser.find_element(By.ID, "draw")
+    (ActionChains(browser).move_to_element_with_offset(canvas, -60, -80).click_and_hold()  # a 7: the bar, the stem
+     .move_by_offset(60, 0).move_by_offset(60, 0).move_by_offset(-30, 80).move_by_offset(-30, 80).release().perform())
+    browser.find_element(By.ID, "draw-use").click()
+    assert state()["digit"] == "drawn"
+    assert browser.execute_script("return document.getElementById('draw-dialog').open") is False
+    wait_for(browser, "return window.explorer.state().t >= 2", timeout=10)  # it plays: watch it read
+    browser.find_element(By.ID, "play").click()  # pause
+    paused = state()["t"]
+    time.sleep(0.8)
+    assert state()["t"] == paused
+    assert "At the last step the trained model reads" in browser.execute_script(
+        "return window.explorer.text('prediction')")
+    assert browser.find_elements(By.CSS_SELECTOR, '[data-testid="digit-drawn"]')
+    assert problems(browser) == []
+
+
+def test_the_url_hash_round_trips(browser, small):
+    open_page(browser, small.path)
+    sample = load_sample().test_images[123].flatten().tolist()
+    browser.execute_script("window.explorer.draw(arguments[0])", sample)  # a drawn digit travels in the hash
+    browser.execute_script("window.explorer.set(arguments[0])", {
+        "t": 9, "layer": 1, "unit": 17, "heat": "fresh", "sort": "forgetting",
+        "clamps": [{"gate": "f", "value": 1, "layer": None, "units": None},
+                   {"gate": "h", "value": 0, "layer": 1, "units": [3, 4]}]})
+    hash = browser.execute_script("return window.explorer.hash()")
+    wait_for(browser, "return location.hash === window.explorer.hash()")  # written into the address
+    expected = browser.execute_script("return window.explorer.state()")
+    values = (browser.execute_script("return window.explorer.text('value-trained-h')"),
+              browser.execute_script("return window.explorer.text('prediction')"))
+    open_page(browser, small.path, hash)  # a link to that moment, opened afresh
+    assert browser.execute_script("return window.explorer.state()") == expected
+    assert browser.execute_script("return window.explorer.hash()") == hash
+    assert (browser.execute_script("return window.explorer.text('value-trained-h')"),
+            browser.execute_script("return window.explorer.text('prediction')")) == values
+    open_page(browser, small.path, "#digit=99&t=-3&layer=7&unit=x&clamps=q9_1_1")  # nonsense: the defaults
+    assert browser.execute_script("return window.explorer.state()")["digit"] == 0
+    assert problems(browser) == []
+
+
+def test_a_drawn_digit_is_read_as_pytorch_reads_it(browser, small):
+    open_page(browser, small.path)
+    image = load_sample().test_images[77] // 16 * 17  # a drawing is kept in 16 grey levels (it goes in the hash)
+    browser.execute_script("window.explorer.draw(arguments[0])", image.flatten().tolist())
+    assert browser.execute_script("return window.explorer.state()")["digit"] == "drawn"
+    browser.execute_script("window.explorer.set({t: 27})")  # the answer: the probe at the last step
+    with torch.no_grad():
+        logits = small.models["trained"](sequence_view(image[None], "rows", *STATS["mnist"]))[0]
+    probs = torch.softmax(logits.double(), 0)
+    for k in range(10):
+        assert abs(shown(browser, f"prob-trained-{k}") - probs[k].item()) <= 0.5e-3 + 1e-5
+    assert "not for a drawing" in browser.execute_script("return document.getElementById('gradient-note').textContent")
+    assert problems(browser) == []
+
+
+def test_a_screenshot_is_not_blank(browser, small, tmp_path_factory, record_property):
+    import matplotlib.image
+
+    open_page(browser, small.path, "#digit=3&t=17&layer=0&unit=12&clamps=f0_0_12")
+    folder = tmp_path_factory.mktemp("screenshots")
+    shot = folder / "explorer.png"
+    browser.save_screenshot(str(shot))
+    pixels = matplotlib.image.imread(str(shot))[..., :3]
+    assert pixels.shape[1] >= 1400 and pixels.std() > 0.1  # not one colour: text, digit, heatmaps
+    size = small.path.stat().st_size
+    (folder / "explorer.txt").write_text(f"{small.path.name}: {size:,} bytes; screenshot explorer.png\n")
+    record_property("page_bytes", size)
+    print(f"screenshot for a person to look at: {shot}; page size {size:,} bytes")
+
+
+def test_the_page_shown_inline_in_a_notebook_runs(browser, small, tmp_path):
+    page = explore(digits=[0], threads=1)
+    holder = tmp_path / "notebook.html"
+    holder.write_text(f"<!DOCTYPE html><html><body>{page._repr_html_()}</body></html>")
+    browser.get(holder.as_uri())
+    from selenium.webdriver.common.by import By
+
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    try:
+        wait_for(browser, "return window.explorer && window.explorer.ready && window.explorer.check !== null")
+        assert browser.execute_script("return window.explorer.check.maxDiff") < 1e-5
+    finally:
+        browser.switch_to.default_content()
+    assert problems(browser) == []
+
+
+def test_a_pixel_level_page_reads_784_steps(browser, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist-sample", "--log-every", "0", "--train-subset", "20", "--batch-size",
+                 "20", "--epochs", "1", "--threads", "1", "--sequence", "permuted", "--hidden-size", "5",
+                 "--num-layers", "2", "--out", str(out)]) == 0
+    page = make_page(tmp_path, out / "last.pt")
+    open_page(browser, page.path)
+    s = sizes(page)
+    assert s["T"] == 784
+    for n in (0, 9):
+        with torch.no_grad():
+            ours = pytorch_reference(page.models["trained"], page.x[n : n + 1])
+            clamped = clamped_reference(page.models["fresh"], page.x[n : n + 1], CLAMPS[:2])
+        assert max_difference(js_trace(browser, "trained", n, **s), ours) < 1e-5
+        assert max_difference(js_trace(browser, "fresh", n, CLAMPS[:2], **s), clamped) < 1e-5
+    browser.execute_script("window.explorer.set({t: 400})")
+    perm = pixel_permutation(0)
+    p = perm[400].item()
+    assert f"pixel ({p // 28}, {p % 28})" in browser.execute_script("return window.explorer.text('t-label')")
+    assert problems(browser) == []
