@@ -44,6 +44,7 @@ def lstm_layer(
     reverse: bool = False,
     batch_sizes: list[int] | None = None,
     trace: list[LSTMStep | None] | None = None,
+    cell: Callable[..., LSTMStep] = lstm_step,
 ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """Run one direction of one LSTM layer over a whole sequence, one :func:`lstm_step` a step.
 
@@ -56,6 +57,9 @@ def lstm_layer(
             bidirectional LSTM). With packed input each sequence starts at its own last step.
         trace: if a list is given, it is filled with the :class:`LSTMStep` of every time step,
             indexed in input time order (used by :func:`scratch_lstm.trace_gates`).
+        cell: the step function, called as :func:`lstm_step` is: a variant's or a lesion's
+            (:func:`scratch_lstm.variants.variant_step`), or the RNN's and GRU's, which carry an
+            empty ``(B, 0)`` cell state through the loop (:mod:`scratch_lstm.rnn`).
 
     Returns:
         ``(y, (h_n, c_n))``: ``y`` is ``(T, B, P or H)`` (or packed ``(sum B_t, ...)``), and
@@ -91,7 +95,7 @@ def lstm_layer(
         elif B_t > h.size(0):  # reverse over packed input: longer sequences start here
             h = torch.cat([h, h0[h.size(0) : B_t]])
             c = torch.cat([c, c0[c.size(0) : B_t]])
-        step = lstm_step(xs[t], h, c, w_ih, w_hh, b_ih, b_hh, w_hr)
+        step = cell(xs[t], h, c, w_ih, w_hh, b_ih, b_hh, w_hr)
         h, c = step.state, step.c
         ys[t] = h
         if trace is not None:
