@@ -75,7 +75,8 @@ class GateClamp:
 
     def __str__(self) -> str:
         """The command line's form, ``GATE=VALUE[@LAYER][:UNITS]`` (runs of units as ``a-b``)."""
-        text = f"{self.gate}={self.value:g}" + (f"@{self.layer}" if self.layer is not None else "")
+        value = repr(self.value).removesuffix(".0")  # the shortest text that reads back the same float
+        text = f"{self.gate}={value}" + (f"@{self.layer}" if self.layer is not None else "")
         if self.units is None:
             return text
         runs: list[list[int]] = []  # [first, last] of each run of consecutive units
