@@ -63,7 +63,7 @@ TASKS = ("adding-100", "adding-200", "rows", "rows-blank")
 class Budget:
     """What every (task, cell, seed) run gets."""
 
-    adding_steps: int = 1500  # optimizer steps on each adding task
+    adding_steps: int = 1200  # optimizer steps on each adding task
     mnist_steps: int = 800  # optimizer steps on each MNIST task
     batch_size: int = 64
     hidden_size: int = 64
@@ -76,8 +76,8 @@ class Budget:
     blank_rows: int = 100  # blank rows after the digit in rows-blank
 
 
-FULL = {"adding_steps": 10_000, "mnist_steps": 4_000, "batch_size": 128, "hidden_size": 128, "eval_every": 250,
-        "test_size": 10_000, "seeds": 5}  # --full
+FULL = {"adding_steps": 5_000, "mnist_steps": 3_000, "eval_every": 250, "test_size": 10_000,
+        "seeds": 5}  # --full: about 4 hours on a 2-core CPU (estimate_seconds)
 
 BUDGET_FLAGS = {
     "adding_steps": (flags.positive_int, "optimizer steps on each adding task"),
@@ -94,11 +94,13 @@ BUDGET_FLAGS = {
 }
 
 # Seconds of one training step per time step of the sequence, by cell, with the default budget's
-# sizes (batch 64, hidden 64, one thread): measured on the 2-core AMD EPYC development machine
-# beside other work (load about 2), so an upper estimate for the machine alone. The start-up
-# estimate is these times T times the steps, plus a tenth for the evaluations (about 0.1-0.2 s each).
+# sizes (batch 64, hidden 64, one thread), and of an evaluation per test sequence and time step:
+# measured on the 2-core AMD EPYC development machine beside other work (load about 2), so an
+# upper estimate for the machine alone. At hidden 128 and batch 128 a training step took 4.3 times
+# as long.
 SECONDS_PER_STEP = {"rnn": 0.08e-3, "gru": 0.24e-3, "peephole": 0.30e-3}
 SECONDS_PER_STEP_LSTM = 0.24e-3  # vanilla and the other variants
+SECONDS_PER_TEST_STEP = 1.0e-6  # an evaluation: per test sequence and time step
 
 
 class Task(LongMemoryTask):
@@ -263,13 +265,16 @@ def _run_job(job) -> tuple:
 
 
 def estimate_seconds(budget: Budget, tasks, cells, jobs: int) -> float:
-    """The cost model of :data:`SECONDS_PER_STEP` (hidden 64, batch 64), scaled by the steps, plus
-    a tenth for the evaluations."""
+    """The wall time of all runs from the cost model of :data:`SECONDS_PER_STEP` (hidden 64,
+    batch 64): training steps and evaluations, shared among ``jobs`` processes."""
     total = 0.0
     for task in tasks:
         steps = budget.adding_steps if task.name == "adding" else budget.mnist_steps
         total += sum(SECONDS_PER_STEP.get(c, SECONDS_PER_STEP_LSTM) for c in cells) * task.T * steps
-    return 1.1 * total * budget.seeds / jobs
+        evaluations = steps // budget.eval_every + 2  # at step 0, every eval_every steps, at the end
+        test_size = min(budget.test_size, len(task.test[1]))
+        total += len(cells) * evaluations * SECONDS_PER_TEST_STEP * test_size * task.T
+    return total * budget.seeds / jobs
 
 
 def run(args) -> dict:
@@ -370,7 +375,8 @@ def table(results: dict) -> str:
     blocks.append(f"{len(results['seeds'])} seeds ({', '.join(map(str, results['seeds']))}); hidden "
                   f"{b['hidden_size']}, batch {b['batch_size']}, Adam {b['lr']:g} with cosine decay, clipping "
                   f"{b['grad_clip']:g}, {b['adding_steps']:,} adding steps, {b['mnist_steps']:,} MNIST steps, "
-                  f"init {results['init']}; {results['where']}, torch {results['torch']}.")
+                  f"init {results['init']}; {results['where']}, torch {results['torch']}"
+                  + (f"; {results['minutes']} minutes in all." if "minutes" in results else "."))
     return "\n".join(blocks)
 
 
