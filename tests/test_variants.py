@@ -563,3 +563,41 @@ def test_new_public_names_are_exported_and_documented():
 
     for name in variants.__all__:
         assert getattr(variants, name).__doc__, name
+
+
+def test_convert_rnn_and_gru_both_ways_and_refuse_a_variant():
+    from scratch_lstm import from_torch, to_torch
+
+    for ref in (nn.GRU(3, 4, 2, bidirectional=True, batch_first=True, dtype=torch.float64),
+                nn.RNN(3, 4, nonlinearity="relu", bias=False, dtype=torch.float64)):
+        ours = from_torch(ref)
+        assert type(ours).__name__ == type(ref).__name__ and repr(ours).startswith(type(ref).__name__)
+        back = to_torch(ours)
+        assert type(back) is type(ref) and getattr(back, "nonlinearity", None) == getattr(ref, "nonlinearity", None)
+        x = torch.randn(2, 5, 3, dtype=torch.float64)
+        for a, e in zip(ours(x), ref(x)):
+            torch.testing.assert_close(a, e, **F64)
+        assert all(torch.equal(a, b) for a, b in zip(back.parameters(), ref.parameters()))
+    with pytest.raises(ValueError, match="to_torch: variant='cifg' has no torch twin"):
+        to_torch(LSTM(3, 4, variant="cifg"))
+
+
+def test_rnn_and_gru_call_no_torch_rnn_kernel(monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a torch RNN kernel was called")
+
+    for name in ("rnn_tanh", "rnn_relu", "gru", "rnn_tanh_cell", "rnn_relu_cell", "gru_cell"):
+        monkeypatch.setattr(torch._VF, name, forbidden, raising=False)
+    monkeypatch.setattr(nn.RNN, "forward", forbidden)
+    monkeypatch.setattr(nn.GRU, "forward", forbidden)
+    x = torch.randn(3, 2, 4, requires_grad=True)
+    for module in (RNN(4, 5, 2, bidirectional=True), RNN(4, 5, nonlinearity="relu"), GRU(4, 5, 2)):
+        out, h = module(x)
+        (out.sum() + h.sum()).backward()
+
+
+def test_gradient_flow_refuses_a_variant():
+    model = LSTMClassifier(28, 8, num_layers=1)
+    model.rnn = LSTM(28, 8, batch_first=True, variant="nfg")
+    with pytest.raises(ValueError, match="gradient_flow's recursion is the vanilla cell's; variant='nfg'"):
+        scratch_lstm.gradient_flow(model, torch.randn(2, 28, 28), torch.tensor([1, 2]))
