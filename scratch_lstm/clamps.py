@@ -25,9 +25,8 @@ from torch import Tensor
 
 from .variants import Hold
 
-CLAMP_RANGES = {"i": (0.0, 1.0), "f": (0.0, 1.0), "g": (-1.0, 1.0), "o": (0.0, 1.0), "h": (-1.0, 1.0)}
-CLAMP_GATES = {"i": "input gate", "f": "forget gate", "g": "candidate cell", "o": "output gate",
-               "h": "hidden state h_t (h=0: the unit is silenced)"}  # what each clamp holds
+CLAMP_RANGES = {"i": (0.0, 1.0), "f": (0.0, 1.0), "g": (-1.0, 1.0), "o": (0.0, 1.0), "h": (-1.0, 1.0)}  # the values
+# each can hold: the sigmoid gates i, f, o; the tanh candidate g; the output h_t (before any projection)
 
 
 def _is_int(v) -> bool:
@@ -170,4 +169,4 @@ def layer_hold(clamps: tuple[GateClamp, ...], layer: int, hidden_size: int) -> H
     return hold
 
 
-__all__ = ["CLAMP_GATES", "CLAMP_RANGES", "GateClamp", "check_clamps", "layer_hold"]
+__all__ = ["CLAMP_RANGES", "GateClamp", "check_clamps", "layer_hold"]

@@ -26,8 +26,9 @@ to each gate (``"i"``, ``"f"``, ``"g"``, ``"o"``) right after it is computed and
 :func:`vanilla_step` is :func:`~scratch_lstm.lstm_step` with these hold points (and equals it,
 bit for bit, when nothing is held); a model runs it only under a lesion.
 
-The plain RNN and the GRU have no cell state: :func:`rnn_step` and :func:`gru_step` take and
-return ``h`` only, in ``nn.RNN``'s and ``nn.GRU``'s form (the GRU's rows are r, z, n).
+The plain RNN and the GRU have no cell state: :func:`rnn_step` and :func:`gru_step` take
+``h_{t-1}`` alone, in ``nn.RNN``'s and ``nn.GRU``'s form (the GRU's rows are r, z, n); the first
+returns ``h_t``, the second its gates and ``h_t`` (:class:`GRUStep`).
 """
 
 from __future__ import annotations

@@ -601,3 +601,15 @@ def test_gradient_flow_refuses_a_variant():
     model.rnn = LSTM(28, 8, batch_first=True, variant="nfg")
     with pytest.raises(ValueError, match="gradient_flow's recursion is the vanilla cell's; variant='nfg'"):
         scratch_lstm.gradient_flow(model, torch.randn(2, 28, 28), torch.tensor([1, 2]))
+
+
+def test_a_cell_other_than_lstm_step_takes_the_teaching_path_on_every_impl():
+    from scratch_lstm import impls
+
+    x, h, c = torch.zeros(2, 3, 4), torch.zeros(3, 5), torch.zeros(3, 5)
+    tensors = (x, h, c, torch.zeros(20, 4), torch.zeros(20, 5), None, None, None)
+    for impl in impls.IMPLS:
+        run = impls.layer_function(impl, tensors, cell=nfg_step)
+        assert run.func.__name__ == "lstm_layer" and run.keywords["cell"] is nfg_step
+    lstm = LSTM(4, 5, impl="fused")
+    assert lstm.cells() is None and [f.__name__ for f in lstm.cells([GateClamp("f", 1)])] == ["vanilla_step_held"]
