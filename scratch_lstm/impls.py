@@ -89,9 +89,8 @@ def layer_function(impl: str, tensors: tuple, batch_sizes: list[int] | None = No
 
     ``tensors`` are the layer's 8 tensor inputs ``(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)``;
     ``batch_sizes`` (packed input), ``trace`` and ``cell`` (``None``: ``lstm_step``) are
-    :func:`~scratch_lstm.lstm_layer`'s. The
-    result is called as the contract of :mod:`scratch_lstm.layer` says:
-    ``run(*tensors, reverse=...)``.
+    :func:`~scratch_lstm.lstm_layer`'s. The result is called as the contract of
+    :mod:`scratch_lstm.layer` says: ``run(*tensors, reverse=...)``.
     """
     check_impl(impl)
     if cell is not None:
