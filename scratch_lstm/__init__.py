@@ -64,6 +64,7 @@ __all__ = [
     "LSTMStep",
     "backward_through_time",
     "chrono_init",
+    "explore",
     "forgetting_times",
     "format_parameters",
     "from_torch",
@@ -83,3 +84,14 @@ __all__ = [
     "trace_gates",
     "variant_step",
 ]
+
+
+def __getattr__(name: str):
+    """``scratch_lstm.explore``: the gate explorer's page (:func:`scratch_lstm.app.explorer.explore`),
+    imported on first use. The page is made by the training app (checkpoints, data, atomic writes),
+    which the model's modules never import; ``import scratch_lstm`` alone does not load it."""
+    if name == "explore":
+        from .app.explorer import explore
+
+        return explore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
