@@ -37,7 +37,7 @@ from scratch_lstm import INITS, LSTMClassifier, init_gates
 from scratch_lstm.app import flags
 from scratch_lstm.app.config import threads_line, use_threads
 from scratch_lstm.app.data import Batches, load_dataset, pixel_permutation, sequence_view
-from scratch_lstm.app.errors import DataError
+from scratch_lstm.app.errors import DataError, caused_by_interrupt, one_line
 from scratch_lstm.app.progress import plural
 from scratch_lstm.classifier import BACKENDS
 
@@ -235,9 +235,7 @@ def run(args) -> dict:
     use_threads(args.threads)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           "cpu" if args.device == "auto" else args.device)
-    budget = Budget(**{**asdict(Budget()), **(FULL if args.full else {}),
-                       **{k: v for k, v in vars(args).items() if k in Budget.__dataclass_fields__
-                          and v is not None}})
+    budget = budget_from(args, Budget, FULL)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else (
@@ -289,6 +287,48 @@ BUDGET_FLAGS = {  # each Budget field's flag: its type and what it sets
 }
 
 
+def add_budget_flags(parser: argparse.ArgumentParser, budget: object, table: dict, full: dict) -> None:
+    """One flag per field of the dataclass ``budget`` (``--adding-steps`` for ``adding_steps``),
+    typed and described by ``table`` (field: (argparse type, what it sets)), its help naming the
+    default and the value under ``--full`` (``full``). A flag left out is ``None`` in the args."""
+    for name, value in asdict(budget).items():
+        kind, text = table[name]
+        with_full = f"; with --full: {full[name]}" if name in full else ""
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None,
+                            help=f"{text} (default: {value}{with_full})")
+
+
+def budget_from(args, budget_class, full: dict):
+    """The budget the flags ask for: the defaults, then ``full`` with ``--full``, then every
+    budget flag given."""
+    given = {k: v for k, v in vars(args).items() if k in budget_class.__dataclass_fields__ and v is not None}
+    return budget_class(**{**asdict(budget_class()), **(full if args.full else {}), **given})
+
+
+def run_command(run, args, kept: str) -> int:
+    """``run(args)`` as the command line runs a command: a mistake the user can fix (missing data,
+    a folder that cannot be written, a bad value) is an ``error:`` line and exit code 2, Ctrl-C one
+    line that says what was kept (``kept``) and exit code 130; never a traceback."""
+    try:
+        run(args)
+    except OSError as e:  # a full disk, a folder that is a file: the system's words and the file
+        where = f": {e.filename}" if e.filename else ""
+        print(f"error: {e.strerror or one_line(e)}{where}", file=sys.stderr)
+        return 2
+    except (ValueError, DataError) as e:  # a not-found DataError says what to do below its first line
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"error: interrupted. {kept}", file=sys.stderr)
+        return 130
+    except RuntimeError as e:  # torch turns a Ctrl-C inside its C code into a RuntimeError
+        if not caused_by_interrupt(e):
+            raise
+        print(f"error: interrupted. {kept}", file=sys.stderr)
+        return 130
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False,
                                      formatter_class=flags.HelpFormatter)
@@ -305,17 +345,9 @@ def main(argv=None) -> int:
     flags.add_threads_flag(parser)
     parser.add_argument("--full", action="store_true",
                         help=f"the full run for a GPU: {', '.join(f'{k} {v}' for k, v in FULL.items())}")
-    for name, value in asdict(Budget()).items():
-        kind, text = BUDGET_FLAGS[name]
-        full = f"; with --full: {FULL[name]}" if name in FULL else ""
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None,
-                            help=f"{text} (default: {value}{full})")
-    try:
-        run(parser.parse_args(argv))
-    except (OSError, ValueError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    add_budget_flags(parser, Budget(), BUDGET_FLAGS, FULL)
+    args = parser.parse_args(argv)
+    return run_command(run, args, f"{Path(args.out) / 'long_memory.json'} holds the runs finished so far (if any)")
 
 
 if __name__ == "__main__":

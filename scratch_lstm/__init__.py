@@ -13,6 +13,10 @@ works; the notation is the box at the top of cell.py)::
     7. fused.py           the same derivation made fast (impl="fused")
     8. triton_lstm.py     advanced: the same equations as GPU kernels (impl="triton")
 
+Then why these four gates: variants.py (the LSTM without each of its parts, the plain RNN and the
+GRU, one step each), rnn.py (RNN and GRU, twins of nn.RNN and nn.GRU) and clamps.py (lesions: a
+gate of a trained model held fixed); docs/why-gates.md and example 07.
+
 Beside the path: classifier.py (the lecture's classifier: an LSTM and a Linear head) and
 convert.py (from_torch, to_torch). Skippable, not about the LSTM: autograd.py (the autograd glue
 the fast paths share), checks.py (nn.LSTM's argument and input checks), autocast.py (dtypes under
@@ -22,6 +26,7 @@ The training app (data, the trainer, the ``scratch-lstm`` command line) is :mod:
 
 from . import _startup  # noqa: F401  first: Ctrl-C while the command imports torch (see there)
 from .cell import LSTMCell, LSTMStep, lstm_step
+from .clamps import GateClamp
 from .classifier import LSTMClassifier
 from .convert import from_torch, to_torch
 from .gates import (
@@ -38,12 +43,19 @@ from .gates import (
 from .gradient_flow import GradientFlow, backward_through_time, gradient_flow
 from .layer import lstm_layer
 from .lstm import LSTM
-from .params import format_parameters, lstm_num_parameters
+from .params import format_parameters, gru_num_parameters, lstm_num_parameters, rnn_num_parameters
+from .rnn import GRU, RNN
+from .variants import VARIANTS, GRUStep, gru_step, rnn_step, variant_step
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GRU",
     "INITS",
+    "RNN",
+    "VARIANTS",
+    "GRUStep",
+    "GateClamp",
     "GateTrace",
     "GradientFlow",
     "LSTM",
@@ -52,17 +64,34 @@ __all__ = [
     "LSTMStep",
     "backward_through_time",
     "chrono_init",
+    "explore",
     "forgetting_times",
     "format_parameters",
     "from_torch",
     "gate_weights",
     "gradient_flow",
+    "gru_num_parameters",
+    "gru_step",
     "init_forget_bias",
     "init_gates",
     "lstm_layer",
     "lstm_num_parameters",
     "lstm_step",
+    "rnn_num_parameters",
+    "rnn_step",
     "saturation",
     "to_torch",
     "trace_gates",
+    "variant_step",
 ]
+
+
+def __getattr__(name: str):
+    """``scratch_lstm.explore``: the gate explorer's page (:func:`scratch_lstm.app.explorer.explore`),
+    imported on first use. The page is made by the training app (checkpoints, data, atomic writes),
+    which the model's modules never import; ``import scratch_lstm`` alone does not load it."""
+    if name == "explore":
+        from .app.explorer import explore
+
+        return explore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -122,7 +122,8 @@ class Sequence(NamedTuple):
 
 def lstm_input(lstm, input) -> Sequence:
     """Check ``input`` as ``nn.LSTM`` does (its dtype, dimensions, features, a time step at
-    least) and return it time-major as a :class:`Sequence`."""
+    least) and return it time-major as a :class:`Sequence`. The RNN and the GRU check theirs here
+    too (messages name the module's class)."""
     if isinstance(input, PackedSequence):
         data, packed_sizes, sorted_indices, unsorted_indices = input
         _check_features(lstm, data, expected_dim=2)
@@ -132,12 +133,12 @@ def lstm_input(lstm, input) -> Sequence:
         return Sequence(data, sizes[0], False, sizes, packed_sizes, sorted_indices, unsorted_indices)
     if not isinstance(input, Tensor):
         raise TypeError(
-            f"LSTM: Expected input to be a Tensor or a PackedSequence, got "
+            f"{type(lstm).__name__}: Expected input to be a Tensor or a PackedSequence, got "
             f"{type(input).__name__}; convert it with torch.as_tensor(...)"
         )
     if input.dim() not in (2, 3):
         raise ValueError(
-            f"LSTM: Expected input to be 2D (L, H_in) or 3D "
+            f"{type(lstm).__name__}: Expected input to be 2D (L, H_in) or 3D "
             f"({'N, L' if lstm.batch_first else 'L, N'}, H_in), got {input.dim()}D instead"
         )
     unbatched = input.dim() == 2
@@ -155,7 +156,7 @@ def _check_features(lstm, x: Tensor, expected_dim: int) -> None:
     weight = lstm.weight_ih_l0
     if x.dtype != weight.dtype and not autocast_accepts(x.dtype, weight.dtype, x.device.type):
         raise ValueError(
-            f"LSTM input dtype ({x.dtype}) does not match weight dtype ({weight.dtype})"
+            f"{type(lstm).__name__} input dtype ({x.dtype}) does not match weight dtype ({weight.dtype})"
             f"{autocast_note(x.device.type)}. Convert input: input.to({weight.dtype}), or "
             f"convert model: model.to({x.dtype})"
         )
@@ -192,26 +193,55 @@ def lstm_state(lstm, hx, seq: Sequence) -> tuple[Tensor, Tensor]:
     if unbatched:
         h0, c0 = h0.unsqueeze(1), c0.unsqueeze(1)
     h_size_name = "proj_size" if lstm.proj_size else "hidden_size"
-    for name, value, size, size_name in (
-        ("hidden[0] (h_0)", h0, P, h_size_name),
-        ("hidden[1] (c_0)", c0, H, "hidden_size"),
-    ):
-        if tuple(value.shape) != (KD, B, size):
-            got = list(value.squeeze(1).shape if unbatched else value.shape)
-            want, dims = ((KD, size), "") if unbatched else ((KD, B, size), "batch, ")
-            raise RuntimeError(
-                f"Expected {name} size {want} (num_layers * num_directions, {dims}"
-                f"{size_name}), got {got}"
-            )
-        weight_dtype = lstm.weight_ih_l0.dtype
-        if value.dtype != x.dtype and not autocast_accepts(value.dtype, weight_dtype, x.device.type):
-            raise ValueError(
-                f"LSTM: {name} dtype ({value.dtype}) does not match input dtype ({x.dtype})"
-                f"{autocast_note(x.device.type)}. Convert it: .to({x.dtype})"
-            )
+    _check_state(lstm, "hidden[0] (h_0)", h0, P, h_size_name, seq)
+    _check_state(lstm, "hidden[1] (c_0)", c0, H, "hidden_size", seq)
     if seq.sorted_indices is not None:  # hx rows follow the user's order, packed data the sorted one
         h0, c0 = h0.index_select(1, seq.sorted_indices), c0.index_select(1, seq.sorted_indices)
     return h0, c0
+
+
+def rnn_state(rnn, hx, seq: Sequence) -> Tensor:
+    """``h0`` as ``(K*D, B, H)`` for ``nn.RNN`` and ``nn.GRU`` (one state, no cell): zeros when
+    ``hx`` is None, else ``hx`` checked as they check it and, for packed input, its rows put in
+    the packed (sorted) order."""
+    D = 2 if rnn.bidirectional else 1
+    KD, H = rnn.num_layers * D, rnn.hidden_size
+    x, B, unbatched = seq.x, seq.B, seq.unbatched
+    if hx is None:
+        return x.new_zeros(KD, B, H)
+    name = type(rnn).__name__
+    if not isinstance(hx, Tensor):
+        raise TypeError(f"{name}: hx must be one Tensor h_0 (num_layers * num_directions, batch, hidden_size), "
+                        f"got {type(hx).__name__}: a {name} has no cell state, so no (h_0, c_0) pair")
+    want_dim = 2 if unbatched else 3
+    if hx.dim() != want_dim:
+        kind = "unbatched 2-D" if unbatched else "batched 3-D"
+        raise RuntimeError(f"For {kind} input, hx should also be {want_dim}-D but got {hx.dim()}-D tensor")
+    h0 = hx.unsqueeze(1) if unbatched else hx
+    _check_state(rnn, "hx (h_0)", h0, H, "hidden_size", seq)
+    if seq.sorted_indices is not None:  # hx rows follow the user's order, packed data the sorted one
+        h0 = h0.index_select(1, seq.sorted_indices)
+    return h0
+
+
+def _check_state(module, name: str, value: Tensor, size: int, size_name: str, seq: Sequence) -> None:
+    """One initial state ``(K*D, B, size)`` (unbatched: unsqueezed to that), checked for its
+    shape and dtype with ``nn.LSTM``'s messages and what to do."""
+    KD = module.num_layers * (2 if module.bidirectional else 1)
+    x, B, unbatched = seq.x, seq.B, seq.unbatched
+    if tuple(value.shape) != (KD, B, size):
+        got = list(value.squeeze(1).shape if unbatched else value.shape)
+        want, dims = ((KD, size), "") if unbatched else ((KD, B, size), "batch, ")
+        raise RuntimeError(
+            f"Expected {name} size {want} (num_layers * num_directions, {dims}"
+            f"{size_name}), got {got}"
+        )
+    weight_dtype = module.weight_ih_l0.dtype
+    if value.dtype != x.dtype and not autocast_accepts(value.dtype, weight_dtype, x.device.type):
+        raise ValueError(
+            f"{type(module).__name__}: {name} dtype ({value.dtype}) does not match input dtype ({x.dtype})"
+            f"{autocast_note(x.device.type)}. Convert it: .to({x.dtype})"
+        )
 
 
 def empty_sequence_error(shape, time_dim: int | None) -> RuntimeError:

@@ -49,12 +49,19 @@ class LSTMClassifier(nn.Module):
             self.rnn = LSTM(*args, **kwargs, impl=backend)
         self.lin = nn.Linear(hidden_size, num_classes, **factory)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Logits ``(B, num_classes)`` for a batch of sequences ``x (B, T, I)``."""
+    def forward(self, x: Tensor, clamps=()) -> Tensor:
+        """Logits ``(B, num_classes)`` for a batch of sequences ``x (B, T, I)``; ``clamps``
+        (:class:`scratch_lstm.GateClamp`) run a lesioned LSTM on the teaching path, for every
+        backend but ``"torch"`` (``nn.LSTM`` has no gate to hold: rebuild with another backend,
+        the weights load as they are)."""
         if x.dim() != 3 or x.size(-1) != self.input_size:
             raise ValueError(
                 f"LSTMClassifier expects x of shape (N, L, {self.input_size}) (batch, steps, "
                 f"features), got {list(x.shape)}; reshape images with x.view(N, L, Q)"
             )
-        rnn_out, _ = self.rnn(x)  # (B, T, H)
+        if clamps and self.backend == "torch":
+            raise ValueError("clamps need this project's LSTM: backend 'torch' is nn.LSTM, whose gates "
+                             "cannot be held; build the classifier with backend='scratch' and load the "
+                             "same state dict")
+        rnn_out, _ = self.rnn(x, clamps=clamps) if clamps else self.rnn(x)  # (B, T, H)
         return self.lin(rnn_out[:, -1])  # (B, C): the last step's output

@@ -46,13 +46,15 @@ class GateTrace:
         return getattr(self, key)
 
 
-def trace_gates(lstm: LSTM | nn.LSTM, input: Tensor, hx=None) -> list[GateTrace]:
+def trace_gates(lstm: LSTM | nn.LSTM, input: Tensor, hx=None, clamps=()) -> list[GateTrace]:
     """Run ``lstm`` on ``input`` and return every gate of every step, one record per layer and
     direction in ``nn.LSTM``'s order (layer 0 forward, layer 0 reverse, layer 1 forward, ...).
 
     The values come from the same code as the forward pass (:func:`scratch_lstm.lstm_step`,
-    even for ``impl="fused"``). An ``nn.LSTM`` is traced through a scratch copy of itself.
-    Padded or unbatched tensors only: pad a :class:`PackedSequence` first.
+    even for ``impl="fused"``, or the LSTM's variant). An ``nn.LSTM`` is traced through a scratch
+    copy of itself. ``clamps`` (:class:`scratch_lstm.GateClamp`) trace a lesioned run: the held
+    gates show their held values. Padded or unbatched tensors only: pad a
+    :class:`PackedSequence` first.
     """
     if isinstance(lstm, nn.LSTM):
         from .convert import from_torch
@@ -63,7 +65,7 @@ def trace_gates(lstm: LSTM | nn.LSTM, input: Tensor, hx=None) -> list[GateTrace]
     if isinstance(input, PackedSequence):
         raise TypeError("trace_gates takes padded input; use torch.nn.utils.rnn.pad_packed_sequence first")
     steps_per_direction: list[list] = []
-    lstm(input, hx, trace=steps_per_direction)  # the forward's public gate-tracing hook
+    lstm(input, hx, trace=steps_per_direction, clamps=clamps)  # the forward's public gate-tracing hook
     unbatched = input.dim() == 2
     D = 2 if lstm.bidirectional else 1
     records = []

@@ -83,6 +83,9 @@ def gradient_flow(model: LSTMClassifier, x: Tensor, y: Tensor) -> GradientFlow:
     rnn = model.rnn
     if getattr(rnn, "proj_size", 0) or rnn.bidirectional:
         raise ValueError("gradient_flow covers unidirectional LSTMs without projection")
+    if getattr(rnn, "variant", "vanilla") != "vanilla":
+        raise ValueError(f"gradient_flow's recursion is the vanilla cell's; variant={rnn.variant!r} has other "
+                         "equations (run autograd on trace_gates' states instead)")
     was_training = model.training
     model.eval()
     try:

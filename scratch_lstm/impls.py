@@ -12,9 +12,10 @@ reads them in this order, with the plain backward between the first two::
 :class:`scratch_lstm.LSTM` asks :func:`check_available` once per call and
 :func:`layer_function` once per layer and direction. The fallback rules:
 
-- packed input, or a gate trace asked for -> the teaching path, whatever the impl: only
-  :func:`~scratch_lstm.lstm_layer` follows per-step batch sizes and records every
-  :class:`~scratch_lstm.LSTMStep`;
+- packed input, a gate trace, or a step function other than ``lstm_step`` (an LSTM variant, a
+  lesion's clamps) -> the teaching path, whatever the impl: only :func:`~scratch_lstm.lstm_layer`
+  follows per-step batch sizes, records every :class:`~scratch_lstm.LSTMStep` and takes another
+  cell (the fast paths compute the vanilla cell only);
 - ``impl="triton"`` on a layer its kernels do not cover (projection, not float32, offsets past
   32 bits: :func:`scratch_lstm.triton_lstm.kernels_cover`) -> the fused path.
 
@@ -85,15 +86,17 @@ def check_available(impl: str, device: torch.device) -> None:
 
 
 def layer_function(impl: str, tensors: tuple, batch_sizes: list[int] | None = None,
-                   trace: list | None = None) -> LayerFunction:
+                   trace: list | None = None, cell=None) -> LayerFunction:
     """The function that computes one layer-direction of ``LSTM(impl=impl)`` on these inputs.
 
     ``tensors`` are the layer's 8 tensor inputs ``(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)``;
-    ``batch_sizes`` (packed input) and ``trace`` are :func:`~scratch_lstm.lstm_layer`'s. The
-    result is called as the contract of :mod:`scratch_lstm.layer` says:
-    ``run(*tensors, reverse=...)``.
+    ``batch_sizes`` (packed input), ``trace`` and ``cell`` (``None``: ``lstm_step``) are
+    :func:`~scratch_lstm.lstm_layer`'s. The result is called as the contract of
+    :mod:`scratch_lstm.layer` says: ``run(*tensors, reverse=...)``.
     """
     check_impl(impl)
+    if cell is not None:
+        return functools.partial(lstm_layer, batch_sizes=batch_sizes, trace=trace, cell=cell)
     if impl == "scratch" or batch_sizes is not None or trace is not None:
         return functools.partial(lstm_layer, batch_sizes=batch_sizes, trace=trace)
     if impl == "triton":

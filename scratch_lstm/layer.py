@@ -47,6 +47,7 @@ def lstm_layer(
     reverse: bool = False,
     batch_sizes: list[int] | None = None,
     trace: list[LSTMStep | None] | None = None,
+    cell: Callable[..., LSTMStep] = lstm_step,
 ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """Run one direction of one LSTM layer over a whole sequence, one :func:`lstm_step` a step.
 
@@ -59,6 +60,9 @@ def lstm_layer(
             bidirectional LSTM). With packed input each sequence starts at its own last step.
         trace: if a list is given, it is filled with the :class:`LSTMStep` of every time step,
             indexed in input time order (used by :func:`scratch_lstm.trace_gates`).
+        cell: the step function, called as :func:`lstm_step` is: a variant's or a lesion's
+            (:func:`scratch_lstm.variants.variant_step`), or the RNN's and GRU's, which carry an
+            empty ``(B, 0)`` cell state through the loop (:mod:`scratch_lstm.rnn`).
 
     Returns:
         ``(y, (h_n, c_n))``: ``y`` is ``(T, B, P)`` (or packed ``(sum B_t, P)``), and
@@ -84,7 +88,7 @@ def lstm_layer(
     for t in reversed(range(T)) if reverse else range(T):
         if packed:  # only the first B_t sequences have a step t
             h, c = _running(h, c, h0, c0, batch_sizes[t], ended)
-        step = lstm_step(xs[t], h, c, w_ih, w_hh, b_ih, b_hh, w_hr)  # h_t, c_t from x_t, h_{t-1}, c_{t-1}
+        step = cell(xs[t], h, c, w_ih, w_hh, b_ih, b_hh, w_hr)  # h_t, c_t from x_t, h_{t-1}, c_{t-1}
         h, c = step.state, step.c  # (B, P), (B, H): what step t+1 reads
         ys[t] = h
         if trace is not None:

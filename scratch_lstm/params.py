@@ -1,4 +1,5 @@
-"""Counting and listing parameters: a closed-form count and the lecture's parameter listing.
+"""Counting and listing parameters: closed-form counts (the LSTM and its variants, the GRU, the
+plain RNN) and the lecture's parameter listing.
 
 Fourth on the reading path (after :mod:`scratch_lstm.lstm`), with ``examples/02_parameters.py``,
 which prints the listing and the 16 gate tensors of a layer; next, :mod:`scratch_lstm.gates`.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 from torch import nn
+
+from .variants import VARIANTS, check_variant
 
 GATES = ("i", "f", "g", "o")
 _GATE_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -20,6 +23,9 @@ def lstm_num_parameters(
     bias: bool = True,
     bidirectional: bool = False,
     proj_size: int = 0,
+    *,
+    variant: str = "vanilla",
+    used_only: bool = False,
 ) -> int:
     r"""Number of parameters of ``nn.LSTM`` / :class:`scratch_lstm.LSTM`, from the gate structure.
 
@@ -34,19 +40,53 @@ def lstm_num_parameters(
 
     so the total is ``D * sum_k [4H (I_k + P + 2 bias) + [proj] P H]``. The lecture's
     ``LSTM(28, 256, num_layers=2)`` has ``4*256*(28+256+2) + 4*256*(256+256+2) = 819,200``.
+
+    ``variant`` (one of :data:`scratch_lstm.variants.VARIANTS`) adds ``3H`` per layer and
+    direction for ``"peephole"`` (the diagonal weights ``w_ci, w_cf, w_co``). With
+    ``used_only``, the rows of a gate the variant drops (i for NIG and CIFG, f for NFG, o for NOG:
+    ``H (I_k + P + 2 bias)`` each) are not counted: what is left is what the output depends on.
     """
+    check_variant(variant)
     H = hidden_size
     P = proj_size or hidden_size
     D = 2 if bidirectional else 1
     per_gate_bias = 2 if bias else 0
     projection = P * H if proj_size > 0 else 0
+    gates = 4 - (len(VARIANTS[variant].unused_gates) if used_only else 0)
+    added = len(VARIANTS[variant].added) * H
 
     def per_direction(layer_input_size: int) -> int:
-        return 4 * H * (layer_input_size + P + per_gate_bias) + projection
+        return gates * H * (layer_input_size + P + per_gate_bias) + projection + added
 
     first = per_direction(input_size)
     above = per_direction(D * P)
     return D * (first + (num_layers - 1) * above)
+
+
+def gru_num_parameters(input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                       bidirectional: bool = False) -> int:
+    """Number of parameters of ``nn.GRU`` / :class:`scratch_lstm.GRU`: three gates (r, z, n), each
+    ``H (I_k + H + 2 bias)`` per layer and direction, so ``D * sum_k 3H (I_k + H + 2 bias)`` with
+    ``I_0 = input_size`` and ``I_k = D H`` above: three quarters of the LSTM's."""
+    return _stack_count(3, input_size, hidden_size, num_layers, bias, bidirectional)
+
+
+def rnn_num_parameters(input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                       bidirectional: bool = False) -> int:
+    """Number of parameters of ``nn.RNN`` / :class:`scratch_lstm.RNN`: one block
+    ``H (I_k + H + 2 bias)`` per layer and direction, so ``D * sum_k H (I_k + H + 2 bias)``: a
+    quarter of the LSTM's."""
+    return _stack_count(1, input_size, hidden_size, num_layers, bias, bidirectional)
+
+
+def _stack_count(gates: int, input_size: int, hidden_size: int, num_layers: int, bias: bool,
+                 bidirectional: bool) -> int:
+    H, D = hidden_size, 2 if bidirectional else 1
+
+    def per_direction(layer_input_size: int) -> int:
+        return gates * H * (layer_input_size + H + (2 if bias else 0))
+
+    return D * (per_direction(input_size) + (num_layers - 1) * per_direction(D * H))
 
 
 def _gate_rows(name: str, shape: tuple[int, ...]) -> str | None:

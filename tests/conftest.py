@@ -71,7 +71,7 @@ AUTOCAST_TOL = {
 # the full suite runs both.
 QUICK = {"test_equivalence.py", "test_cell.py", "test_parameters.py", "test_lecture.py",
          "test_convert.py", "test_errors.py", "test_dropout.py", "test_fused.py", "test_layout.py",
-         "test_gates.py"}
+         "test_gates.py", "test_variants.py"}
 SLOW_IN_QUICK_FILES = {"test_plots_and_gates_command_write_pngs_and_json"}  # runs the CLI
 
 

@@ -42,8 +42,8 @@ def test_round_trip_cell():
 
 
 def test_convert_rejects_other_modules():
-    with pytest.raises(TypeError, match="expects torch.nn.LSTM"):
-        from_torch(nn.GRU(3, 4))
+    with pytest.raises(TypeError, match="expects torch.nn.LSTM, LSTMCell, GRU or RNN, got Linear"):
+        from_torch(nn.Linear(3, 4))
     with pytest.raises(TypeError, match="expects scratch_lstm.LSTM"):
         to_torch(nn.LSTM(3, 4))
 

@@ -28,10 +28,15 @@ EXAMPLES = [
     ("05_gates.py", ["--fast", "--threads", "1"],
      ["max |c_t - (f_t*c_(t-1) + i_t*g_t)| over 28 steps = 0.0e+00"]),
     ("06_gpu_kernels.py", [], ["largest difference over all 8x20 units"]),
+    ("07_why_gates.py", ["--fast", "--threads", "1"], [
+        "||dL/dh_t|| relative to the last step (t = 49), for fresh models on one batch of 64:",
+        "  plain RNN                    10 back ", "  LSTM, chrono forget gates    10 back ",
+        "trained 60 steps each", "wrote "]),
 ]
 
 
-TRAINING = ("04_train_sequence_mnist.py", "05_gates.py")  # the examples that train: they take --threads
+# the examples that train: they take --threads
+TRAINING = ("04_train_sequence_mnist.py", "05_gates.py", "07_why_gates.py")
 
 
 def run_example(script, args, tmp_path):
@@ -49,6 +54,8 @@ def run_example(script, args, tmp_path):
 def test_example_runs(script, args, expected, tmp_path):
     if script == "05_gates.py":
         args = args + ["--out", str(tmp_path / "gates")]
+    if script == "07_why_gates.py":
+        args = args + ["--out", str(tmp_path / "why")]
     proc = run_example(script, args, tmp_path)
     tmp = tmp_path / "tmp"
     assert proc.returncode == 0, proc.stderr
@@ -58,6 +65,9 @@ def test_example_runs(script, args, expected, tmp_path):
     if script == "05_gates.py":  # the outputs asked for with --out are kept
         assert {p.name for p in (tmp_path / "gates").iterdir()} == {
             "gates_trained.png", "gates_fresh.png", "trajectory.png", "change.png", "gates.json"}
+    if script == "07_why_gates.py":
+        assert (tmp_path / "why" / "why_gates.png").read_bytes()[:4] == b"\x89PNG"
+        assert not list(tmp.glob("why-gates-*")) and not list(tmp_path.glob("*.png"))  # nothing elsewhere
     header = (ROOT / "examples" / script).read_text().split('"""')[1]
     assert "Teaches:" in header and ("Runs in" in header or "seconds" in header)
     if script in TRAINING:  # a time says under which conditions it was measured

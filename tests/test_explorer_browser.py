@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 
-from scratch_lstm import lstm_step, trace_gates
+from scratch_lstm import GateClamp, trace_gates
 from scratch_lstm.app.checkpoints import load_checkpoint, model_from_checkpoint
 from scratch_lstm.app.cli import main
 from scratch_lstm.app.data import STATS, load_sample, pixel_permutation, sequence_view
@@ -55,56 +55,27 @@ if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
                 module_level=True)
 
 
-# ---- the clamps' meaning, in Python ----------------------------------------------------------------------
-# A test-local reference of scratch_lstm.GateClamp's semantics (a gate held at its value after it is
-# computed, c_t and h_t following from it; "h" holds the unit's output), built from lstm_step. The public
-# API (scratch_lstm.GateClamp, trace_gates(..., clamps=...)) is being added alongside; at the merge the
-# integrator switches clamped_reference to it.
+# ---- the clamps' meaning, in Python -------------------------------------------------------------------------
+# scratch_lstm.GateClamp: a gate held at its value after it is computed, c_t and h_t following from it;
+# "h" holds the unit's output. The page's clamps must mean exactly that.
 
-@dataclass
-class ReferenceClamp:
-    gate: str  # "i", "f", "g", "o" or "h"
-    value: float
-    layer: int | None = None  # None: every layer
-    units: list[int] | None = None  # None: every unit
-
-    def js(self) -> dict:
-        return {"gate": self.gate, "value": self.value, "layer": self.layer, "units": self.units}
+def js(clamp: GateClamp) -> dict:
+    """A clamp as the page's window.explorer API takes it."""
+    units = None if clamp.units is None else list(clamp.units)
+    return {"gate": clamp.gate, "value": clamp.value, "layer": clamp.layer, "units": units}
 
 
-def clamped_reference(model, x: torch.Tensor, clamps: list[ReferenceClamp]) -> dict:
-    """The classifier on x (1, T, I) with the clamps held: per layer {q: (T, H)} and the logits (T, C)."""
-    rnn, layers = model.rnn, []
-    inputs = x[0]  # (T, I)
-    for k in range(rnn.num_layers):
-        w_ih, w_hh, b_ih, b_hh, _ = rnn.direction_weights(k)
-        H = rnn.hidden_size
-        h, c = torch.zeros(1, H, dtype=x.dtype), torch.zeros(1, H, dtype=x.dtype)
-        record = {q: [] for q in QUANTITIES}
-        for t in range(inputs.size(0)):
-            step = lstm_step(inputs[t : t + 1], h, c, w_ih, w_hh, b_ih, b_hh)  # the gates as computed
-            gates = {q: getattr(step, q).clone() for q in "ifgo"}
-            for cl in clamps:
-                if cl.gate in gates and cl.layer in (None, k):
-                    gates[cl.gate][0, cl.units if cl.units is not None else slice(None)] = cl.value
-            c = gates["f"] * c + gates["i"] * gates["g"]  # c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t, from the held gates
-            h = gates["o"] * torch.tanh(c)  # h_t = o_t ⊙ tanh(c_t)
-            for cl in clamps:
-                if cl.gate == "h" and cl.layer in (None, k):
-                    h = h.clone()
-                    h[0, cl.units if cl.units is not None else slice(None)] = cl.value
-            for q, v in (*gates.items(), ("c", c), ("h", h)):
-                record[q].append(v[0])
-        layers.append({q: torch.stack(v) for q, v in record.items()})
-        inputs = layers[-1]["h"]
+def clamped_reference(model, x: torch.Tensor, clamps: list[GateClamp]) -> dict:
+    """The classifier on x (1, T, I) with the clamps held (trace_gates through the teaching path):
+    per layer {q: (T, H)} and the logits (T, C), the head read after every step."""
+    traces = trace_gates(model.rnn, x, clamps=clamps)
+    layers = [{q: tr[q][0] for q in QUANTITIES} for tr in traces]
     return {"layers": layers, "logits": model.lin(layers[-1]["h"])}
 
 
 def pytorch_reference(model, x: torch.Tensor) -> dict:
-    """The same record from the public trace_gates (no clamps), with the head read after every step."""
-    traces = trace_gates(model.rnn, x)
-    layers = [{q: tr[q][0] for q in QUANTITIES} for tr in traces]
-    return {"layers": layers, "logits": model.lin(layers[-1]["h"])}
+    """The same record with no clamp: the public trace_gates, the head read after every step."""
+    return clamped_reference(model, x, [])
 
 
 # ---- the browser ---------------------------------------------------------------------------------------------
@@ -204,7 +175,7 @@ def shown(driver, testid: str) -> float:
 def js_trace(driver, model: str, digit: int, clamps=(), T=None, H=None, K=None, C=10) -> dict:
     """The page's forward of one embedded digit, read back exactly (float64)."""
     raw = driver.execute_script("return window.explorer.trace(arguments[0], arguments[1], arguments[2])",
-                                model, digit, [cl.js() for cl in clamps])
+                                model, digit, [js(cl) for cl in clamps])
     values = np.frombuffer(base64.b64decode(raw), dtype="<f8")
     layers, at = [], 0
     for _ in range(K):
@@ -229,8 +200,8 @@ def sizes(page: Page) -> dict:
     return {"T": page.x.size(1), "H": rnn.hidden_size, "K": rnn.num_layers}
 
 
-CLAMPS = [ReferenceClamp("f", 0.0, 0, [1, 3]), ReferenceClamp("o", 1.0), ReferenceClamp("h", 0.0, 1, [2]),
-          ReferenceClamp("i", 1.0, 1, None)]
+CLAMPS = [GateClamp("f", 0.0, 0, [1, 3]), GateClamp("o", 1.0), GateClamp("h", 0.0, 1, [2]),
+          GateClamp("i", 1.0, 1, None)]
 
 
 # ---- the tests -------------------------------------------------------------------------------------------------
@@ -274,14 +245,6 @@ def test_the_page_forward_equals_pytorch_for_every_digit(browser, small):
             assert max_difference(page, clamped64) < 1e-9, (model_name, n, "clamped")
             assert max_difference(page, ours64) > 1e-3  # the clamps do change the run
     assert problems(browser) == []
-
-
-def test_clamped_reference_without_clamps_is_trace_gates(small):
-    """The test's own clamp reference, with no clamp, is the public trace_gates (so it reads the model right)."""
-    with torch.no_grad():
-        a = clamped_reference(small.models["trained"], small.x[:1], [])
-        b = pytorch_reference(small.models["trained"], small.x[:1])
-    assert max_difference(a, b) == 0
 
 
 @pytest.mark.parametrize("where", [dict(digit=3, t=17, layer=1, unit=5), dict(digit=8, t=0, layer=0, unit=63)])
@@ -332,7 +295,7 @@ def test_a_clamp_shows_the_held_gate_and_the_states_that_follow(browser, small):
     assert shown(browser, "eq-trained-c-fc") == 0.0
     assert abs(shown(browser, "eq-trained-c") - shown(browser, "eq-trained-c-ig")) <= SHOWN  # c_t = i g: forgot c_{t-1}
     with torch.no_grad():
-        ref = clamped_reference(small.models["trained"], small.x[2:3], [ReferenceClamp("f", 0.0, 0, [7])])
+        ref = clamped_reference(small.models["trained"], small.x[2:3], [GateClamp("f", 0.0, 0, [7])])
     assert abs(shown(browser, "value-trained-c") - ref["layers"][0]["c"][20, 7].item()) <= SHOWN + 1e-5
     assert "With the clamps held" in browser.execute_script("return window.explorer.text('prediction')")
     assert problems(browser) == []

@@ -85,11 +85,23 @@ def test_no_import_cycles():
 
 
 def test_the_model_code_never_imports_the_app():
-    door = f"{MODEL}.__main__"  # `python -m scratch_lstm` runs the app's command line
+    """Two doors only: ``python -m scratch_lstm`` runs the app's command line, and the package's
+    ``scratch_lstm.explore`` hands on the app's page maker, imported on first use."""
+    door = f"{MODEL}.__main__"
     assert GRAPH[door] == {f"{APP}.cli"}
-    upward = sorted((m, t) for m, targets in GRAPH.items() if not m.startswith(APP) and m != door
+    assert {t for t in GRAPH[MODEL] if t.startswith(APP)} == {f"{APP}.explorer"}
+    upward = sorted((m, t) for m, targets in GRAPH.items() if not m.startswith(APP) and m not in (door, MODEL)
                     for t in targets if t.startswith(APP))
     assert upward == [], "model code imports the training app"
+
+
+def test_importing_the_package_does_not_load_the_app():
+    import subprocess
+    import sys
+
+    code = ("import sys, scratch_lstm; assert not [m for m in sys.modules if m.startswith('scratch_lstm.app')]; "
+            "assert scratch_lstm.explore.__module__ == 'scratch_lstm.app.explorer.page'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=PACKAGE.parent)
 
 
 def test_the_fast_paths_import_only_what_sits_below_them():

@@ -28,9 +28,11 @@ from .errors import DataError, Interrupted, OutputError, TrainingError, caused_b
 from .files import forget_interrupts, on_interrupt
 from .flags import (
     BACKEND_HELP,
+    CLAMP_HELP,
     HelpFormatter,
     add_init_flags,
     add_threads_flag,
+    clamp,
     non_negative_float,
     non_negative_int,
     path,
@@ -70,7 +72,7 @@ def _cmd_eval(args) -> int:
     from .evaluate import evaluate_checkpoint
 
     evaluate_checkpoint(args.checkpoint, args.backend, args.dataset, args.data_dir, args.download,
-                        args.batch_size, args.device, threads=args.threads)
+                        args.batch_size, args.device, threads=args.threads, clamps=args.clamp or ())
     return 0
 
 
@@ -193,6 +195,8 @@ def _eval_flags(e: argparse.ArgumentParser) -> None:
     e.add_argument("--batch-size", type=positive_int, default=1000, help="evaluation batch size")
     e.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: cuda, else mps, else cpu")
+    e.add_argument("--clamp", type=clamp, action="append", metavar="GATE=VALUE[@LAYER][:UNITS]",
+                   help=CLAMP_HELP)
     add_threads_flag(e)
 
 
@@ -312,7 +316,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-_UNSET = object()
+class _Unset(list):
+    """The marker of a flag not given: a list, so that an ``append`` flag (``--clamp``) can add
+    to a copy of it (which is then no longer the marker itself)."""
+
+
+_UNSET = _Unset()
 
 
 def given_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from ..clamps import GateClamp
 from ..gates import CHRONO_MIN_T_MAX, INITS
 from ..impls import IMPL_HELP
 from .limits import cpu_count
@@ -101,6 +102,23 @@ def add_threads_flag(p: argparse.ArgumentParser, note: str = "") -> None:
                    help="CPU threads torch may use (torch.set_num_threads; default: torch's, one per "
                         "core; on a busy machine 1 can be faster), at most the CPUs this machine has"
                         + note)
+
+
+CLAMP_HELP = ("hold a gate of the trained LSTM at a value (a lesion) and report the accuracy beside the "
+              "unclamped one, through the teaching path: GATE=VALUE[@LAYER][:UNITS], GATE one of i, f, o "
+              "(VALUE in [0, 1]), g or h (in [-1, 1]; h=0 silences the units); without @LAYER every layer, "
+              "without :UNITS every unit (indices and ranges a-b, comma-separated, from 0). Repeat the flag to "
+              "hold several at once. Examples: --clamp f=1 (no forget gate: the cell of 1997), --clamp i=0@1 "
+              "(layer 1 writes nothing), --clamp h=0@0:3,7,9 (three units of layer 0 silenced), --clamp "
+              "o=1:0-127")
+
+
+def clamp(text: str) -> GateClamp:
+    """argparse type: a lesion ``GATE=VALUE[@LAYER][:UNITS]`` (:meth:`scratch_lstm.GateClamp.parse`)."""
+    try:
+        return GateClamp.parse(text)
+    except (ValueError, TypeError) as e:
+        raise argparse.ArgumentTypeError(f"{e} (in {text!r})") from None
 
 
 def path(text: str) -> str:
