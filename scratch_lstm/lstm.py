@@ -134,7 +134,8 @@ class RNNBase(nn.Module):
         ``output (T, B, D*P)`` (or packed data), ``h_n (K*D, B, P)``, ``c_n (K*D, B, H)``.
         ``cells[k]`` is the step function of layer-direction ``k`` (``None``: ``lstm_step`` on
         whichever path the impl picks)."""
-        check_available(self.impl, seq.x.device)  # e.g. triton off the GPU: one clear error
+        if trace is None and cells is None:  # a trace or a cell of its own runs the teaching path anyway
+            check_available(self.impl, seq.x.device)  # e.g. triton off the GPU: one clear error
         x, weight_dtype = seq.x, self.weight_ih_l0.dtype
         autocast_dtype = autocast_output_dtype(x.device.type, weight_dtype)  # None: no autocast
         if autocast_dtype is not None:  # compute from the weights' dtype, return nn.LSTM's dtype

@@ -64,7 +64,7 @@ def gate_preactivations(x: Tensor, h_prev: Tensor, w_ih: Tensor, w_hh: Tensor,
 def _step(i, f, g, o, c, h, w_hr, hold) -> LSTMStep:
     """The step's record, with ``h_t`` held (``"h"``) and then projected when ``w_hr`` is given."""
     h = hold("h", h)
-    h_proj = h @ w_hr.T if w_hr is not None else None  # h_t ← W_hr h_t   (B, P)
+    h_proj = h @ w_hr.T if w_hr is not None else None  # h_proj_t = W_hr h_t   (B, P)
     return LSTMStep(i, f, g, o, c, h, h_proj)
 
 

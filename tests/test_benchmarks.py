@@ -47,7 +47,7 @@ def test_bench_command_writes_json(tmp_path, monkeypatch, capsys):
 
 
 def test_bench_prints_each_row_as_it_finishes_and_progress_while_one_runs(monkeypatch, capsys):
-    """Issue 25: in a log, a line every --log-every seconds while a row runs, and the row when it
+    """In a log, a line every --log-every seconds while a row runs, and the row when it
     finishes; on a terminal a progress bar instead of those lines."""
     from scratch_lstm.app import bench
     from scratch_lstm.app.cli import main

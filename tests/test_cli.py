@@ -486,7 +486,7 @@ def test_a_run_saved_before_the_precision_flag_resumes_as_ieee(tmp_path, capsys)
 
 
 def test_resume_takes_the_runs_settings_and_checks_only_the_flags_given(tmp_path, capsys):
-    """Issue 15: after `train --epochs 1 --train-subset 60 --out r`, `train --out r --resume`
+    """After `train --epochs 1 --train-subset 60 --out r`, `train --out r --resume`
     continues with the run's settings; a flag given must agree (old and new value named)."""
     out = tmp_path / "run"
     assert main(["train", *MICRO, "--schedule", "constant", "--train-subset", "60", "--lr", "0.002",
@@ -570,7 +570,7 @@ def test_threads_set_torchs_threads_are_recorded_and_may_change_on_resume(tmp_pa
 
 
 def test_every_command_that_computes_says_how_many_threads_and_why(tmp_path, capsys, monkeypatch):
-    """Issue 25: one line near the start, before the computing: the count, and --threads, the run's
+    """One line near the start, before the computing: the count, and --threads, the run's
     setting, OMP_NUM_THREADS or torch's default."""
     from scratch_lstm.app import bench
     from scratch_lstm.app.config import threads_line

@@ -1,4 +1,4 @@
-"""Fault injection: each way (issue 10) to poison, strand or crash a run folder, forced and checked.
+"""Fault injection: each way to poison, strand or crash a run folder, forced and checked.
 
 Every test forces one fault and asserts what the user gets (one ``error:`` line and exit code 2,
 never a traceback) and that the files written before the fault are intact. Kills use the

@@ -1,4 +1,4 @@
-"""Faults of issue 16 around the run folder: two writers, other programs' files, figures that
+"""Faults around the run folder: two writers, other programs' files, figures that
 cannot be drawn, broken folders, Ctrl-C at any moment, writes and output that fail.
 
 Each test forces one fault and checks the one line the user gets, the exit code, and that the

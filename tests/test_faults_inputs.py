@@ -1,4 +1,4 @@
-"""Faults of issue 16 in what the program reads or is told: crafted checkpoints and metrics,
+"""Faults in what the program reads or is told: crafted checkpoints and metrics,
 sizes beyond the machine, IDX headers, flags that would be silently ignored or surprising, and
 messages that must say what really failed.
 

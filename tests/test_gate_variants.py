@@ -1,4 +1,4 @@
-"""benchmarks/gate_variants.py (issue 23): every cell with the same seeds, batches and budget; its
+"""benchmarks/gate_variants.py: every cell with the same seeds, batches and budget; its
 flags are checked before anything is written; Ctrl-C and mistakes are one line."""
 
 import json

@@ -1,5 +1,5 @@
 """Long memory: the gate initialisations, the trainer's --init, the gradient through time and the
-experiment script (issue 18)."""
+experiment script."""
 
 import json
 import math

@@ -231,13 +231,17 @@ def test_without_a_gpu_or_interpreter_using_it_is_one_clear_error():
     code = ("import torch, scratch_lstm\n"
             "m = scratch_lstm.LSTM(3, 4, impl='triton')\n"  # constructing is fine
             "try:\n    m(torch.randn(5, 2, 3))\n"
-            "except RuntimeError as e:\n    print('RuntimeError:', e)\n")
+            "except RuntimeError as e:\n    print('RuntimeError:', e)\n"
+            # the study tools run the teaching path whatever the impl: a triton model's gates trace anywhere
+            "t = scratch_lstm.trace_gates(m, torch.randn(5, 2, 3))\n"
+            "print('traced', tuple(t[0].f.shape))\n")
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "RuntimeError: impl='triton' runs its kernels on a CUDA GPU" in proc.stdout
     assert "use impl='fused'" in proc.stdout
+    assert "traced (5, 2, 4)" in proc.stdout  # (T, B, H): time-major input
 
 
 # ---- the real GPU build: compile for an H100 (sm_90) without one --------------------------

@@ -1,4 +1,4 @@
-"""The LSTM's variants, the plain RNN and the GRU (issue 23): each step against a hand computation,
+"""The LSTM's variants, the plain RNN and the GRU: each step against a hand computation,
 RNN and GRU against nn.RNN and nn.GRU, the closed-form counts, and the clamps (lesions)."""
 
 import math
