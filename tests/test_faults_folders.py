@@ -435,3 +435,38 @@ def test_cli_stdout_escapes_what_its_encoding_cannot_show():
     out.write(f"run folder: {name} and é\n")
     out.flush()
     assert raw.getvalue() == b"run folder: r-\\udcff and \\xe9\n"
+
+
+# --- issue 25: nothing is written outside the run folder ------------------------------------------
+
+PLANTED = {  # command -> (its arguments, the files it writes into {out})
+    "train": ([*FLAGS, "--epochs", "1", "--out", "{out}"], list(RUN_FILES)),
+    "gates": (["--checkpoint", "{ckpt}", "--out", "{out}"], ["gates_trained.png", "gates.json"]),
+    "gradient-flow": (["--sequence", "rows", "--hidden-size", "4", "--batch-size", "2", "--out", "{out}"],
+                      ["gradient_flow.png", "gradient_flow.json"]),
+    "bench": (["--config", "lecture", "--impl", "fused", "--repeats", "1", "--warmup", "0", "--json",
+               "{out}/bench.json"], ["bench.json"]),
+}
+
+
+@pytest.mark.parametrize("command", list(PLANTED))
+def test_a_link_planted_at_a_temporary_name_is_never_written_through(command, one_epoch, tmp_path,
+                                                                      capsys, monkeypatch):
+    from scratch_lstm.app import bench as bench_module
+
+    monkeypatch.setitem(bench_module.CONFIGS, "lecture", bench_module.BenchConfig("lecture", 2, 3, 28, 8, 1))
+    victim = tmp_path / "victim"
+    victim.write_text("the user's file\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    args, names = PLANTED[command]
+    for name in names:  # at the name this process's writer tries first, and its first fallback
+        for tmp in (temp_name(name), temp_name(name) + ".1"):
+            (out / tmp).symlink_to(victim)
+    argv = [a.format(out=out, ckpt=one_epoch / "last.pt") for a in args]
+    assert main([command, *argv]) == 0, capsys.readouterr().err
+    assert victim.read_text() == "the user's file\n"
+    for name in names:
+        assert (out / name).is_file() and not (out / name).is_symlink(), name
+        for tmp in (temp_name(name), temp_name(name) + ".1"):
+            assert os.readlink(out / tmp) == str(victim)  # left as it was
