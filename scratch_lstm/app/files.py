@@ -284,13 +284,13 @@ def atomic_write_bytes(path: Path, write) -> None:
             fault_point(f"before-rename:{path.name}")
             os.replace(tmp, path)
             placed = True
+            _WRITTEN.append(path)  # before a Ctrl-C held back meanwhile is raised
         except OSError as e:
             raise WriteError(e.errno, e.strerror or _reason(e), str(path)) from None
         finally:
             if tmp is not None and not placed:
                 with contextlib.suppress(OSError):
                     tmp.unlink()  # ours: created exclusively above
-    _WRITTEN.append(path)
     fault_point(f"after:{path.name}")
 
 
@@ -319,6 +319,12 @@ def save_checkpoint(path: Path, checkpoint: dict) -> None:
 
 
 _TEMP_FILE = re.compile(rf"\.(.+)\.{TEMP_MARKER}-(\d+)(?:\.\d+)?")
+
+
+def is_temp_file(name: str, names) -> bool:
+    """Whether ``name`` is a temporary file of this program (:func:`temp_name`) for one of ``names``."""
+    m = _TEMP_FILE.fullmatch(name)
+    return bool(m) and m.group(1) in names
 
 
 def _writer_is_alive(pid: int) -> bool:

@@ -14,7 +14,7 @@ from .config import check_backend_device, init_of_checkpoint, resolve_device
 from .data import load_dataset, pixel_permutation, sequence_view
 from .errors import DataError, TrainingError
 from .evaluate import dataset_to_use
-from .files import atomic_write_bytes
+from .files import atomic_write_bytes, make_folders
 from .plots import plot_gate_change, plot_gates, plot_hidden_trajectory
 from .runs import check_out_folder, check_out_is_not_data
 
@@ -61,7 +61,7 @@ def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = No
     x = sequence_view(image[None], sequence, *ds.stats, perm).to(trained.lin.weight.dtype)  # (1, T, Q)
     label = int(ds.test_labels[index])
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        make_folders(out_dir)  # removed again if the command fails before writing into it
     except OSError as e:
         raise TrainingError(f"--out {out_dir}: cannot create it ({e.strerror or e})") from None
     result = {"checkpoint": str(checkpoint), "dataset": ds.name, "index": index, "label": label,
