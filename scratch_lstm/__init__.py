@@ -8,7 +8,12 @@ initialisations) and :mod:`scratch_lstm.gradient_flow` (how much gradient reache
 The training app (data, the trainer, the ``scratch-lstm`` command line) is :mod:`scratch_lstm.app`.
 """
 
-from . import _startup  # noqa: F401  first: Ctrl-C while the command imports torch (see there)
+try:
+    from . import _startup  # noqa: F401  first: Ctrl-C while the command imports torch (see there)
+except KeyboardInterrupt:  # a Ctrl-C while _startup itself loaded, before its handler was in place
+    from . import _startup
+
+    _startup.interrupted_while_loading()
 from .cell import LSTMCell, LSTMStep, lstm_step
 from .classifier import LSTMClassifier
 from .convert import from_torch, to_torch

@@ -58,6 +58,14 @@ def quiet_interrupt_while_starting() -> None:
         _signal.signal(_signal.SIGINT, _stop)
 
 
+def interrupted_while_loading() -> None:
+    """A Ctrl-C came while this module loaded (the package's ``__init__`` caught it): end with the
+    one line in the command's own process; elsewhere raise it on, as Python would have."""
+    if is_the_command():
+        _stop(_signal.SIGINT, None)
+    raise KeyboardInterrupt
+
+
 def restore_interrupts() -> None:
     """Give Ctrl-C back to Python (a ``KeyboardInterrupt``), if
     :func:`quiet_interrupt_while_starting` had taken it."""

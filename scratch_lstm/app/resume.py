@@ -148,8 +148,8 @@ def restart_settings(cfg: TrainConfig, out: Path, given, log) -> TrainConfig:
             raise TrainingError(
                 f"--resume: {out} holds no settings to continue from ({problem}) and no epoch finished "
                 f"there (no last.pt), so a resume would train a default model instead of the run. Start "
-                f"it again with its flags: `scratch-lstm train --out {out} --resume --hidden-size ... "
-                "(every flag it was started with)`, or choose another --out")
+                f"it again there with the flags it was started with (`scratch-lstm train --out {out} "
+                "--resume` and those flags), or choose another --out")
         if out.is_dir() and any(True for _ in out.iterdir()):
             log(f"note: {problem}; the run starts again from epoch 1 with the flags given")
         return cfg
