@@ -380,11 +380,11 @@ def test_output_to_dev_full_is_named_as_the_output(tmp_path, one_epoch):
     assert proc.stderr.strip() == "error: cannot write to standard output (No space left on device)"
 
 
-@pytest.mark.parametrize("fail_at, advice", [
-    (2, "Nothing of the run was kept: run the command again"),
-    (3, "No checkpoint was written: `scratch-lstm train --out {out} --resume` starts the run again "
+@pytest.mark.parametrize("fail_at, advice", [  # the output's lines: data, CPU threads, run folder, model, epoch 1
+    (3, "Nothing of the run was kept: run the command again"),
+    (4, "No checkpoint was written: `scratch-lstm train --out {out} --resume` starts the run again "
         "from epoch 1"),
-    (4, "{out}/last.pt keeps the last good epoch (1): continue with `scratch-lstm train --out {out} "
+    (5, "{out}/last.pt keeps the last good epoch (1): continue with `scratch-lstm train --out {out} "
         "--resume`"),
 ])
 def test_a_closed_output_stops_the_run_with_true_advice(fail_at, advice, straight, tmp_path, capsys,
