@@ -51,8 +51,9 @@ from torch import nn
 from scratch_lstm import GRU, INITS, LSTM, RNN, VARIANTS, init_gates
 from scratch_lstm.app import flags
 from scratch_lstm.app.data import Batches, load_dataset, sequence_view
-from scratch_lstm.app.files import save_json
+from scratch_lstm.app.files import atomic_write_bytes, make_folders, save_json
 from scratch_lstm.app.limits import cpu_count
+from scratch_lstm.app.runs import check_out_folder
 from scratch_lstm.params import gru_num_parameters, lstm_num_parameters, rnn_num_parameters
 
 CELLS = ("rnn", "gru", *VARIANTS)  # every cell, in the table's and the figure's order
@@ -281,8 +282,10 @@ def run(args) -> dict:
     """Every (task, cell, seed) run, the JSON after each, the table and figure at the end."""
     budget = budget_from(args, Budget, FULL)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; give a folder (it is created if missing)")
+    check_out_folder(out)
+    if (out / "gate_variants.json").exists() or (out / "gate_variants.json").is_symlink():
+        raise ValueError(f"--out {out} already holds gate_variants.json (an earlier experiment's), which is "
+                         "never replaced: choose another --out, or move it away")
     threads = args.threads or 1
     torch.set_num_threads(threads)
     tasks = {key: Task(key, budget, args.data_dir, torch.device("cpu")) for key in args.tasks}  # data first
@@ -304,8 +307,8 @@ def run(args) -> dict:
         " for hidden 64 and batch 64; more with these sizes")
     minutes = estimate_seconds(budget, tasks.values(), args.cells, args.jobs) / 60
     print(f"estimate: about {minutes:.0f} minutes with {args.jobs} process(es) on a 2-core CPU with nothing else "
-          f"running{sizes} (from short runs: SECONDS_PER_STEP)", flush=True)
-    out.mkdir(parents=True, exist_ok=True)
+          f"running{sizes} (from the cost of short runs, measured on a 2-core AMD EPYC)", flush=True)
+    make_folders(out)
     t0 = time.perf_counter()
 
     def record(key, cell, seed, rec):
@@ -323,7 +326,8 @@ def run(args) -> dict:
                 record(*done)
     results["minutes"] = round((time.perf_counter() - t0) / 60, 1)
     save_json(out / "gate_variants.json", results)
-    (out / "gate_variants.md").write_text(table(results) + "\n")
+    text = table(results) + "\n"
+    atomic_write_bytes(out / "gate_variants.md", lambda fh: fh.write(text.encode()))
     plot(results, out / "gate_variants.png")
     print(table(results))
     print(f"wrote {out / 'gate_variants.json'}, {out / 'gate_variants.md'}, {out / 'gate_variants.png'} "
@@ -452,7 +456,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     args.cells = [c for c in CELLS if c in args.cells]  # the table's order, each once
     args.tasks = [t for t in TASKS if t in args.tasks]
-    return run_command(run, args, f"{Path(args.out) / 'gate_variants.json'} holds the runs finished so far (if any)")
+    return run_command(run, args)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ steps to do better.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -34,11 +33,14 @@ import torch
 import torch.nn.functional as F
 
 from scratch_lstm import INITS, LSTMClassifier, init_gates
-from scratch_lstm.app import flags
-from scratch_lstm.app.config import threads_line, use_threads
+from scratch_lstm.app import command, flags
+from scratch_lstm.app.config import check_backend_device, resolve_device, threads_line, use_threads
 from scratch_lstm.app.data import Batches, load_dataset, pixel_permutation, sequence_view
-from scratch_lstm.app.errors import DataError, caused_by_interrupt, one_line
+from scratch_lstm.app.errors import TrainingError
+from scratch_lstm.app.files import atomic_write_bytes, make_folders, save_json
+from scratch_lstm.app.limits import check_fits, lstm_classifier_parameters
 from scratch_lstm.app.progress import plural
+from scratch_lstm.app.runs import check_out_folder, check_out_is_not_data
 from scratch_lstm.classifier import BACKENDS
 
 TASKS = ("adding", "pixels", "permuted")
@@ -85,7 +87,7 @@ def adding_batch(n: int, T: int, generator: torch.Generator) -> tuple[torch.Tens
 class Task:
     """A task's training batches (endless, seeded) and its fixed test set."""
 
-    def __init__(self, name: str, budget: Budget, data_dir: str | None, device: torch.device):
+    def __init__(self, name: str, budget: Budget, data_dir: str | None, device: torch.device, ds=None):
         self.name, self.device = name, device
         B = budget.batch_size
         if name == "adding":
@@ -96,7 +98,7 @@ class Task:
             self.source = f"adding problem, T = {self.T}\n(Hochreiter and Schmidhuber 1997)"
             return
         self.T, self.input_size, self.num_classes = 784, 1, 10
-        ds = load_dataset("auto", data_dir)
+        ds = ds or load_dataset("auto", data_dir)
         perm = pixel_permutation(0) if name == "permuted" else None
         n_test = min(budget.test_size, len(ds.test_labels))
         self.test = (sequence_view(ds.test_images[:n_test], name, *ds.stats, perm), ds.test_labels[:n_test])
@@ -168,6 +170,9 @@ def train_one(task: Task, init: str, budget: Budget, backend: str, device, log=p
             torch.nn.utils.clip_grad_norm_(model.parameters(), budget.grad_clip)
         optimizer.step()
         train_losses.append(loss.item())
+        if not math.isfinite(train_losses[-1]):
+            raise TrainingError(f"{task.name} {init}: the loss became {train_losses[-1]} at step {step}; "
+                                f"stopped. Try a lower --lr or --grad-clip 1")
         if step % budget.eval_every == 0 or step == steps:
             test_loss, test_acc = task.evaluate(model)
             history.append({"step": step, "test_loss": test_loss, "test_acc": test_acc,
@@ -230,14 +235,41 @@ def plot(results: dict, path: Path) -> None:
         _save(fig, path)
 
 
+def check_budget_fits(name: str, budget: Budget, device) -> None:
+    """Refuse (:class:`TrainingError`) a budget whose model, batch and test set cannot fit in memory,
+    before anything is allocated: a lower bound, as ``train`` checks its own."""
+    T, Q, C = (budget.adding_length, 2, 1) if name == "adding" else (784, 1, 10)
+    B, H = budget.batch_size, budget.hidden_size
+    n_test = budget.test_size if name == "adding" else min(budget.test_size, 10_000)
+    P = lstm_classifier_parameters(Q, H, 1, C)
+    check_fits(4 * (4 * P + B * T * Q + 2 * B * T * H + n_test * T * Q),
+               f"--hidden-size {H} --batch-size {B} --test-size {n_test} on {name} ({T} steps; the weights "
+               "with their gradients and Adam's moments, a batch, h and c of every step, the test set)",
+               device, hint="lower --hidden-size, --batch-size or --test-size")
+
+
 def run(args) -> dict:
-    """Train every (task, init) pair, writing the JSON after each and the table and figure at the end."""
-    use_threads(args.threads)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if args.device == "auto" else args.device)
-    budget = budget_from(args, Budget, FULL)
+    """Train every (task, init) pair, writing the JSON after each and the table and figure at the
+    end. Everything is checked first (the folder, the device and backend, the sizes, the data); an
+    earlier experiment's long_memory.json is never replaced."""
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_out_folder(out)
+    if (out / "long_memory.json").exists() or (out / "long_memory.json").is_symlink():
+        raise TrainingError(f"--out {out} already holds long_memory.json (an earlier experiment's), which is "
+                            "never replaced: choose another --out, or move it away")
+    if args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = resolve_device(args.device)
+    check_backend_device(args.backend, device)
+    budget = budget_from(args, Budget, FULL)
+    for name in args.tasks:
+        check_budget_fits(name, budget, device)
+    ds = load_dataset("auto", args.data_dir) if set(args.tasks) - {"adding"} else None
+    if ds is not None:
+        check_out_is_not_data(out, args.data_dir, ds)
+    use_threads(args.threads)
+    make_folders(out)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else (
         f"CPU, {plural(torch.get_num_threads(), 'thread')}")
     results = {"budget": asdict(budget), "backend": args.backend, "where": where,
@@ -245,7 +277,7 @@ def run(args) -> dict:
     print(f"long memory: {', '.join(args.tasks)} x {', '.join(args.inits)} on {where}; {budget}", flush=True)
     print(threads_line(args.threads), flush=True)
     for name in args.tasks:
-        task = Task(name, budget, args.data_dir, device)
+        task = Task(name, budget, args.data_dir, device, ds)
         results["sources"][name] = task.source
         if name == "adding":  # what answering the targets' mean, 0.5, scores on this test set
             target = task.test[1]
@@ -255,8 +287,9 @@ def run(args) -> dict:
         for init in args.inits:
             results["runs"][name][init] = train_one(task, init, budget, args.backend, device,
                                                     log=lambda s: print(s, flush=True))
-            (out / "long_memory.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out / "long_memory.md").write_text(table(results) + "\n")
+            save_json(out / "long_memory.json", results)
+    text = table(results) + "\n"
+    atomic_write_bytes(out / "long_memory.md", lambda fh: fh.write(text.encode()))
     plot(results, out / "long_memory.png")
     print(table(results))
     print(f"wrote {out / 'long_memory.json'}, {out / 'long_memory.md'}, {out / 'long_memory.png'}")
@@ -273,16 +306,16 @@ def adding_length(text: str) -> int:
 
 
 BUDGET_FLAGS = {  # each Budget field's flag: its type and what it sets
-    "steps": (flags.positive_int, "optimizer steps on each MNIST task"),
-    "adding_steps": (flags.positive_int, "optimizer steps on the adding problem"),
+    "steps": (flags.count, "optimizer steps on each MNIST task"),
+    "adding_steps": (flags.count, "optimizer steps on the adding problem"),
     "batch_size": (flags.positive_int, "sequences per batch"),
     "hidden_size": (flags.positive_int, "the LSTM's hidden units (one layer)"),
     "adding_length": (adding_length, "T of the adding problem, at least 20"),
-    "eval_every": (flags.positive_int, "steps between evaluations (and one at the end)"),
+    "eval_every": (flags.count, "steps between evaluations (and one at the end)"),
     "test_size": (flags.positive_int, "test sequences per evaluation"),
     "lr": (flags.positive_float, "Adam's learning rate, decayed to 0 by a cosine over the run"),
     "grad_clip": (flags.non_negative_float, "gradient-norm clipping (0: off)"),
-    "forget_bias": (flags.finite_float, "the forget-gate bias b_f of the forget-bias init"),
+    "forget_bias": (flags.forget_bias, "the forget-gate bias b_f of the forget-bias init"),
     "seed": (flags.seed, "seed of the weights and the batches"),
 }
 
@@ -305,38 +338,32 @@ def budget_from(args, budget_class, full: dict):
     return budget_class(**{**asdict(budget_class()), **(full if args.full else {}), **given})
 
 
-def run_command(run, args, kept: str) -> int:
-    """``run(args)`` as the command line runs a command: a mistake the user can fix (missing data,
-    a folder that cannot be written, a bad value) is an ``error:`` line and exit code 2, Ctrl-C one
-    line that says what was kept (``kept``) and exit code 130; never a traceback."""
-    try:
-        run(args)
-    except OSError as e:  # a full disk, a folder that is a file: the system's words and the file
-        where = f": {e.filename}" if e.filename else ""
-        print(f"error: {e.strerror or one_line(e)}{where}", file=sys.stderr)
-        return 2
-    except (ValueError, DataError) as e:  # a not-found DataError says what to do below its first line
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"error: interrupted. {kept}", file=sys.stderr)
-        return 130
-    except RuntimeError as e:  # torch turns a Ctrl-C inside its C code into a RuntimeError
-        if not caused_by_interrupt(e):
-            raise
-        print(f"error: interrupted. {kept}", file=sys.stderr)
-        return 130
-    return 0
+def run_command(run, args) -> int:
+    """``run(args)`` as the ``scratch-lstm`` command runs a command (:mod:`scratch_lstm.app.command`):
+    a mistake the user can fix (missing data, a folder that cannot be written, a bad value: a
+    ``ValueError`` here) is one ``error:`` line and exit code 2, Ctrl-C one line that says what was
+    written and exit code 130; never a traceback."""
+    def body() -> int:
+        try:
+            run(args)
+        except ValueError as e:
+            raise TrainingError(str(e)) from None
+        return 0
+
+    return command.finish(command.run(body))
 
 
 def main(argv=None) -> int:
+    """Run the experiment; it ends as the ``scratch-lstm`` command does (one ``error:`` line and
+    exit code 2 for a mistake, 130 for Ctrl-C: :mod:`scratch_lstm.app.command`)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False,
                                      formatter_class=flags.HelpFormatter)
+    flags.accept_negative_numbers(parser)
     parser.add_argument("--out", required=True, type=flags.path, help="folder for the JSON, table and figure")
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS), help="tasks to run")
     parser.add_argument("--inits", nargs="+", choices=tuple(INITS), default=list(INITS),
                         help="initialisations to compare")
-    parser.add_argument("--data-dir", default=None,
+    parser.add_argument("--data-dir", default=None, type=flags.path,
                         help="folder with MNIST (DIR/MNIST/raw/ or the IDX files); default: the sample")
     parser.add_argument("--backend", default="fused", choices=BACKENDS,
                         help="the LSTM implementation (triton: CUDA)")
@@ -346,8 +373,7 @@ def main(argv=None) -> int:
     parser.add_argument("--full", action="store_true",
                         help=f"the full run for a GPU: {', '.join(f'{k} {v}' for k, v in FULL.items())}")
     add_budget_flags(parser, Budget(), BUDGET_FLAGS, FULL)
-    args = parser.parse_args(argv)
-    return run_command(run, args, f"{Path(args.out) / 'long_memory.json'} holds the runs finished so far (if any)")
+    return run_command(run, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,12 @@ autocast), precision.py (float32 or TF32 on GPUs), _startup.py (Ctrl-C while the
 The training app (data, the trainer, the ``scratch-lstm`` command line) is :mod:`scratch_lstm.app`.
 """
 
-from . import _startup  # noqa: F401  first: Ctrl-C while the command imports torch (see there)
+try:
+    from . import _startup  # noqa: F401  first: Ctrl-C while the command imports torch (see there)
+except KeyboardInterrupt:  # a Ctrl-C while _startup itself loaded, before its handler was in place
+    from . import _startup
+
+    _startup.interrupted_while_loading()
 from .cell import LSTMCell, LSTMStep, lstm_step
 from .clamps import GateClamp
 from .classifier import LSTMClassifier

@@ -134,6 +134,9 @@ def init_forget_bias(lstm: LSTM | nn.LSTM | LSTMCell | nn.LSTMCell, value: float
     if not math.isfinite(value):
         raise ValueError(f"the forget-gate bias must be a finite number, got {value}")
     for b_ih, b_hh in _forget_and_input_biases(lstm):
+        if abs(value) > torch.finfo(b_ih.dtype).max:
+            raise ValueError(f"the forget-gate bias {value} is too large for the biases: "
+                             f"{str(b_ih.dtype).removeprefix('torch.')} cannot hold it")
         H = b_ih.numel() // 4
         b_ih[H : 2 * H] = value
         b_hh[H : 2 * H] = 0.0

@@ -64,9 +64,14 @@ class GradientFlow:
     log10_forget_product: Tensor  # (K, T)
 
     def to_dict(self) -> dict:
-        """Plain lists and floats (JSON); a norm that underflowed float64 is 0.0."""
-        return {"loss": self.loss, "dc_norm": self.dc.tolist(), "dh_norm": self.dh.tolist(),
-                "log10_forget_product": self.log10_forget_product.tolist()}
+        """Plain lists and floats for strict JSON: a norm that underflowed float64 is 0.0, and a
+        value JSON cannot hold is None (``log10_forget_product`` is -inf where a forget gate was
+        exactly 0, which makes the product 0)."""
+        def plain(t: Tensor) -> list:
+            return [[v if math.isfinite(v) else None for v in row] for row in t.tolist()]
+
+        return {"loss": self.loss if math.isfinite(self.loss) else None, "dc_norm": plain(self.dc),
+                "dh_norm": plain(self.dh), "log10_forget_product": plain(self.log10_forget_product)}
 
 
 def gradient_flow(model: LSTMClassifier, x: Tensor, y: Tensor) -> GradientFlow:
@@ -152,8 +157,9 @@ def _time_major(trace: GateTrace) -> GateTrace:
 def _log10_mean_forget_product(f: Tensor) -> Tensor:
     """``log10`` of the batch-and-unit mean of ``f_{t+1} ⊙ ... ⊙ f_{T-1}`` for every t, ``(T,)``,
     summed as logarithms (the product itself can be below float64's smallest number)."""
-    log_f = torch.log(f).flatten(1)  # (T, B*H)
-    after = torch.flip(torch.cumsum(torch.flip(log_f, [0]), 0), [0]) - log_f  # Σ_{s>t} log f_s
+    log_f = torch.log(f).flatten(1)  # (T, B*H); -inf where a gate is exactly 0
+    from_t = torch.flip(torch.cumsum(torch.flip(log_f, [0]), 0), [0])  # Σ_{s>=t} log f_s
+    after = torch.cat([from_t[1:], torch.zeros_like(from_t[:1])])  # Σ_{s>t} log f_s (no -inf - -inf)
     log_mean = torch.logsumexp(after, dim=1) - math.log(after.size(1))
     return log_mean / math.log(10)
 

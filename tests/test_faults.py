@@ -23,6 +23,7 @@ from test_data import write_split
 from scratch_lstm.app import files as files_module
 from scratch_lstm.app import runs as runs_module
 from scratch_lstm.app import train as train_module
+from scratch_lstm.app.checkpoints import CHECKPOINT_VERSION
 from scratch_lstm.app.cli import main
 from scratch_lstm.app.files import TEMP_MARKER, remove_stale_temp_files, temp_name
 from scratch_lstm.app.runs import RUN_FILES
@@ -229,7 +230,7 @@ def test_a_version_1_checkpoint_still_loads_and_resumes_by_dataset_name(one_epoc
     text = capsys.readouterr().out
     assert "predates data fingerprints" in text
     new = torch.load(out / "last.pt", weights_only=True)
-    assert new["version"] == 2 and new["epoch"] == 2 and new["data"]["name"] == "mnist-sample"
+    assert new["version"] == CHECKPOINT_VERSION and new["epoch"] == 2 and new["data"]["name"] == "mnist-sample"
     assert [m["epoch"] for m in strict_metrics(out)] == [1, 2]  # epoch 1 kept from metrics.jsonl
 
 

@@ -21,7 +21,7 @@ import pytest
 import torch
 from test_faults import FLAGS, ROOT, assert_same_run, copy_run, one_epoch, one_error, snapshot, straight  # noqa: F401
 
-from scratch_lstm.app import cli as cli_module
+from scratch_lstm.app import command as command_module
 from scratch_lstm.app import files as files_module
 from scratch_lstm.app import runs as runs_module
 from scratch_lstm.app import train as train_module
@@ -110,16 +110,15 @@ def test_a_folder_written_while_a_run_prepared_is_left_alone(tmp_path, capsys, m
 
 # --- 2. only this program's temporary files are removed ------------------------------------------
 
-def test_a_users_tmp_files_are_kept_and_only_ours_removed(tmp_path, capsys):
-    out = tmp_path / "d"
-    out.mkdir()
+def test_a_users_tmp_files_are_kept_and_only_ours_removed(one_epoch, tmp_path, capsys):
+    out = copy_run(one_epoch, tmp_path)  # a run folder where a user keeps files of their own
     users = {".thesis.tex.tmp-99999": b"draft", f".last.pt.tmp-{dead_pid()}": b"mine too",
              f".notes{TEMP_MARKER}-1": b"x", "notes.txt": b"n"}
     for name, data in users.items():
         (out / name).write_bytes(data)
     ours = temp_name("last.pt", dead_pid())
     (out / ours).write_bytes(b"half a checkpoint")
-    assert main(["train", *FLAGS, "--epochs", "1", "--out", str(out)]) == 0
+    assert main(["train", "--out", str(out), "--epochs", "2", "--resume"]) == 0
     assert f"removed temporary files left by a killed run: {ours}" in capsys.readouterr().out
     after = snapshot(out)
     assert {name: after[name] for name in users} == users
@@ -381,11 +380,11 @@ def test_output_to_dev_full_is_named_as_the_output(tmp_path, one_epoch):
     assert proc.stderr.strip() == "error: cannot write to standard output (No space left on device)"
 
 
-@pytest.mark.parametrize("fail_at, advice", [
-    (2, "Nothing of the run was kept: run the command again"),
-    (3, "No checkpoint was written: `scratch-lstm train --out {out} --resume` starts the run again "
+@pytest.mark.parametrize("fail_at, advice", [  # the output's lines: data, CPU threads, run folder, model, epoch 1
+    (3, "Nothing of the run was kept: run the command again"),
+    (4, "No checkpoint was written: `scratch-lstm train --out {out} --resume` starts the run again "
         "from epoch 1"),
-    (4, "{out}/last.pt keeps the last good epoch (1): continue with `scratch-lstm train --out {out} "
+    (5, "{out}/last.pt keeps the last good epoch (1): continue with `scratch-lstm train --out {out} "
         "--resume`"),
 ])
 def test_a_closed_output_stops_the_run_with_true_advice(fail_at, advice, straight, tmp_path, capsys,
@@ -430,8 +429,334 @@ def test_a_pipe_closed_by_the_reader_is_one_line(tmp_path):
 def test_cli_stdout_escapes_what_its_encoding_cannot_show():
     raw = io.BytesIO()
     stream = io.TextIOWrapper(raw, encoding="ascii")
-    out = cli_module._Stdout(stream)
+    out = command_module._Stdout(stream)
     name = os.fsdecode(b"r-\xff")  # a folder name that is not UTF-8
     out.write(f"run folder: {name} and é\n")
     out.flush()
     assert raw.getvalue() == b"run folder: r-\\udcff and \\xe9\n"
+
+
+# --- issue 25: nothing is written outside the run folder ------------------------------------------
+
+PLANTED = {  # command -> (its arguments, the files it writes into {out})
+    "train": ([*FLAGS, "--epochs", "1", "--out", "{out}"], list(RUN_FILES)),
+    "gates": (["--checkpoint", "{ckpt}", "--out", "{out}"], ["gates_trained.png", "gates.json"]),
+    "gradient-flow": (["--sequence", "rows", "--hidden-size", "4", "--batch-size", "2", "--out", "{out}"],
+                      ["gradient_flow.png", "gradient_flow.json"]),
+    "bench": (["--config", "lecture", "--impl", "fused", "--repeats", "1", "--warmup", "0", "--json",
+               "{out}/bench.json"], ["bench.json"]),
+}
+
+
+@pytest.mark.parametrize("command", list(PLANTED))
+def test_a_link_planted_at_a_temporary_name_is_never_written_through(command, one_epoch, tmp_path,
+                                                                      capsys, monkeypatch):
+    from scratch_lstm.app import bench as bench_module
+
+    monkeypatch.setitem(bench_module.CONFIGS, "lecture", bench_module.BenchConfig("lecture", 2, 3, 28, 8, 1))
+    victim = tmp_path / "victim"
+    victim.write_text("the user's file\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    args, names = PLANTED[command]
+    for name in names:  # at the name this process's writer tries first, and its first fallback
+        for tmp in (temp_name(name), temp_name(name) + ".1"):
+            (out / tmp).symlink_to(victim)
+    argv = [a.format(out=out, ckpt=one_epoch / "last.pt") for a in args]
+    assert main([command, *argv]) == 0, capsys.readouterr().err
+    assert victim.read_text() == "the user's file\n"
+    for name in names:
+        assert (out / name).is_file() and not (out / name).is_symlink(), name
+        for tmp in (temp_name(name), temp_name(name) + ".1"):
+            assert os.readlink(out / tmp) == str(victim)  # left as it was
+
+
+# --- issue 25: a resume continues the run it names, from the settings it wrote, or refuses ----------
+
+def test_a_kill_before_config_json_is_renamed_resumes_with_the_settings_it_was_writing(tmp_path, capsys):
+    out = tmp_path / "run"
+    proc = cli(["train", *CONSTANT, "--epochs", "1", "--hidden-size", "16", "--lr", "0.01", "--out", str(out)],
+               tmp_path, fault="before-rename:config.json")
+    assert proc.returncode == -9
+    (left,) = [name for name in snapshot(out) if name != LOCK_FILE]  # the complete temporary copy
+    assert main(["train", "--out", str(out), "--resume", "--log-every", "0"]) == 0
+    assert f"the run's settings come from {left}, the complete copy it left" in capsys.readouterr().out
+    saved = json.loads((out / "config.json").read_text())
+    assert (saved["hidden_size"], saved["lr"], saved["epochs"]) == (16, 0.01, 1)
+    assert torch.load(out / "last.pt", weights_only=True)["model_config"]["hidden_size"] == 16
+    assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES)
+
+
+def settings_missing(out: Path) -> str:
+    out.mkdir()
+    return f"{out / 'config.json'} does not exist"
+
+
+def settings_unreadable(content: bytes):
+    def make(out: Path) -> str:
+        out.mkdir()
+        (out / "config.json").write_bytes(content)
+        return f"{out / 'config.json'} is unreadable ("
+    return make
+
+
+def settings_cut_short(out: Path) -> str:  # a writer killed in the middle of the temporary file
+    out.mkdir()
+    (out / temp_name("config.json", dead_pid())).write_text('{"hidden_size": 16, "lr": ')
+    return "is unreadable (Expecting value"
+
+
+@pytest.mark.parametrize("make", [settings_missing, settings_unreadable(b"{bad json"),
+                                  settings_unreadable(b"[]\n"), settings_cut_short],
+                         ids=["missing", "bad json", "a list", "cut short"])
+def test_a_bare_resume_without_the_runs_settings_is_refused(make, tmp_path, capsys):
+    out = tmp_path / "run"
+    problem = make(out)
+    before = snapshot(out)
+    assert main(["train", "--out", str(out), "--resume", "--threads", "1", "--log-every", "0"]) == 2
+    err = one_error(capsys.readouterr().err)
+    assert f"--resume: {out} holds no settings to continue from (" in err and problem in err
+    assert "a resume would train a default model instead of the run" in err
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("init, given, refused", [
+    (["--init", "chrono"], ["--chrono-t-max", "50"], "--chrono-t-max 28 (now 50)"),
+    (["--init", "forget-bias", "--forget-bias", "2"], ["--forget-bias", "3"], "--forget-bias 2.0 (now 3.0)"),
+    ([], ["--lr", "0.5"], "--lr 0.001 (now 0.5)"),
+])
+def test_a_resume_compares_the_flags_given_with_the_runs_own(init, given, refused, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *CONSTANT, "--epochs", "1", *init, "--out", str(out)]) == 0
+    before = snapshot(out)
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--epochs", "2", "--resume", *given]) == 2
+    err = one_error(capsys.readouterr().err)
+    assert f"was trained with other settings: {refused}" in err
+    assert ("only --epochs, --log-every, --device, --data-dir, --download, --dataset, --cuda-graph, "
+            "--threads may change") in err
+    assert snapshot(out) == before
+    same = [given[0], str(json.loads((out / "config.json").read_text())[given[0][2:].replace("-", "_")])]
+    assert main(["train", "--out", str(out), "--epochs", "2", "--resume", *same]) == 0
+
+
+# --- issue 25: an output folder that cannot be one, or is not a run's, is refused with what it is ----
+
+def dangling_link(tmp_path: Path) -> tuple[Path, str]:
+    (tmp_path / "out").symlink_to(tmp_path / "gone")
+    return tmp_path / "out", f"is a symbolic link to {tmp_path / 'gone'}, which does not exist"
+
+
+def read_only(tmp_path: Path, monkeypatch) -> tuple[Path, str]:
+    class ReadOnly:
+        f_flag = os.ST_RDONLY
+
+    monkeypatch.setattr(runs_module.os, "access", lambda path, mode: False)  # as on a read-only mount
+    monkeypatch.setattr(runs_module.os, "statvfs", lambda path: ReadOnly(), raising=False)
+    return tmp_path / "out", f"cannot write in {tmp_path} (on a read-only file system)"
+
+
+@pytest.mark.parametrize("command", ["train", "gates", "gradient-flow"])
+@pytest.mark.parametrize("case", [dangling_link, read_only], ids=["dangling link", "read-only"])
+def test_an_out_that_cannot_be_written_says_why(case, command, one_epoch, tmp_path, capsys, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    out, message = case(work, monkeypatch) if case is read_only else case(work)
+    argv = {"train": ["train", *FLAGS, "--epochs", "1"],
+            "gates": ["gates", "--checkpoint", str(one_epoch / "last.pt")],
+            "gradient-flow": ["gradient-flow", "--hidden-size", "4", "--batch-size", "2"]}[command]
+    before = sorted(p.name for p in work.iterdir())
+    assert main([*argv, "--out", str(out)]) == 2
+    assert message in one_error(capsys.readouterr().err)
+    assert sorted(p.name for p in work.iterdir()) == before
+
+
+@pytest.mark.parametrize("extra", [[], ["--resume"]])
+def test_a_run_never_goes_among_other_files(extra, tmp_path, capsys):
+    out = tmp_path / "home"
+    out.mkdir()
+    for name in (".bashrc", "notes.txt", "thesis", "x.py"):
+        (out / name).write_text("mine")
+    before = snapshot(out)
+    assert main(["train", *FLAGS, "--epochs", "1", "--out", str(out), *extra]) == 2
+    err = one_error(capsys.readouterr().err)
+    assert f"--out {out} holds files that are not a run's (.bashrc, notes.txt, thesis and 1 more)" in err
+    assert snapshot(out) == before
+
+
+def test_the_root_of_a_file_system_is_never_a_run_folder():
+    from scratch_lstm.app.runs import check_run_folder
+
+    with pytest.raises(TrainingError, match="--out / is the root of a file system"):
+        check_run_folder(Path("/"))
+
+
+def test_a_fingerprint_mismatch_suggests_only_what_was_given(one_epoch, tmp_path, capsys):
+    from scratch_lstm.app.checkpoints import seal_checkpoint
+
+    out = copy_run(one_epoch, tmp_path)  # a run of the embedded sample, resumed without data flags
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    ckpt["data"]["fingerprint"] = "0" * 64  # as another version's sample would have
+    torch.save(seal_checkpoint(ckpt), out / "last.pt")
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--epochs", "2", "--resume"]) == 2
+    err = one_error(capsys.readouterr().err)
+    assert "was trained on other data" in err and "--data-dir" not in err
+    assert "the sample embedded in this scratch-lstm is not the one it was trained on" in err
+
+
+# --- issue 25: "Nothing was written" only when true -------------------------------------------------
+
+def test_bench_interrupted_after_a_row_names_the_json(tmp_path, capsys, monkeypatch):
+    from scratch_lstm.app import bench as bench_module
+
+    monkeypatch.setitem(bench_module.CONFIGS, "lecture", bench_module.BenchConfig("lecture", 2, 3, 28, 8, 1))
+    real, calls = bench_module.bench_config, []
+
+    def second_is_interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bench_module, "bench_config", second_is_interrupted)
+    target = tmp_path / "bench.json"
+    assert main(["bench", "--config", "lecture", "--impl", "scratch", "fused", "--repeats", "1",
+                 "--warmup", "0", "--json", str(target)]) == 130
+    assert one_error(capsys.readouterr().err) == f"error: interrupted. {target} was written (complete)"
+    assert [r["impl"] for r in json.loads(target.read_text())] == ["scratch"]
+
+
+def test_gradient_flow_interrupted_after_its_figure_names_it(tmp_path, capsys, monkeypatch):
+    from scratch_lstm.app import flow_report
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(flow_report, "save_json", interrupted)
+    out = tmp_path / "gf"
+    assert main(["gradient-flow", "--hidden-size", "4", "--batch-size", "2", "--out", str(out)]) == 130
+    assert one_error(capsys.readouterr().err) == (f"error: interrupted. {out / 'gradient_flow.png'} was "
+                                                  "written (complete)")
+    assert sorted(p.name for p in out.iterdir()) == ["gradient_flow.png"]
+
+
+def test_a_second_ctrl_c_while_the_first_is_answered_changes_nothing(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    real = train_module.stopped
+
+    def pressed_again(*args):  # Ctrl-C once more while the run says what it kept
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(*args)
+
+    monkeypatch.setattr(train_module, "stopped", pressed_again)
+    monkeypatch.setenv("SCRATCH_LSTM_FAULT", "int:during:last.pt")  # the first, during the write
+    assert main(["train", *FLAGS, "--epochs", "2", "--out", str(out)]) == 130
+    assert one_error(capsys.readouterr().err) == (
+        f"error: interrupted. {out / 'last.pt'} keeps the last good epoch (1): continue with "
+        f"`scratch-lstm train --out {out} --resume`")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_gradient_flow_that_cannot_write_names_the_file_and_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    def full_disk_open(path, mode="r", *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(files_module, "open", full_disk_open, raising=False)
+    out = tmp_path / "new" / "gf"
+    assert main(["gradient-flow", "--hidden-size", "4", "--batch-size", "2", "--out", str(out)]) == 2
+    assert one_error(capsys.readouterr().err) == (f"error: could not write {out / 'gradient_flow.png'}: "
+                                                  "No space left on device. Nothing was written")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- issue 25: closed standard streams, and the scripts in benchmarks/ end as the command does -------
+
+@pytest.mark.parametrize("closed, told", [(1, "stderr"), (2, "stdout")])
+def test_a_closed_standard_stream_is_one_line_on_the_other_and_writes_nothing(closed, told, tmp_path):
+    out = tmp_path / "run"
+    proc = cli(["train", *FLAGS, "--epochs", "1", "--out", str(out)], tmp_path, capture_output=False,
+               stdout=subprocess.PIPE if closed == 2 else None, stderr=subprocess.PIPE if closed == 1 else None,
+               preexec_fn=lambda: os.close(closed))  # `>&-` or `2>&-`
+    assert proc.returncode == 2
+    name = "output" if closed == 1 else "error"
+    assert one_error(getattr(proc, told)).startswith(f"error: standard {name} is closed (")
+    assert "Nothing was written" in getattr(proc, told)
+    assert not out.exists()
+
+
+SCRIPTS = {  # script -> (arguments that run long, the line it prints once it runs)
+    "bench_lstm.py": (["--config", "long", "--impl", "fused", "--repeats", "1000", "--threads", "1"],
+                      "scratch-lstm bench:"),
+    "long_memory.py": (["--tasks", "adding", "--adding-steps", "100000", "--threads", "1", "--out", "{tmp}/lm"],
+                       "long memory:"),
+}
+
+
+@pytest.mark.parametrize("script", list(SCRIPTS))
+def test_ctrl_c_in_a_benchmark_script_is_one_line_and_exit_code_130(script, tmp_path):
+    args, started = SCRIPTS[script]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / script),
+                             *[a.format(tmp=tmp_path) for a in args]], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
+    try:
+        while not proc.stdout.readline().startswith(started):
+            assert proc.poll() is None, proc.stderr.read()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert one_error(err) == "error: interrupted. Nothing was written"
+    assert list(tmp_path.iterdir()) == []  # long_memory.py's --out, created empty, is gone
+
+
+def long_memory_main(argv):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import long_memory
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return long_memory.main(argv)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--forget-bias", "1e308"], "--forget-bias: must be a finite number float32 can hold"),
+    (["--steps", str(10**400)], "--steps: must be an integer from 1 to 2**53"),
+    (["--hidden-size", str(10**400)], "of memory, more than this machine can hold"),
+    (["--test-size", "1000000000000"], "--test-size 1000000000000 on adding (200 steps; the weights"),
+    (["--device", "cuda"], "--device cuda was asked for but is not available here"),
+    (["--backend", "triton", "--device", "cpu"], "--backend triton runs its kernels on a CUDA GPU, not on cpu"),
+    (["--out", "{tmp}/earlier"], "already holds long_memory.json (an earlier experiment's), which is never"),
+])
+def test_the_long_memory_script_refuses_as_the_command_does(args, message, tmp_path, capsys, monkeypatch):
+    if "cuda" in args or "triton" in args:
+        if torch.cuda.is_available():
+            pytest.skip("a CUDA GPU is here")
+        monkeypatch.setenv("TRITON_INTERPRET", "0")  # the suite's own setting runs triton on the CPU
+    (tmp_path / "earlier").mkdir()
+    (tmp_path / "earlier" / "long_memory.json").write_text("{}\n")
+    before = snapshot(tmp_path / "earlier")
+    argv = ["--out", str(tmp_path / "lm"), "--tasks", "adding", *[a.format(tmp=tmp_path) for a in args]]
+    try:
+        code = long_memory_main(argv)
+    except SystemExit as e:
+        code = e.code
+    assert code == 2
+    assert message in one_error(capsys.readouterr().err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["earlier"]
+    assert snapshot(tmp_path / "earlier") == before
+
+
+def test_the_command_takes_ctrl_c_before_it_imports_anything():
+    # Python's own Ctrl-C handler prints a traceback until scratch_lstm._startup replaces it; that
+    # module runs first and imports nothing Python has not loaded already (-X importtime lists a
+    # module's imports just above it, indented deeper)
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "scratch_lstm", "--help"],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    names = [line.split("|")[-1] for line in proc.stderr.splitlines() if line.startswith("import time:")]
+    depth = [len(name) - len(name.lstrip()) for name in names]
+    at = next(k for k, name in enumerate(names) if name.strip().split(".")[0] == "scratch_lstm")
+    assert names[at].strip() == "scratch_lstm._startup"  # the package's first module
+    assert at == 0 or depth[at - 1] <= depth[at], names[at - 1]  # it imported nothing new

@@ -8,7 +8,10 @@ done instead), the exit code, and that the files the user had are unchanged.
 
 import gzip
 import json
+import os
 import re
+import struct
+import threading
 import tracemalloc
 from pathlib import Path
 from urllib.error import URLError
@@ -19,7 +22,8 @@ from test_data import idx_bytes, write_split
 from test_faults import FLAGS, checkpoint, copy_run, one_epoch, one_error, snapshot  # noqa: F401
 
 from scratch_lstm.app import bench as bench_module
-from scratch_lstm.app.checkpoints import check_metrics, load_checkpoint
+from scratch_lstm.app import data as data_module
+from scratch_lstm.app.checkpoints import CHECKPOINT_VERSION, check_metrics, load_checkpoint, seal_checkpoint
 from scratch_lstm.app.cli import main
 from scratch_lstm.app.config import TrainConfig
 from scratch_lstm.app.data import DataError, read_idx
@@ -32,6 +36,7 @@ from scratch_lstm.app.limits import (
     memory_limit,
     training_bytes,
 )
+from scratch_lstm.app.lock import LOCK_FILE
 from scratch_lstm.app.train import train
 from scratch_lstm.classifier import LSTMClassifier
 
@@ -169,7 +174,7 @@ def test_every_crafted_field_is_one_error_line_naming_it(craft, message, evaluat
     out = copy_run(one_epoch, tmp_path)  # constant schedule: --epochs 2 continues it
     ckpt = torch.load(out / "last.pt", weights_only=True)
     craft(ckpt)
-    torch.save(ckpt, out / "last.pt")
+    torch.save(seal_checkpoint(ckpt), out / "last.pt")  # crafted, then written as a whole: its checksum fits
     before = snapshot(out)
     capsys.readouterr()
     assert main(["train", "--out", str(out), "--epochs", "2", "--resume"]) == 2
@@ -293,6 +298,7 @@ def test_a_gzipped_header_beyond_the_machines_memory_is_refused_before_reading(t
 @pytest.mark.parametrize("argv", [
     ["train", "--out", ""], ["gates", "--checkpoint", "x.pt", "--out", ""], ["bench", "--json", ""],
     ["train", "--data-dir", " "], ["explore", "--out", ""], ["explore", "--checkpoint", "", "--out", "p.html"],
+    ["gradient-flow", "--out", ""],
 ])
 def test_an_empty_path_is_refused_not_taken_as_the_current_folder(argv, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -328,6 +334,10 @@ def test_eval_and_gates_use_data_dir_with_a_checkpoint_of_the_sample(checkpoint,
                  str(tmp_path / "gates")]) == 0
     assert note in capsys.readouterr().out
     assert json.loads((tmp_path / "gates" / "gates.json").read_text())["dataset"] == "mnist"
+    assert main(["gradient-flow", "--checkpoint", str(checkpoint), "--data-dir", str(data), "--batch-size",
+                 "2", "--out", str(tmp_path / "flow")]) == 0
+    assert note in capsys.readouterr().out
+    assert json.loads((tmp_path / "flow" / "gradient_flow.json").read_text())["dataset"] == "mnist"
 
 
 def test_a_train_subset_larger_than_the_set_says_so(tmp_path, capsys):
@@ -351,6 +361,9 @@ def test_out_in_the_data_folder_is_refused(layout, tmp_path, capsys):
     before = listing()
     for out in {data, source}:
         assert main(["train", "--dataset", "mnist", "--data-dir", str(data), "--out", str(out)]) == 2
+        assert f"--out {out} is the data folder" in one_error(capsys.readouterr().err)
+        assert main(["gradient-flow", "--hidden-size", "4", "--batch-size", "2", "--dataset", "mnist",
+                     "--data-dir", str(data), "--out", str(out)]) == 2
         assert f"--out {out} is the data folder" in one_error(capsys.readouterr().err)
     assert listing() == before
 
@@ -428,3 +441,275 @@ def test_one_line_drops_colour_codes_and_cuts_at_a_word():
     line = one_line(text, 60)
     assert "\x1b" not in line and line.endswith("...") and len(line) <= 60
     assert line[:-3].split()[-1] in text.split()  # a whole word before the cut
+
+
+# --- issue 25: nothing that is not a regular file is waited on or read -----------------------------
+
+@pytest.fixture
+def no_hang(tmp_path):
+    """A test that would block forever opening a FIFO under ``tmp_path`` for reading fails after
+    60 s instead: from then on a writer opens each FIFO there every second, which ends a reader's
+    wait."""
+    done = threading.Event()
+
+    def open_every_fifo():
+        if done.wait(60):
+            return
+        while not done.wait(1):
+            for path in tmp_path.rglob("*"):
+                if path.is_fifo():
+                    try:
+                        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+                    except OSError:  # no reader waits there
+                        pass
+
+    thread = threading.Thread(target=open_every_fifo, daemon=True)
+    thread.start()
+    yield
+    done.set()
+    thread.join()
+
+
+def fifo_lock(tmp_path, run):
+    os.mkfifo(run / LOCK_FILE)
+    return (["train", "--out", str(run), "--epochs", "2", "--resume"],
+            f"{run / LOCK_FILE} is a FIFO (named pipe), not the lock file scratch-lstm makes")
+
+
+def fifo_checkpoint(command):
+    def make(tmp_path, run):
+        os.mkfifo(tmp_path / "x.pt")
+        extra = ["--out", str(tmp_path / "gates")] if command == "gates" else []
+        return ([command, "--checkpoint", str(tmp_path / "x.pt"), *extra],
+                f"checkpoint {tmp_path / 'x.pt'} is a FIFO (named pipe), not a checkpoint file")
+    return make
+
+
+def fifo_last_pt(tmp_path, run):
+    (run / "last.pt").unlink()
+    os.mkfifo(run / "last.pt")
+    return (["train", "--out", str(run), "--epochs", "2", "--resume"],
+            f"checkpoint {run / 'last.pt'} is a FIFO (named pipe), not a checkpoint file")
+
+
+def idx_named(kind):
+    def make(tmp_path, run):
+        data = tmp_path / "data"
+        write_split(data)
+        (data / "t10k-labels-idx1-ubyte.gz").unlink()
+        if kind == "FIFO":
+            os.mkfifo(data / "t10k-labels-idx1-ubyte.gz")
+        else:
+            (data / "t10k-labels-idx1-ubyte.gz").mkdir()
+        what = "a FIFO (named pipe)" if kind == "FIFO" else "a folder"
+        return (["train", "--dataset", "mnist", "--data-dir", str(data), "--out", str(tmp_path / "new")],
+                f"{data / 't10k-labels-idx1-ubyte.gz'} is {what}, not an IDX file")
+    return make
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+@pytest.mark.parametrize("make", [fifo_lock, fifo_checkpoint("eval"), fifo_checkpoint("gates"), fifo_last_pt,
+                                  idx_named("FIFO"), idx_named("folder")],
+                         ids=["lock", "eval", "gates", "last.pt", "idx-fifo", "idx-folder"])
+def test_what_is_not_a_regular_file_is_refused_at_once(make, one_epoch, tmp_path, capsys, no_hang):
+    run = copy_run(one_epoch, tmp_path)
+    argv, message = make(tmp_path, run)
+    files = lambda: {p.name: p.read_bytes() if p.is_file() else "not a file" for p in run.iterdir()}  # noqa: E731
+    before = files()
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert message in one_error(capsys.readouterr().err)
+    assert files() == before
+    assert not (tmp_path / "new").exists() and not (tmp_path / "gates").exists()
+
+
+# --- issue 25: an IDX payload is read in bounded pieces, up to the size its header declares -----------
+
+def test_a_header_that_declares_more_than_the_file_holds_costs_only_what_it_holds(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"  # declares a GB, holds 1 KB
+    dims = b"".join(n.to_bytes(4, "big") for n in (1_275_510, 28, 28))
+    path.write_bytes(gzip.compress(bytes([0, 0, 0x08, 3]) + dims + bytes(1024)))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"payload has 1,024 bytes"):
+            read_idx(path, 3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * data_module.READ_CHUNK  # not the gigabyte the header declares
+
+
+def test_a_byte_past_the_declared_payload_is_refused_without_decompressing_the_rest(tmp_path, monkeypatch):
+    path = tmp_path / "train-images-idx3-ubyte.gz"  # 2 images, then 8 MiB of zeros
+    path.write_bytes(gzip.compress(idx_bytes(torch.zeros(2, 28, 28).numpy()) + bytes(2**23), compresslevel=1))
+    monkeypatch.setattr(data_module, "DRAIN_LIMIT", 2**20, raising=False)
+    decoded, real = [], gzip.GzipFile.read
+    monkeypatch.setattr(gzip.GzipFile, "read", lambda self, n=-1: decoded.append(len(r := real(self, n))) or r)
+    with pytest.raises(DataError, match="payload has more than 1,568 bytes"):
+        read_idx(path, 3)
+    assert sum(decoded) <= 16 + 1568 + 1 + 2**20
+
+
+# --- issue 25: a checkpoint changed after it was written is refused, never silently loaded -----------
+
+def flip_an_exponent_bit(path: Path) -> float:
+    """Flip bit 30 (the top exponent bit) of the float32 lin.weight[0, 0] in the file, as a bad
+    disk sector would; returns the value it now holds."""
+    value = torch.load(path, weights_only=True)["model"]["lin.weight"][0, 0]
+    raw = bytearray(path.read_bytes())
+    at = raw.find(struct.pack("<f", value.item()))
+    raw[at + 3] ^= 0x40
+    path.write_bytes(bytes(raw))
+    return torch.load(path, weights_only=True)["model"]["lin.weight"][0, 0].item()
+
+
+@pytest.mark.parametrize("command", ["resume", "eval", "gates", "gradient-flow"])
+def test_a_flipped_bit_in_a_checkpoint_is_refused(command, one_epoch, tmp_path, capsys):
+    out = copy_run(one_epoch, tmp_path)
+    assert abs(flip_an_exponent_bit(out / "last.pt")) > 1e30  # torch.load itself does not notice
+    before = snapshot(out)
+    argv = {"resume": ["train", "--out", str(out), "--epochs", "2", "--resume"],
+            "eval": ["eval", "--checkpoint", str(out / "last.pt")],
+            "gates": ["gates", "--checkpoint", str(out / "last.pt"), "--out", str(tmp_path / "g")],
+            "gradient-flow": ["gradient-flow", "--checkpoint", str(out / "last.pt"), "--out",
+                              str(tmp_path / "g")]}[command]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = one_error(capsys.readouterr().err)
+    assert f"{out / 'last.pt'} is damaged: its content does not match the checksum written with it" in err
+    assert snapshot(out) == before and not (tmp_path / "g").exists()
+
+
+def test_a_checkpoint_from_before_checksums_still_loads_and_resumes(one_epoch, tmp_path, capsys):
+    out = copy_run(one_epoch, tmp_path)
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    ckpt["version"] = 2  # as version 2 wrote it
+    del ckpt["checksum"]
+    torch.save(ckpt, out / "last.pt")
+    assert main(["eval", "--checkpoint", str(out / "last.pt")]) == 0
+    assert main(["train", "--out", str(out), "--epochs", "2", "--resume"]) == 0
+    assert load_checkpoint(out / "last.pt")["version"] == CHECKPOINT_VERSION  # its next one has it
+
+
+# --- issue 25: a resume never rewrites the metrics log with fewer epochs than it holds -----------------
+
+def test_a_checkpoint_history_shorter_than_its_epochs_keeps_the_logged_ones(one_epoch, tmp_path, capsys):
+    out = copy_run(one_epoch, tmp_path)
+    logged = (out / "metrics.jsonl").read_text()
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    ckpt["history"] = []  # epoch 1, no history: as a crafted (or older) checkpoint may say
+    torch.save(seal_checkpoint(ckpt), out / "last.pt")
+    assert main(["train", "--out", str(out), "--epochs", "2", "--resume"]) == 0
+    assert "metrics.jsonl keeps epochs 1 as they were" in capsys.readouterr().out
+    lines = (out / "metrics.jsonl").read_text().splitlines(keepends=True)
+    assert lines[0] == logged and [json.loads(line)["epoch"] for line in lines] == [1, 2]
+
+
+# --- issue 25: numbers a float32 or a float cannot hold are one error line, never a traceback --------
+
+HUGE = str(10**400)
+FLOAT32 = "--forget-bias: must be a finite number float32 can hold"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["inspect", "--init", "forget-bias", "--forget-bias", "1e308"], FLOAT32),
+    (["inspect", "--init", "forget-bias", "--forget-bias", "-1e308"], FLOAT32),
+    (["train", *FLAGS, "--init", "forget-bias", "--forget-bias", "1e39", "--out", "{tmp}/run"], FLOAT32),
+    (["gradient-flow", "--init", "forget-bias", "--forget-bias", "1e308", "--out", "{tmp}/gf"], FLOAT32),
+    (["train", *FLAGS, "--epochs", HUGE, "--out", "{tmp}/run"], "--epochs: must be an integer from 1 to 2**53"),
+    (["inspect", "--init", "chrono", "--chrono-t-max", HUGE], "--chrono-t-max: must be an integer from 3 to 2**53"),
+    (["gradient-flow", "--init", "chrono", "--chrono-t-max", HUGE, "--out", "{tmp}/gf"],
+     "--chrono-t-max: must be an integer from 3 to 2**53"),
+    (["inspect", "--hidden-size", HUGE], "e+801 bytes of memory, more than this machine can hold"),
+    (["train", *FLAGS, "--hidden-size", HUGE, "--out", "{tmp}/run"], "e+801 bytes of memory, more than this"),
+    (["gradient-flow", "--hidden-size", HUGE, "--out", "{tmp}/gf"], "e+801 bytes of memory, more than this"),
+    (["gradient-flow", "--batch-size", "100000000000", "--out", "{tmp}/gf"], "of memory, more than this machine"),
+])
+def test_numbers_beyond_what_the_computation_holds_are_one_error_line(argv, message, tmp_path, capsys):
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse's own error line
+        code = e.code
+    assert code == 2
+    assert message in one_error(capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_negative_number_in_exponent_form_is_a_value_not_a_flag(capsys):
+    assert main(["inspect", "--init", "forget-bias", "--forget-bias", "-1e30", "--hidden-size", "4"]) == 0
+    assert "init forget-bias (b_f -1e+30)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["train", "--lr", "-1e-3"])
+    assert "--lr: must be a finite number > 0, got -1e-3" in one_error(capsys.readouterr().err)
+
+
+def test_the_forget_bias_is_checked_against_the_biases_dtype():
+    from scratch_lstm import LSTM, init_forget_bias
+
+    with pytest.raises(ValueError, match="float32 cannot hold it"):
+        init_forget_bias(LSTM(3, 4), 1e39)
+    lstm = LSTM(3, 4, dtype=torch.float64)
+    init_forget_bias(lstm, 1e39)  # float64 holds it
+    with pytest.raises(TrainingError, match="--forget-bias must be a finite number float32 can hold"):
+        TrainConfig(init="forget-bias", forget_bias=1e39).validate()
+    TrainConfig(init="forget-bias", forget_bias=1e39, dtype="float64").validate()
+
+
+# --- issue 25: an allocation that fails is one error line, and the folder resumes -------------------
+
+def test_a_failed_allocation_is_one_line_and_the_folder_starts_again_with_less(tmp_path, capsys, monkeypatch):
+    from scratch_lstm.app import train as train_module
+
+    def no_memory(*args):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
+                           "memory: you tried to allocate 6144000 bytes. Error code 12 (Cannot allocate memory)")
+
+    monkeypatch.setattr(train_module, "train_step", no_memory)
+    out = tmp_path / "run"
+    assert main(["train", *FLAGS, "--epochs", "1", "--out", str(out)]) == 2
+    err = one_error(capsys.readouterr().err)
+    assert err.startswith("error: out of memory (") and "DefaultCPUAllocator: can't allocate memory" in err
+    assert (f"No checkpoint was written: `scratch-lstm train --out {out} --resume` starts the run again from "
+            "epoch 1. Ask for less: with --resume, a lower --hidden-size") in err
+    assert sorted(p.name for p in out.iterdir()) == ["config.json"]
+    monkeypatch.undo()
+    assert main(["train", "--out", str(out), "--resume", "--hidden-size", "4"]) == 0
+    assert load_checkpoint(out / "last.pt")["model_config"]["hidden_size"] == 4
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmSize from /proc")
+def test_under_an_address_space_limit_the_size_check_counts_what_the_process_holds(tmp_path):
+    import resource
+    import subprocess
+    import sys
+
+    from test_faults import ROOT
+
+    probe = subprocess.run([sys.executable, "-c", "import torch, scratch_lstm.app.train; print(open("
+                            "'/proc/self/status').read().split('VmSize:')[1].split()[0])"],
+                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    held = int(probe.stdout) * 1024
+    limit = held + 2**30  # a GiB beside what the command holds once started
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "scratch_lstm", "train", *FLAGS, "--hidden-size", "3000",
+                           "--num-layers", "2", "--threads", "1", "--out", str(out)], capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
+    assert proc.returncode == 2, proc.stderr
+    err = one_error(proc.stderr)
+    assert "more than this machine can hold: what the address-space limit (ulimit -v" in err
+    assert not out.exists()
+
+
+def test_gradient_flow_json_is_strict_where_a_forget_gate_is_exactly_0(tmp_path, capsys):
+    out = tmp_path / "gf"  # sigma(-200) is 0 in float32: the forget-gate product is 0, its log10 -inf
+    assert main(["gradient-flow", "--init", "forget-bias", "--forget-bias", "-200", "--sequence", "rows",
+                 "--hidden-size", "4", "--batch-size", "2", "--out", str(out)]) == 0
+
+    def refuse(token):
+        raise ValueError(f"non-strict JSON token {token}")
+
+    flow = json.loads((out / "gradient_flow.json").read_text(), parse_constant=refuse)
+    product = flow["models"]["forget-bias (b_f -200)"]["log10_forget_product"][0]
+    assert product[:-1] == [None] * 27 and product[-1] == 0.0  # 0 at the last step: the empty product

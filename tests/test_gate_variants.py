@@ -118,9 +118,17 @@ def test_missing_data_and_a_file_as_out_are_one_error_line(tmp_path, capsys):
     afile = tmp_path / "afile"
     afile.write_text("mine")
     assert gate_variants.main(["--out", str(afile), "--tasks", "adding-100", *TINY]) == 2
-    assert one_error(capsys.readouterr().err) == f"error: --out {afile} is a file; give a folder (it is created " \
-                                                 "if missing)"
+    assert one_error(capsys.readouterr().err) == f"error: --out {afile} is a file, not a folder; choose another --out"
     assert afile.read_text() == "mine"
+
+
+def test_an_earlier_experiments_json_is_never_replaced(tmp_path, capsys):
+    out = tmp_path / "gv"
+    out.mkdir()
+    (out / "gate_variants.json").write_text("{}\n")
+    assert gate_variants.main(["--out", str(out), "--tasks", "adding-100", *TINY]) == 2
+    assert "already holds gate_variants.json" in one_error(capsys.readouterr().err)
+    assert (out / "gate_variants.json").read_text() == "{}\n"
 
 
 def test_ctrl_c_is_one_line_and_keeps_the_runs_finished(tmp_path, capsys, monkeypatch):
@@ -137,7 +145,7 @@ def test_ctrl_c_is_one_line_and_keeps_the_runs_finished(tmp_path, capsys, monkey
     assert gate_variants.main(["--out", str(out), "--tasks", "adding-100", "--cells", "rnn", "gru", "--jobs", "1",
                                "--seeds", "1", *TINY]) == 130
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"error: interrupted. {out / 'gate_variants.json'} holds the runs finished so far (if any)"]
+    assert err == [f"error: interrupted. {out / 'gate_variants.json'} was written (complete)"]
     runs = json.loads((out / "gate_variants.json").read_text())["runs"]["adding-100"]
     assert list(runs["rnn"]) == ["0"] and runs["gru"] == {}
     assert not (out / "gate_variants.md").exists()

@@ -4,6 +4,7 @@ The model and its study tools are the package above (:mod:`scratch_lstm`); nothi
 from here. Reading order, from the command line down::
 
     cli.py            the ``scratch-lstm`` command: train, eval, inspect, bench, gates, gradient-flow
+    command.py        how a command ends: one error line and an exit code (the scripts' too)
     flags.py          checked number types and the help formatter the commands share
     train.py          a run, top to bottom: prepare, open the folder, epochs, finish
     config.py         the run's settings (TrainConfig), their checks, the device
@@ -12,7 +13,7 @@ from here. Reading order, from the command line down::
     lock.py           one writer per run folder: the folder's lock
     checkpoints.py    what a checkpoint holds, how it is read back and checked
     resume.py         what --resume checks, restores and repairs
-    files.py          atomic writes, this program's temporary files (and the tests' fault hook)
+    files.py          atomic writes never through a link, regular files only, what a command wrote
     limits.py         what the machine can hold: the bounds of the size flags and --threads
     evaluate.py       accuracy and the confusion matrix; the eval command
     progress.py       progress bars and log lines

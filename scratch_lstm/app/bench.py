@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,11 +32,12 @@ from torch import nn
 from ..convert import from_torch
 from ..impls import IMPLS
 from ..precision import PRECISIONS, fp32_precision
+from . import command
 from .config import check_backend_device, resolve_device, threads_line, use_threads
 from .cuda_graphs import CUDAGraphStep
-from .errors import Interrupted, TrainingError
-from .files import atomic_write_bytes
-from .flags import add_threads_flag, non_negative_float, non_negative_int, path, positive_int
+from .errors import TrainingError
+from .files import atomic_write_bytes, raise_if_interrupted, read_text
+from .flags import accept_negative_numbers, add_threads_flag, non_negative_float, non_negative_int, path, positive_int
 from .progress import Progress, plural
 
 
@@ -235,7 +235,7 @@ def check_json_target(target: str) -> None:
         raise TrainingError(f"--json {target}: cannot write in {folder} (permission denied)")
     if file.exists():
         try:
-            rows = json.loads(file.read_text())
+            rows = json.loads(read_text(file))
             ours = isinstance(rows, list) and all(isinstance(r, dict) and "impl" in r and
                                                   "train_ratio" in r for r in rows)
         except (OSError, ValueError, UnicodeDecodeError):
@@ -292,7 +292,8 @@ def _run(args) -> list[dict]:
         with Progress(2 * (args.warmup + 1 + args.repeats), f"row {n}/{len(plan)} {name}/{impl}",
                       every=args.log_every, status=lambda t0=started: f"{time.perf_counter() - t0:.0f} s") as progress:
             rows.append(bench_config(CONFIGS[name], impl, device, getattr(torch, args.dtype), args.repeats,
-                                     args.warmup, cuda_graph, tick=progress.tick, precision=precision))
+                                     args.warmup, cuda_graph, precision=precision,
+                                     tick=lambda: (raise_if_interrupted(), progress.tick())))
         rows[-1]["where"] = where
         print(format_table(rows[-1:]).splitlines()[-1] if len(rows) > 1 else format_table(rows), flush=True)
         if args.json:  # after every row: a run stopped midway keeps what it measured
@@ -313,23 +314,22 @@ def has_tf32(device) -> bool:
 
 
 def _write_rows(target: str, rows: list[dict]) -> None:
-    """Replace ``--json``'s file atomically with every row so far."""
+    """Replace ``--json``'s file atomically with every row so far (a Ctrl-C meanwhile comes after
+    the file is in place, and the command's last line names it)."""
     text = json.dumps(rows, indent=2) + "\n"
-    try:
-        atomic_write_bytes(Path(target), lambda fh: fh.write(text.encode()))
-    except KeyboardInterrupt:  # held back until the file was in place
-        raise Interrupted(f"interrupted. {target} was written, with the {len(rows)} rows "
-                          "measured") from None
+    atomic_write_bytes(Path(target), lambda fh: fh.write(text.encode()))
 
 
 def main(argv=None) -> int:
-    """Entry point of ``benchmarks/bench_lstm.py``."""
+    """Entry point of ``benchmarks/bench_lstm.py``: it ends as ``scratch-lstm bench`` does
+    (:mod:`~scratch_lstm.app.command`)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    accept_negative_numbers(parser)
     add_arguments(parser)
-    try:
+
+    def body() -> int:
         run(parser.parse_args(argv))
-    except (TrainingError, Interrupted) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 130 if isinstance(e, Interrupted) else 2
-    return 0
+        return 0
+
+    return command.finish(command.run(body))

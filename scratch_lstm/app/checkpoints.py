@@ -4,12 +4,16 @@ A checkpoint is a plain dict of tensors, numbers and strings (``torch.load(...,
 weights_only=True)`` reads it): ``model`` (the classifier's state dict), ``model_config``,
 ``optimizer`` (a portable Adam state), ``epoch``, ``config`` (the run's settings), ``dataset``
 and ``data`` (name and content fingerprint), ``sequence``, ``permutation_seed``, ``backend``,
-``dtype``, ``best_test_acc``, ``best_epoch``, ``history`` (every finished epoch's metrics) and
-``rng`` (the random states a resume needs to continue bit-identically).
+``dtype``, ``best_test_acc``, ``best_epoch``, ``history`` (every finished epoch's metrics),
+``rng`` (the random states a resume needs to continue bit-identically) and ``checksum`` (the sha256
+of all the rest: :func:`content_checksum`). Loading verifies the checksum, so a file that changed
+after it was written (a flipped bit on a disk, a damaged copy) is refused instead of loading weights
+that are silently wrong; checkpoints from before it (versions 1 and 2) load without it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import asdict, fields
@@ -20,10 +24,10 @@ from ..classifier import BACKENDS, LSTMClassifier
 from .config import DTYPES, MODEL_CONFIG_KEYS, TrainConfig, is_int, is_number
 from .data import DATASETS, SEQUENCES, Dataset
 from .errors import TrainingError, one_line
-from .files import interrupts_deferred
+from .files import NotRegularFile, interrupts_deferred, open_regular
 from .limits import lstm_classifier_parameters
 
-CHECKPOINT_VERSION = 2  # 2: adds "data", "history", "best_epoch"; version 1 still loads
+CHECKPOINT_VERSION = 3  # 2: adds "data", "history", "best_epoch"; 3: "checksum"; 1 and 2 still load
 METRIC_KEYS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc")  # every epoch's record
 
 
@@ -32,7 +36,7 @@ def make_checkpoint(cfg: TrainConfig, model, optimizer, epoch: int, ds: Dataset,
                     device: torch.device) -> dict:
     """The checkpoint of a run after ``epoch``: everything :func:`load_checkpoint` checks and a
     resume restores."""
-    return {
+    return seal_checkpoint({
         "version": CHECKPOINT_VERSION, "model": model.state_dict(),
         "optimizer": portable_optimizer_state(optimizer.state_dict()), "epoch": epoch,
         "config": asdict(cfg),
@@ -42,7 +46,42 @@ def make_checkpoint(cfg: TrainConfig, model, optimizer, epoch: int, ds: Dataset,
         "best_epoch": best_epoch, "history": history,
         "rng": {"torch": torch.get_rng_state(), "shuffle": shuffle_gen.get_state(),
                 **({"cuda": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {})},
-    }
+    })
+
+
+def content_checksum(ckpt: dict) -> str:
+    """sha256 (hex) of everything in ``ckpt`` but its ``checksum``: every tensor's dtype, shape and
+    bytes, and every other value (numbers, strings, the dicts and lists that hold them), walked in
+    a fixed order, so that equal content gives equal sums however the file was written."""
+    h = hashlib.sha256()
+
+    def walk(value) -> None:
+        if isinstance(value, torch.Tensor):
+            t = value.detach().cpu().contiguous().reshape(-1)
+            h.update(f"tensor {t.dtype} {tuple(value.shape)};".encode())
+            h.update(t.view(torch.uint8).numpy())  # the bytes as stored, NaN payloads included
+        elif isinstance(value, dict):
+            h.update(b"{")
+            for key in sorted(value, key=lambda k: (type(k).__name__, repr(k))):
+                walk(key)
+                walk(value[key])
+            h.update(b"}")
+        elif isinstance(value, (list, tuple)):
+            h.update(b"[" if isinstance(value, list) else b"(")
+            for item in value:
+                walk(item)
+            h.update(b"]")
+        else:
+            h.update(f"{type(value).__name__} {value!r};".encode())
+
+    walk({key: value for key, value in ckpt.items() if key != "checksum"})
+    return h.hexdigest()
+
+
+def seal_checkpoint(ckpt: dict) -> dict:
+    """``ckpt`` with its ``checksum`` (:func:`content_checksum`) set, as it is written."""
+    ckpt["checksum"] = content_checksum(ckpt)
+    return ckpt
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -53,12 +92,13 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     range (the message names the field).
     """
     try:
-        with interrupts_deferred():  # torch's reader turns a Ctrl-C into its own error
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with interrupts_deferred(), open_regular(path) as fh:  # torch's reader turns a Ctrl-C into its own error
+            ckpt = torch.load(fh, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise TrainingError(f"checkpoint {path} does not exist") from None
-    except IsADirectoryError:
-        raise TrainingError(f"checkpoint {path} is a folder; give its last.pt or best.pt") from None
+    except NotRegularFile as e:
+        what = "; give its last.pt or best.pt" if e.kind == "a folder" else ", not a checkpoint file"
+        raise TrainingError(f"checkpoint {path} is {e.kind}{what}") from None
     except Exception as e:
         raise TrainingError(f"{path} is not a readable checkpoint: {unreadable_reason(path, e)}") from None
     check_checkpoint(ckpt, path)
@@ -68,7 +108,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 def unreadable_reason(path, e: Exception) -> str:
     """Why ``torch.load(path, weights_only=True)`` failed, in one line of our words."""
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             head = fh.read(64)
     except OSError as err:
         return err.strerror or one_line(err)
@@ -128,6 +168,18 @@ def check_history(history, epoch: int | None, where: str) -> None:
             raise TrainingError(f"{where}: 'history'[{k}] is epoch {m['epoch']}, expected epochs that "
                                 f"increase and end by the checkpoint's epoch {epoch}")
         last = m["epoch"]
+
+
+def _check_checksum(ckpt: dict, path) -> None:
+    """The content against the ``checksum`` written with it (version 3 on)."""
+    written = ckpt.get("checksum")
+    if not (isinstance(written, str) and re.fullmatch(r"[0-9a-f]{64}", written)):
+        raise _bad(path, "checksum", written, "a sha256 in hex (checkpoint version 3 carries one)")
+    if written != content_checksum(ckpt):
+        raise TrainingError(f"{path} is damaged: its content does not match the checksum written with it, "
+                            "so it changed after it was written (a flipped bit on a disk, a damaged copy, "
+                            "an edit) and none of it can be trusted. Use another copy of it (best.pt "
+                            "holds the best epoch)")
 
 
 def _check_model(ckpt: dict, path) -> None:
@@ -241,6 +293,8 @@ def check_checkpoint(ckpt, path) -> None:
                             f"versions 1 to {CHECKPOINT_VERSION} (upgrade scratch-lstm)")
     if version < 1:
         raise _bad(path, "version", version, f"1 to {CHECKPOINT_VERSION}")
+    if version >= 3:
+        _check_checksum(ckpt, path)
     _check_model(ckpt, path)
     if ckpt.get("dtype", "float32") not in DTYPES or ckpt.get("backend", "scratch") not in BACKENDS:
         raise TrainingError(f"{path}: unknown dtype {ckpt.get('dtype')!r} or backend {ckpt.get('backend')!r}")

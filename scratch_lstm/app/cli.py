@@ -2,37 +2,35 @@
 
 User mistakes (missing data, bad flags, unreadable checkpoints, unusable folders) end with one
 ``error:`` line (a not-found message adds what to do below it) and exit code 2, never a traceback;
-so do a failed write (naming the file) and an output that cannot be written (``> /dev/full``, a
-closed pipe). Ctrl-C, at any moment, is one ``error: interrupted. ...`` line that says what was
-kept, and exit code 130. Every flag has a help text that shows its default; a mistyped flag
-prints the usage of the subcommand it was given to; abbreviations of flags are not accepted.
+so do a failed write (naming the file), memory that cannot be had and an output that cannot be
+written (``> /dev/full``, a closed pipe). Ctrl-C, at any moment, is one ``error: interrupted.
+...`` line that says what was kept, and exit code 130 (:mod:`~scratch_lstm.app.command`). Every
+flag has a help text that shows its default; a mistyped flag prints the usage of the subcommand
+it was given to; abbreviations of flags are not accepted.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
-import os
-import signal
 import sys
-import threading
 
 import torch
 
-from .._startup import is_the_command, restore_interrupts
 from ..classifier import BACKENDS
 from ..precision import PRECISIONS
+from . import command
 from .config import CUDA_GRAPH, DEVICES, DTYPES, SCHEDULES
 from .data import DATASETS, SEQUENCES
-from .errors import DataError, Interrupted, OutputError, TrainingError, caused_by_interrupt, one_line
-from .files import forget_interrupts, on_interrupt
 from .flags import (
     BACKEND_HELP,
     CLAMP_HELP,
     HelpFormatter,
+    accept_negative_numbers,
     add_init_flags,
     add_threads_flag,
     clamp,
+    count,
     non_negative_float,
     non_negative_int,
     path,
@@ -150,7 +148,7 @@ def _train_flags(t: argparse.ArgumentParser) -> None:
     t.add_argument("--num-layers", type=positive_int, default=2, help="stacked LSTM layers")
     t.add_argument("--dropout", type=probability, default=0.0,
                    help="dropout between LSTM layers (not after the last), in [0, 1]")
-    t.add_argument("--epochs", type=positive_int, default=10, help="epochs to train in all")
+    t.add_argument("--epochs", type=count, default=10, help="epochs to train in all")
     t.add_argument("--batch-size", type=positive_int, default=128, help="training batch size")
     t.add_argument("--lr", type=positive_float, default=1e-3,
                    help="Adam's learning rate (peak of the schedule)")
@@ -170,9 +168,9 @@ def _train_flags(t: argparse.ArgumentParser) -> None:
                    help="run folder; never overwritten, one process at a time (default: a new "
                         "runs/exp1, runs/exp2, ...)")
     t.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its last.pt, with the run's settings: flags "
-                        f"given must agree, except {', '.join(free_flags())} (--epochs may grow with "
-                        "the constant schedule)")
+                   help="continue the run in --out from its last.pt (where no epoch finished: from "
+                        "its config.json), with the run's settings: flags given must agree, except "
+                        f"{', '.join(free_flags())} (--epochs only to grow the constant schedule)")
     t.add_argument("--log-every", type=non_negative_float, default=10.0,
                    help="seconds between progress lines when stderr is not a terminal (a terminal "
                         "gets progress bars); 0: one line per epoch")
@@ -288,11 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scratch-lstm", allow_abbrev=False,
         description="An LSTM from its gate equations, trained on sequence-MNIST.")
+    accept_negative_numbers(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     parser.subparsers = {}
     for name, (help, description, add_flags, run) in COMMANDS.items():
         p = sub.add_parser(name, help=help, description=description or help, allow_abbrev=False,
                            formatter_class=HelpFormatter)
+        accept_negative_numbers(p)
         add_flags(p)
         p.set_defaults(func=run)
         parser.subparsers[name] = p
@@ -334,128 +334,11 @@ def given_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
     return {d for d in dests if getattr(namespace, d) is not _UNSET}
 
 
-class _Stdout:
-    """``sys.stdout`` while a command runs: a write that fails is an :class:`OutputError` (the
-    output, not a file of the run), and text the output's encoding cannot show (a folder name
-    that is not UTF-8) is escaped instead of failing."""
-
-    def __init__(self, stream) -> None:
-        self.stream = stream
-
-    def _do(self, call, *args):
-        try:
-            return call(*args)
-        except OSError as e:
-            raise OutputError(f"cannot write to standard output ({e.strerror or one_line(e)})") from None
-
-    def write(self, text: str):
-        try:
-            return self._do(self.stream.write, text)
-        except UnicodeEncodeError:
-            encoding = getattr(self.stream, "encoding", None) or "utf-8"
-            return self._do(self.stream.write, text.encode(encoding, "backslashreplace").decode(encoding))
-
-    def flush(self) -> None:
-        self._do(self.stream.flush)
-
-    def __getattr__(self, name):
-        return getattr(self.stream, name)
-
-
-def _discard_stdout(stream) -> None:
-    """Point a failed standard output at /dev/null, so that Python's last flush on exit does not
-    print a second error."""
-    try:
-        fd = stream.fileno()
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, fd)
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
-def _interrupted(args) -> str:
-    """What an interrupted command (other than train, which says it itself) leaves."""
-    if getattr(args, "command", None) == "gates":
-        return (f"interrupted. {args.out} may hold some of the figures (each complete, never a "
-                "part): run the command again for all of them")
-    return "interrupted. Nothing was written"
-
-
-def _error(text: str) -> None:
-    try:
-        print(f"error: {text}", file=sys.stderr, flush=True)
-    except (OSError, ValueError):
-        pass
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``scratch-lstm`` and ``python -m scratch_lstm``."""
-    code = _main(argv)
-    if code == 130 and is_the_command():
-        # CPython kills itself with SIGINT on exit once a Ctrl-C has passed through code that
-        # torch runs from C (PyRun_*), whatever the exit code; ending here keeps it 130.
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        os._exit(130)
-    return code
-
-
-def _take_interrupts():
-    """Answer Ctrl-C with :func:`~scratch_lstm.app.files.on_interrupt` (in the main thread, where
-    signals are handled); returns the handler to put back, or None. A command started with Ctrl-C
-    ignored (a background job of a script) keeps ignoring it, as Python itself does."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        return None
-    restore_interrupts()  # the start-up handler's work is done
-    forget_interrupts()
-    return signal.signal(signal.SIGINT, on_interrupt)
-
-
-def _main(argv: list[str] | None) -> int:
-    real_stdout, args, previous = sys.stdout, None, None
-    try:  # each line out at once, also into a pipe or a log (and a closed one noticed at once)
-        real_stdout.reconfigure(line_buffering=True)
-    except (AttributeError, ValueError, OSError):
-        pass
-    sys.stdout = _Stdout(real_stdout)
-    try:
-        previous = _take_interrupts()
+    """Entry point of ``scratch-lstm`` and ``python -m scratch_lstm``: parse, run the command, and
+    end as :mod:`~scratch_lstm.app.command` says (one ``error:`` line, exit codes 2 and 130)."""
+    def body() -> int:
         args = _parse(argv)
-        code = args.func(args)
-        sys.stdout.flush()
-        return code
-    except (DataError, TrainingError) as e:
-        _error(str(e))
-        return 2
-    except OutputError as e:
-        _error(str(e))
-        _discard_stdout(real_stdout)
-        return 2
-    except Interrupted as e:
-        _error(str(e))
-        return 130
-    except KeyboardInterrupt:
-        _error(_interrupted(args))
-        return 130
-    except RuntimeError as e:
-        if not caused_by_interrupt(e):
-            raise
-        _error(_interrupted(args))
-        return 130
-    except OSError as e:  # a full disk, a vanished folder: the system's words and the file
-        where = f": {e.filename}" if e.filename else ""
-        _error(f"{e.strerror or one_line(e)}{where}")
-        return 2
-    finally:
-        sys.stdout = real_stdout
-        if previous is not None:
-            try:
-                signal.signal(signal.SIGINT, previous)
-            except KeyboardInterrupt:  # a second Ctrl-C, already answered
-                pass
+        return args.func(args)
+
+    return command.finish(command.run(body))

@@ -14,7 +14,7 @@ from ..impls import unavailable_reason
 from ..precision import PRECISIONS
 from .data import DATASETS, SEQUENCES
 from .errors import TrainingError
-from .limits import cpu_count
+from .limits import MAX_COUNT, cpu_count
 
 SCHEDULES = ("constant", "cosine")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -109,8 +109,10 @@ class TrainConfig:
             "dropout": self.dropout,
         }
 
-    def validate(self) -> None:
-        """Raise :class:`TrainingError` naming the flag of the first bad value."""
+    def validate(self, together: bool = True) -> None:
+        """Raise :class:`TrainingError` naming the flag of the first bad value. ``together=False``
+        checks each value alone, not how they go together (an init's value given without that
+        init): a ``--resume`` checks that only once the run's settings are taken."""
         def bad(name: str, expected: str):
             raise TrainingError(f"--{name.replace('_', '-')} must be {expected}, got {getattr(self, name)!r}")
 
@@ -123,6 +125,8 @@ class TrainConfig:
         for name in ("hidden_size", "num_layers", "epochs", "batch_size"):
             if not is_int(getattr(self, name)) or getattr(self, name) < 1:
                 bad(name, "a positive integer")
+        if self.epochs > MAX_COUNT:
+            bad("epochs", f"an integer from 1 to 2**53 ({MAX_COUNT:,})")
         for name in ("train_subset", "threads"):
             value = getattr(self, name)
             if value is not None and (not is_int(value) or value < 1):
@@ -144,13 +148,14 @@ class TrainConfig:
         for name in ("grad_clip", "log_every"):
             if not (is_number(getattr(self, name)) and getattr(self, name) >= 0):
                 bad(name, "a finite number >= 0")
-        if self.forget_bias is not None and not is_number(self.forget_bias):
-            bad("forget_bias", "a finite number")
+        if self.forget_bias is not None and not (is_number(self.forget_bias) and abs(self.forget_bias)
+                                                 <= torch.finfo(getattr(torch, self.dtype)).max):
+            bad("forget_bias", f"a finite number {self.dtype} can hold")
         if self.chrono_t_max is not None and not (is_int(self.chrono_t_max)
-                                                  and self.chrono_t_max >= CHRONO_MIN_T_MAX):
-            bad("chrono_t_max", f"an integer >= {CHRONO_MIN_T_MAX}")
+                                                  and CHRONO_MIN_T_MAX <= self.chrono_t_max <= MAX_COUNT):
+            bad("chrono_t_max", f"an integer from {CHRONO_MIN_T_MAX} to 2**53 ({MAX_COUNT:,})")
         for name, init in (("forget_bias", "forget-bias"), ("chrono_t_max", "chrono")):
-            if getattr(self, name) is not None and self.init != init:
+            if together and getattr(self, name) is not None and self.init != init:
                 raise TrainingError(f"--{name.replace('_', '-')} is a setting of --init {init}, "
                                     f"not of --init {self.init}")
 

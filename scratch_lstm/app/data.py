@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from .errors import DataError, one_line
-from .files import fault_point
+from .files import NotRegularFile, fault_point, file_kind, open_regular, raise_if_interrupted
 from .limits import fmt_bytes, memory_limit
 
 FILES = {
@@ -72,18 +72,24 @@ PUBLISHED_SHA256 = {
 }
 
 
+READ_CHUNK = 2**24  # the payload is read in pieces of at most 16 MiB, never all at once
+DRAIN_LIMIT = 2**24  # after a bad header or size, at most this much more is decompressed
+
+
 def read_idx(path: str | os.PathLike, expected_ndim: int | None = None) -> np.ndarray:
     """Read an IDX file (gzipped or not) into a ``uint8`` array, checking it on the way.
 
     The header comes first: the magic number (``0x0000080{ndim}``, unsigned bytes), that there are
     ``expected_ndim`` dimensions, and the size the dimensions declare, which must fit in this
     machine's memory and, for an uncompressed file, equal what the file holds; only then is the
-    payload read, and it must hold exactly the declared count. Raises :class:`DataError` naming the
-    file and the problem.
+    payload read, in pieces of at most :data:`READ_CHUNK` bytes up to the declared size (a header
+    that declares more than the file holds costs only what it holds), and it must hold exactly
+    the declared count: a byte past it is refused at once. A folder, a FIFO or a device is refused
+    before anything is read. Raises :class:`DataError` naming the file and the problem.
     """
     path = Path(path)
     try:
-        with open(path, "rb") as file:
+        with open_regular(path) as file:
             gz = file.read(2) == b"\x1f\x8b"
             file.seek(0)
             fh = gzip.GzipFile(fileobj=file, mode="rb") if gz else file
@@ -91,14 +97,31 @@ def read_idx(path: str | os.PathLike, expected_ndim: int | None = None) -> np.nd
                 payload, shape = _read_checked(path, fh, file, gz, expected_ndim)
             except DataError:
                 if gz:  # a corrupt deflate stream decodes to garbage first: that is the cause
-                    while fh.read(2**20):
-                        pass
+                    _read_up_to(fh, DRAIN_LIMIT)
                 raise
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
+    except NotRegularFile as e:
+        raise DataError(f"{path} is {e.kind}, not an IDX file (a regular file, gzipped or not)") from None
+    except MemoryError:
+        raise DataError(f"{path}: not enough memory to hold its payload (free some memory, or raise "
+                        "the limit: ulimit -v)") from None
     except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{path}: cannot read or decompress ({type(e).__name__}: {e})") from None
     return np.frombuffer(payload, dtype=np.uint8).reshape(shape)
+
+
+def _read_up_to(fh, count: int) -> bytearray:
+    """At most ``count`` bytes of ``fh``, read in pieces of at most :data:`READ_CHUNK` (fewer at the
+    end of the file); a Ctrl-C between pieces stops the read."""
+    data = bytearray()
+    while len(data) < count:
+        piece = fh.read(min(READ_CHUNK, count - len(data)))
+        if not piece:
+            break
+        data += piece
+        raise_if_interrupted()
+    return data
 
 
 def _read_checked(path: Path, fh, file, gz: bool, expected_ndim: int | None):
@@ -111,7 +134,7 @@ def _read_checked(path: Path, fh, file, gz: bool, expected_ndim: int | None):
     if count > limit:
         raise DataError(f"{path}: header declares shape {shape} ({count:,} bytes), more than "
                         f"this machine can hold ({source}: {fmt_bytes(limit)})")
-    payload = fh.read(count)
+    payload = _read_up_to(fh, count)
     if len(payload) < count:
         _check_payload(path, shape, count, len(payload))
     if fh.read(1):
@@ -195,9 +218,28 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def _not_a_file(folder: Path, stem: str) -> str | None:
+    """Where ``folder`` has something named like the IDX file ``stem`` that is not a regular file
+    (a folder, a FIFO, a dangling link): what it is, for the message; else None."""
+    for candidate in (folder / stem, folder / (stem + ".gz")):
+        if candidate.is_file() or not (candidate.exists() or candidate.is_symlink()):
+            continue
+        try:
+            kind = file_kind(os.stat(candidate).st_mode)
+        except OSError:
+            kind = f"a link to {os.readlink(candidate)}, which does not exist"
+        return f"{candidate} is {kind}, not an IDX file (a regular file, gzipped or not)"
+    return None
+
+
 def load_idx_folder(name: str, folder: Path) -> Dataset | None:
-    """Load the four files from ``folder``; ``None`` if none is there, :class:`DataError` if some are."""
+    """Load the four files from ``folder``; ``None`` if none is there, :class:`DataError` if some are,
+    or if something there has an IDX file's name but is not a file."""
     found = {key: _find(folder, stem) for key, stem in FILES.items()}
+    for key, path in found.items():
+        odd = None if path is not None else _not_a_file(folder, FILES[key])
+        if odd:
+            raise DataError(odd)
     if not any(found.values()):
         return None
     missing = [FILES[k] for k, v in found.items() if v is None]

@@ -47,3 +47,14 @@ def caused_by_interrupt(e: BaseException | None) -> bool:
             return True
         e = e.__cause__ or e.__context__
     return False
+
+
+_NO_MEMORY = ("can't allocate memory", "out of memory", "cannot allocate memory")
+
+
+def out_of_memory(e: BaseException) -> bool:
+    """Whether ``e`` says that memory could not be had: a ``MemoryError``, torch's
+    ``OutOfMemoryError`` (a GPU's), or its CPU allocator's ``RuntimeError`` ("DefaultCPUAllocator:
+    can't allocate memory")."""
+    return isinstance(e, MemoryError) or (isinstance(e, RuntimeError)
+                                          and any(s in str(e).lower() for s in _NO_MEMORY))

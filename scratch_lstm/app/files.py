@@ -1,12 +1,21 @@
-"""Files that are never half-written: atomic replacement, JSON, checkpoints, and a fault hook.
+"""Files that are never half-written and never written through a link: atomic replacement,
+JSON, checkpoints, files read only when they are regular files, and a fault hook.
 
 Every file of a run folder (and every figure and report) is written to a temporary sibling
 ``.NAME.scratch-lstm-tmp-PID``, flushed to disk, then renamed over ``NAME``: a reader sees the old
-file or the new one, never a part. A Ctrl-C during a write is held back until the file is in place
-(:func:`interrupts_deferred`), so torch's zip writer is never cut off. A writer that is killed
-leaves its temporary file behind; :func:`remove_stale_temp_files` removes those whose writer is
-gone, and only those: the ``scratch-lstm-tmp`` marker in the name and a NAME of this program's
-files, never another program's ``.x.tmp-123``.
+file or the new one, never a part. The temporary file is created exclusively (``O_EXCL``) and
+never through a symbolic link (``O_NOFOLLOW``): a link or file planted at its name is left alone
+and the next free name (``...-PID.1``) is taken, so a write never lands outside its folder. A
+Ctrl-C during a write is held back until the file is in place (:func:`interrupts_deferred`), so
+torch's zip writer is never cut off. A writer that is killed leaves its temporary file behind;
+:func:`remove_stale_temp_files` removes those whose writer is gone, and only those: the
+``scratch-lstm-tmp`` marker in the name and a NAME of this program's files, never another
+program's ``.x.tmp-123``. A write that fails is a :class:`WriteError` naming the file.
+
+Files given by a user (a checkpoint, an IDX file, a run's JSON, the lock) are opened with
+:func:`open_regular`: a folder, a FIFO or a device is refused at once (a FIFO would block the
+command forever). What a command wrote (:func:`written`) and the folders it created
+(:func:`make_folders`) are recorded, so that its last line says what it left.
 
 Test hook (not for users): ``SCRATCH_LSTM_FAULT="POINT#N"`` kills the process with SIGKILL, as
 ``kill -9`` would, the N-th time (default 1) it reaches POINT, where POINT is
@@ -21,10 +30,12 @@ written, inside torch's zip writer for a checkpoint); NAME is a run-folder file 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
 import signal
+import stat
 import sys
 import threading
 from pathlib import Path
@@ -79,11 +90,15 @@ _INTERRUPTS: list[int] = []  # Ctrl-Cs seen; kept even where a library swallows 
 
 
 def on_interrupt(signum, frame) -> None:
-    """The command's SIGINT handler: note the Ctrl-C, then raise ``KeyboardInterrupt`` as Python's
-    own handler does. The note outlives an exception that a library's C code clears, so that
-    :func:`raise_if_interrupted`, polled between batches, still stops the run."""
+    """The command's SIGINT handler: note the Ctrl-C and, for the first one, raise
+    ``KeyboardInterrupt`` as Python's own handler does. The note outlives an exception that a
+    library's C code clears, so that :func:`raise_if_interrupted`, polled between batches, still
+    stops the command. A Ctrl-C after the first is only noted: the command is already stopping,
+    and a second exception would cut short what it says it kept."""
+    first = not _INTERRUPTS
     _INTERRUPTS.append(signum)
-    raise KeyboardInterrupt
+    if first:
+        raise KeyboardInterrupt
 
 
 def raise_if_interrupted() -> None:
@@ -102,8 +117,9 @@ def interrupts_deferred():
     """Hold back a Ctrl-C (SIGINT) until the block ends, then raise it as ``KeyboardInterrupt``.
 
     A write interrupted half-way would leave a broken temporary file, and torch's zip writer turns
-    the interrupt into a ``RuntimeError``; deferred, the file is complete first. Only the main
-    thread can handle signals: elsewhere, and where a handler other than Python's or
+    the interrupt into a ``RuntimeError``; deferred, the file is complete first. Under the
+    command's handler (:func:`on_interrupt`) only a first Ctrl-C is raised, as there. Only the
+    main thread can handle signals: elsewhere, and where a handler other than Python's or
     :func:`on_interrupt` is installed, the block runs as it is.
     """
     previous = signal.getsignal(signal.SIGINT)
@@ -118,28 +134,168 @@ def interrupts_deferred():
     finally:
         signal.signal(signal.SIGINT, previous)
     if caught:
-        _INTERRUPTS.extend(caught)
-        raise KeyboardInterrupt
+        first = previous is signal.default_int_handler or not _INTERRUPTS
+        if previous is on_interrupt:
+            _INTERRUPTS.extend(caught)
+        if first:
+            raise KeyboardInterrupt
+
+
+class WriteError(OSError):
+    """A file of this program could not be written (a full disk, ``ulimit -f``, a folder that is
+    gone); ``filename`` is the file, ``strerror`` the system's reason."""
+
+
+class NotRegularFile(OSError):
+    """A path that exists but is not a regular file (a folder, a FIFO, a device), refused by
+    :func:`open_regular` before anything reads it; ``kind`` says what it is."""
+
+    def __init__(self, path, kind: str) -> None:
+        super().__init__(errno.EISDIR if kind == "a folder" else errno.EINVAL,
+                         f"it is {kind}, not a regular file", str(path))
+        self.kind = kind
+
+
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def file_kind(mode: int) -> str:
+    """What ``st_mode`` describes, in words: ``"a regular file"``, ``"a folder"``, ``"a FIFO
+    (named pipe)"``, ..."""
+    for test, kind in ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISLNK, "a symbolic link")):
+        if test(mode):
+            return kind
+    return "not a file"
+
+
+def open_regular(path: str | os.PathLike, mode: str = "rb"):
+    """Open ``path`` (a link is followed) for reading, only if it is a regular file; else
+    :class:`NotRegularFile`. It is opened without blocking and checked before any read, so a FIFO
+    is refused at once instead of waiting forever for a writer. ``mode``: ``"rb"`` or ``"r"``."""
+    fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(path, file_kind(st.st_mode))
+        if _O_NONBLOCK:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The text of the regular file ``path`` (:func:`open_regular`)."""
+    with open_regular(path, "r") as fh:
+        return fh.read()
+
+
+_WRITTEN: list[Path] = []  # the files this command has put in place, in order
+_CREATED: list[Path] = []  # the folders it created
+
+
+def written() -> list[Path]:
+    """The files put in place (:func:`atomic_write_bytes`) since :func:`forget_written`, each once."""
+    return list(dict.fromkeys(_WRITTEN))
+
+
+def forget_written() -> None:
+    """Forget the files and folders recorded so far (a new command starts)."""
+    _WRITTEN.clear()
+    _CREATED.clear()
+
+
+def what_was_written() -> str:
+    """A sentence for a command's last line: ``Nothing was written``, or the files it wrote
+    (:func:`written`), each of them complete."""
+    paths = written()
+    if not paths:
+        return "Nothing was written"
+    names = ", ".join(str(p) for p in paths)
+    return f"{names} {'was' if len(paths) == 1 else 'were'} written (complete)"
+
+
+def make_folders(folder: str | os.PathLike) -> Path:
+    """Create ``folder`` and its missing parents, recording those created, so that a command that
+    fails before writing into them can remove them (:func:`remove_created_folders`)."""
+    folder = Path(folder)
+    missing = []
+    for f in (folder, *folder.parents):
+        if f.exists() or f.is_symlink():
+            break
+        missing.append(f)
+    folder.mkdir(parents=True, exist_ok=True)
+    _CREATED.extend(reversed(missing))
+    return folder
+
+
+def remove_created_folders() -> None:
+    """Remove the folders :func:`make_folders` created that are still empty, deepest first."""
+    for folder in reversed(_CREATED):
+        try:
+            folder.rmdir()  # only if empty
+        except OSError:
+            pass
+    _CREATED.clear()
+
+
+TEMP_TRIES = 100  # temporary names tried for one file: NAME's, then NAME's with .1, .2, ...
+
+
+def _exclusive(path, flags: int) -> int:
+    """``open``'s opener for a temporary file: a new file, never an existing one or a link."""
+    return os.open(path, flags | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, 0o666)
+
+
+def _new_temp_file(path: Path):
+    """``(name, open file)`` of a new temporary sibling of ``path``: :func:`temp_name`, or that name
+    with ``.1``, ``.2``, ... where something (a planted link, a file) holds it."""
+    base = temp_name(path.name)
+    for k in range(TEMP_TRIES):
+        tmp = path.with_name(base if k == 0 else f"{base}.{k}")
+        try:
+            return tmp, open(tmp, "wb", opener=_exclusive)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, f"{TEMP_TRIES} temporary names beside it are taken "
+                                        f"({base} and {base}.1 to .{TEMP_TRIES - 1})", str(path))
 
 
 def atomic_write_bytes(path: Path, write) -> None:
-    """Write a file through a temporary sibling (:func:`temp_name`) and rename it into place; a
-    Ctrl-C meanwhile comes after the rename (:func:`interrupts_deferred`)."""
+    """Write a file through a new temporary sibling (:func:`_new_temp_file`) and rename it into
+    place; a Ctrl-C meanwhile comes after the rename (:func:`interrupts_deferred`). A failure is a
+    :class:`WriteError` naming ``path``; the temporary file is removed."""
     path = Path(path)
-    tmp = path.with_name(temp_name(path.name))
     with interrupts_deferred():
+        tmp, placed = None, False
         try:
-            with open(tmp, "wb") as fh:
+            tmp, fh = _new_temp_file(path)
+            with fh:
                 hooked = "during:" in os.environ.get("SCRATCH_LSTM_FAULT", "")
                 write(_FaultyFile(fh, path.name) if hooked else fh)
                 fh.flush()
                 os.fsync(fh.fileno())
             fault_point(f"before-rename:{path.name}")
             os.replace(tmp, path)
+            placed = True
+            _WRITTEN.append(path)  # before a Ctrl-C held back meanwhile is raised
+        except OSError as e:
+            raise WriteError(e.errno, e.strerror or _reason(e), str(path)) from None
         finally:
-            if tmp.exists():
-                tmp.unlink()
+            if tmp is not None and not placed:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()  # ours: created exclusively above
     fault_point(f"after:{path.name}")
+
+
+def _reason(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def save_json(path: Path, obj) -> None:
@@ -149,7 +305,8 @@ def save_json(path: Path, obj) -> None:
 
 
 def save_checkpoint(path: Path, checkpoint: dict) -> None:
-    """Atomically ``torch.save`` a checkpoint dict; a failed write (a full disk) is its ``OSError``."""
+    """Atomically ``torch.save`` a checkpoint dict; a failed write (a full disk) is a
+    :class:`WriteError` with the system's reason."""
     def write(fh):
         try:
             torch.save(checkpoint, fh)
@@ -161,7 +318,13 @@ def save_checkpoint(path: Path, checkpoint: dict) -> None:
     atomic_write_bytes(path, write)
 
 
-_TEMP_FILE = re.compile(rf"\.(.+)\.{TEMP_MARKER}-(\d+)")
+_TEMP_FILE = re.compile(rf"\.(.+)\.{TEMP_MARKER}-(\d+)(?:\.\d+)?")
+
+
+def is_temp_file(name: str, names) -> bool:
+    """Whether ``name`` is a temporary file of this program (:func:`temp_name`) for one of ``names``."""
+    m = _TEMP_FILE.fullmatch(name)
+    return bool(m) and m.group(1) in names
 
 
 def _writer_is_alive(pid: int) -> bool:
@@ -176,15 +339,25 @@ def _writer_is_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temp_files(out: Path, names) -> list[str]:
-    """Delete the temporary files of this program (:func:`temp_name`) in ``out`` that stand for
-    one of ``names`` (the run folder's files) and whose writer is gone (killed mid-write); returns
-    their names. Any other file, a user's ``.draft.tmp-123`` included, is left alone."""
-    removed = []
+def stale_temp_files(out: Path, names) -> list[Path]:
+    """The temporary files of this program (:func:`temp_name`) in ``out`` that stand for one of
+    ``names`` and whose writer is gone (killed mid-write or before the rename): regular files,
+    never a link."""
+    stale = []
     for p in sorted(Path(out).iterdir()):
         m = _TEMP_FILE.fullmatch(p.name)
         if (m and m.group(1) in names and p.is_file() and not p.is_symlink()
                 and not _writer_is_alive(int(m.group(2)))):
-            p.unlink()
-            removed.append(p.name)
+            stale.append(p)
+    return stale
+
+
+def remove_stale_temp_files(out: Path, names) -> list[str]:
+    """Delete the temporary files of this program in ``out`` that stand for one of ``names`` (the
+    run folder's files) and whose writer is gone (:func:`stale_temp_files`); returns their names.
+    Any other file, a user's ``.draft.tmp-123`` included, is left alone."""
+    removed = []
+    for p in stale_temp_files(out, names):
+        p.unlink()
+        removed.append(p.name)
     return removed

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 
 from ..clamps import GateClamp
 from ..gates import CHRONO_MIN_T_MAX, INITS
 from ..impls import IMPL_HELP
-from .limits import cpu_count
+from .limits import FLOAT32_MAX, MAX_COUNT, cpu_count
 
 BACKEND_HELP = "; ".join(f"{name}: {text}" for name, text in IMPL_HELP.items()) + "; torch: nn.LSTM"
 INIT_HELP = ("the LSTM's gate initialisation: " + "; ".join(f"{name}: {text}" for name, text in INITS.items())
@@ -27,6 +28,17 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None or action.default is False:
             return action.help
         return super()._get_help_string(action)
+
+
+# What argparse takes for a negative number (a value, not a flag): its own pattern knows only
+# -1 and -1.5, so `--forget-bias -1e30` was read as a flag and refused as a missing value.
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
+
+
+def accept_negative_numbers(parser: argparse.ArgumentParser) -> None:
+    """Let ``parser`` read ``-1e30``, ``-.5`` or ``-inf`` after a flag as its value (each number
+    type then says whether it fits). Set on every parser: a subcommand's parser has its own."""
+    parser._negative_number_matcher = _NEGATIVE_NUMBER
 
 
 def _number(text: str, kind, check, expected: str):
@@ -69,20 +81,34 @@ def probability(text: str) -> float:
     return _number(text, float, lambda v: 0 <= v <= 1, "a probability in [0, 1]")
 
 
+def count(text: str) -> int:
+    """argparse type: a count of epochs or steps, 1 to :data:`~scratch_lstm.app.limits.MAX_COUNT`
+    (what float64 holds exactly, so that a schedule computed from it never overflows)."""
+    return _number(text, int, lambda v: 1 <= v <= MAX_COUNT, f"an integer from 1 to 2**53 ({MAX_COUNT:,})")
+
+
 def finite_float(text: str) -> float:
     """argparse type: a finite number."""
     return _number(text, float, math.isfinite, "a finite number")
 
 
+def forget_bias(text: str) -> float:
+    """argparse type: a forget-gate bias, a number that float32 holds (a larger one becomes inf
+    in the model's float32 biases)."""
+    return _number(text, float, lambda v: math.isfinite(v) and abs(v) <= FLOAT32_MAX,
+                   f"a finite number float32 can hold (at most {FLOAT32_MAX:.4g} in size)")
+
+
 def chrono_t_max(text: str) -> int:
-    """argparse type: chrono's longest timescale, an integer >= 3."""
-    return _number(text, int, lambda v: v >= CHRONO_MIN_T_MAX, f"an integer >= {CHRONO_MIN_T_MAX}")
+    """argparse type: chrono's longest timescale, an integer from 3 to 2**53."""
+    return _number(text, int, lambda v: CHRONO_MIN_T_MAX <= v <= MAX_COUNT,
+                   f"an integer from {CHRONO_MIN_T_MAX} to 2**53 ({MAX_COUNT:,})")
 
 
 def add_init_flags(p: argparse.ArgumentParser) -> None:
     """``--init``, ``--forget-bias`` and ``--chrono-t-max`` (train and inspect)."""
     p.add_argument("--init", choices=tuple(INITS), default="default", help=INIT_HELP)
-    p.add_argument("--forget-bias", type=finite_float, default=None, metavar="B",
+    p.add_argument("--forget-bias", type=forget_bias, default=None, metavar="B",
                    help="the forget-gate bias b_f = b_if + b_hf of --init forget-bias (default: 1.0)")
     p.add_argument("--chrono-t-max", type=chrono_t_max, default=None, metavar="T",
                    help="the longest timescale of --init chrono, in steps (default: the sequence "

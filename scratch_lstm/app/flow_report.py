@@ -8,7 +8,6 @@ the command writes ``gradient_flow.png`` (log scale over t, one line per model) 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -21,18 +20,28 @@ from .checkpoints import load_checkpoint, model_from_checkpoint
 from .config import TrainConfig, init_of_checkpoint, threads_line, use_threads
 from .data import SEQUENCES, load_dataset, pixel_permutation, sequence_view
 from .errors import DataError, TrainingError
-from .files import atomic_write_bytes
+from .evaluate import dataset_to_use
+from .files import make_folders, save_json
+from .limits import check_fits, lstm_classifier_parameters
 from .plots import check_can_draw, plot_gradient_flow
-from .runs import check_out_folder
+from .runs import check_out_folder, check_out_is_not_data
 
 LAGS = (10, 100)  # steps back from the last step that the printed summary reports (and T - 1)
 
 
 def add_arguments(p) -> None:
     """The command's flags, except the data flags (the CLI adds those)."""
-    from .flags import add_threads_flag, chrono_t_max, finite_float, non_negative_int, positive_int, seed
+    from .flags import (
+        add_threads_flag,
+        chrono_t_max,
+        forget_bias,
+        non_negative_int,
+        path,
+        positive_int,
+        seed,
+    )
 
-    p.add_argument("--out", required=True, metavar="DIR",
+    p.add_argument("--out", required=True, metavar="DIR", type=path,
                    help="folder for gradient_flow.png and gradient_flow.json")
     p.add_argument("--init", nargs="+", choices=tuple(INITS), default=list(INITS),
                    help="fresh models to compare, one per init (the same seed and weights but for "
@@ -46,7 +55,7 @@ def add_arguments(p) -> None:
     p.add_argument("--permutation-seed", type=seed, default=0, help="seed of the permuted pixel order")
     p.add_argument("--hidden-size", type=positive_int, default=128, help="hidden units of fresh models")
     p.add_argument("--num-layers", type=positive_int, default=1, help="layers of fresh models")
-    p.add_argument("--forget-bias", type=finite_float, default=None, metavar="B",
+    p.add_argument("--forget-bias", type=forget_bias, default=None, metavar="B",
                    help="b_f of --init forget-bias (default: 1.0)")
     p.add_argument("--chrono-t-max", type=chrono_t_max, default=None, metavar="T",
                    help="longest timescale of --init chrono (default: the sequence length)")
@@ -83,24 +92,39 @@ def fresh_models(inits: list[str], sequence: str, hidden_size: int, num_layers: 
     return models
 
 
-def checkpoint_models(paths: list[str]) -> tuple[dict, str | None]:
-    """``{label: (model, sequence, permutation seed)}`` for each checkpoint, and the dataset the
-    first one trained on."""
-    models, dataset = {}, None
+def checkpoint_models(paths: list[str]) -> tuple[dict, dict | None]:
+    """``{label: (model, sequence, permutation seed)}`` for each checkpoint, and the first
+    checkpoint (whose data the command reads by default)."""
+    models, first = {}, None
     for path in paths:
         ckpt = load_checkpoint(path)
         model = model_from_checkpoint(ckpt, backend="scratch")
         sequence = ckpt.get("sequence", "rows")
         label = f"{path}: {init_of_checkpoint(ckpt).init_text()}, {sequence}"
         models[label] = (model, sequence, ckpt.get("permutation_seed", 0))
-        dataset = dataset or ckpt.get("dataset")
-    return models, dataset
+        first = first or ckpt
+    return models, first
+
+
+def check_flow_fits(args) -> None:
+    """Refuse (:class:`TrainingError`) fresh models and a batch that cannot fit in memory, before
+    anything is allocated: the weights, the batch, and the float64 gates, states and gradients of
+    every step that the measurement keeps (a lower bound)."""
+    T, Q = (28, 28) if args.sequence == "rows" else (784, 1)
+    B, H, K = args.batch_size, args.hidden_size, args.num_layers
+    need = 4 * lstm_classifier_parameters(Q, H, K, 10) + 8 * (B * T * Q + 8 * B * T * K * H)
+    check_fits(need, f"--hidden-size {H} --num-layers {K} --batch-size {B} on {T} steps (the weights, "
+                     "the batch, and the gates, states and gradients of every step)",
+               hint="lower --hidden-size, --num-layers or --batch-size")
 
 
 def gradient_flow_report(args) -> dict:
     """Run the command for parsed ``args``: measure (with ``--threads`` CPU threads, which a line
     before the measurement says), write the figure and JSON into ``--out``, print the summary;
-    returns the JSON dict. Everything is checked before anything is written."""
+    returns the JSON dict. Everything is checked before anything is written: ``--out`` (not a
+    file, not the data's folder), the sizes, the checkpoints, the data (for a checkpoint of the
+    embedded sample, ``--data-dir`` means full MNIST from there, as for ``eval`` and ``gates``). A
+    folder it created is removed again if nothing could be written into it."""
     before = use_threads(args.threads)
     try:
         return _gradient_flow_report(args)
@@ -112,14 +136,19 @@ def _gradient_flow_report(args) -> dict:
     out = Path(args.out)
     check_out_folder(out)
     check_can_draw()  # before anything is computed
+    note = None
     if args.checkpoint:
-        models, dataset = checkpoint_models(args.checkpoint)
+        models, first = checkpoint_models(args.checkpoint)
+        dataset, note = dataset_to_use(first, args.checkpoint[0], args.dataset, args.data_dir, args.download)
     else:
+        check_flow_fits(args)
         models = fresh_models(args.init, args.sequence, args.hidden_size, args.num_layers, args.seed,
                               args.forget_bias, args.chrono_t_max, args.permutation_seed)
-        dataset = None
-    ds = load_dataset(args.dataset or dataset or "auto", args.data_dir, args.download,
-                      command="gradient-flow")
+        dataset = args.dataset or "auto"
+    ds = load_dataset(dataset, args.data_dir, args.download, command="gradient-flow")
+    check_out_is_not_data(out, args.data_dir, ds)
+    if note:
+        print(note)
     first, B = args.first_image, args.batch_size
     if first + B > len(ds.test_labels):
         raise DataError(f"--first-image {first} with --batch-size {B} runs past the test split's "
@@ -132,7 +161,7 @@ def _gradient_flow_report(args) -> dict:
         x = sequence_view(images, sequence, *ds.stats, perm).to(model.lin.weight.dtype)  # (B, T, I)
         flows[label] = gradient_flow(model, x, y)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        make_folders(out)
     except OSError as e:
         raise TrainingError(f"--out {out}: cannot create it ({e.strerror or e})") from None
     what = f"{ds.name} test images {first}..{first + B - 1}"
@@ -143,8 +172,7 @@ def _gradient_flow_report(args) -> dict:
     result = {"dataset": ds.name, "images": [first, first + B], "seed": args.seed,
               "models": {label: {"model": sizes[label], "sequence": models[label][1],
                                  **flow.to_dict()} for label, flow in flows.items()}}
-    atomic_write_bytes(out / "gradient_flow.json",
-                       lambda fh: fh.write((json.dumps(result) + "\n").encode()))
+    save_json(out / "gradient_flow.json", result)
     _print_summary(flows, what, out)
     return result
 

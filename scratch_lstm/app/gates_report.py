@@ -14,7 +14,7 @@ from .config import check_backend_device, init_of_checkpoint, resolve_device, th
 from .data import load_dataset, pixel_permutation, sequence_view
 from .errors import DataError, TrainingError
 from .evaluate import dataset_to_use
-from .files import atomic_write_bytes
+from .files import atomic_write_bytes, make_folders
 from .plots import check_can_draw, plot_gate_change, plot_gates, plot_hidden_trajectory
 from .runs import check_out_folder, check_out_is_not_data
 
@@ -89,7 +89,7 @@ def _gates_report(checkpoint, index, out, dataset, data_dir, download, backend, 
     x = sequence_view(image[None], sequence, *ds.stats, perm).to(trained.lin.weight.dtype)  # (1, T, I)
     label = int(ds.test_labels[index])
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        make_folders(out_dir)  # removed again if the command fails before writing into it
     except OSError as e:
         raise TrainingError(f"--out {out_dir}: cannot create it ({e.strerror or e})") from None
     result = {"checkpoint": str(checkpoint), "dataset": ds.name, "index": index, "label": label,

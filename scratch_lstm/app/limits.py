@@ -1,6 +1,8 @@
 """What the machine can hold: its memory and CPUs, and the size checks the commands' flags pass.
 
-A size flag (``--hidden-size``, ``--num-layers``, ``--batch-size``, ``--seq-len``,
+A count flag (``--epochs``, ``--chrono-t-max``, steps) is at most :data:`MAX_COUNT`, so that the
+arithmetic on it in floats never overflows. A size flag (``--hidden-size``, ``--num-layers``,
+``--batch-size``, ``--seq-len``,
 ``--num-classes``, ...) is refused before anything is allocated when even a lower bound of what it
 needs exceeds the memory this process may use; the message says both numbers. ``--threads`` is
 capped at the CPUs that exist. The bounds are lower bounds (the weights, and the states every
@@ -14,6 +16,9 @@ from pathlib import Path
 
 from .errors import TrainingError
 
+MAX_COUNT = 2**53  # the largest count (epochs, steps, a timescale) that float64 holds exactly
+FLOAT32_MAX = 3.4028234663852886e38  # the largest float32: a bias beyond it becomes inf
+
 _CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"),  # cgroup v2
                   Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))  # cgroup v1
 
@@ -25,8 +30,9 @@ def cpu_count() -> int:
 
 def memory_limit(device=None) -> tuple[int, str]:
     """``(bytes, what limits them)``: the memory a tensor on ``device`` may use here. On a GPU its
-    memory; else the smallest of the physical memory, a container's (cgroup) limit and the
-    address-space limit (``ulimit -v``)."""
+    memory; else the smallest of the physical memory, a container's (cgroup) limit and what the
+    address-space limit (``ulimit -v``) leaves beside the address space this process already
+    holds (torch's libraries alone take gigabytes of it)."""
     if device is not None and getattr(device, "type", device) == "cuda":
         import torch
 
@@ -49,20 +55,36 @@ def memory_limit(device=None) -> tuple[int, str]:
 
         soft, _ = resource.getrlimit(resource.RLIMIT_AS)
         if soft != resource.RLIM_INFINITY:
-            found.append((soft, "the address-space limit (ulimit -v)"))
+            held = address_space_held()
+            found.append((max(soft - held, 0), f"what the address-space limit (ulimit -v, {fmt_bytes(soft)}) "
+                                               f"leaves beside the {fmt_bytes(held)} this process holds"))
     except (ImportError, ValueError, OSError):
         pass
     return min(found) if found else (2**63 - 1, "the largest size torch can index")
 
 
+def address_space_held() -> int:
+    """Bytes of address space this process holds now (``VmSize``; 0 where the system does not say)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def fmt_bytes(n: int) -> str:
-    """``n`` bytes in binary units (``1.5 GiB``); beyond EiB as a power of ten."""
+    """``n`` bytes in binary units (``1.5 GiB``); beyond EiB as a power of ten (``1e+30 bytes``),
+    an integer too large for a float (a size flag of 400 digits) included."""
+    if n >= 2**70:
+        digits = str(int(n))
+        return f"{digits[0]}e+{len(digits) - 1} bytes" if len(digits) > 300 else f"{int(n):.2g} bytes"
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
         if n < 1024 or unit == "EiB":
             break
         n /= 1024
-    if unit == "EiB" and n >= 1024:
-        return f"{n * 2**60:.2g} bytes"
     return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
 
 

@@ -5,16 +5,19 @@ ends, however it ends (a ``kill -9`` too: the kernel releases the lock with the 
 ``train`` or ``--resume`` with the same ``--out`` gets one error line naming the folder and the
 process that holds it. The lock is the file ``.scratch-lstm.lock`` in the folder, holding the
 holder's process id; it is removed when the lock is released (one left by a killed run is taken
-over by the next). Where the OS has no ``flock`` (Windows), folders are not locked.
+over by the next). Anything else at that name (a folder, a FIFO, a link) is refused with one line,
+never waited on. Where the OS has no ``flock`` (Windows), folders are not locked.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
 
 from .errors import TrainingError
+from .files import file_kind
 
 try:
     import fcntl
@@ -38,6 +41,21 @@ def _in_use(folder: Path, fd: int) -> TrainingError:
                          "still training there). Wait for it to end, stop it, or choose another --out")
 
 
+_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)  # never blocks
+
+
+def _open(path: Path, flags: int) -> int:
+    """Open the lock file without blocking or following a link; :class:`TrainingError` if what is
+    there is not a regular file (a FIFO would block a plain open forever)."""
+    fd = os.open(path, flags | _FLAGS, 0o644)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise TrainingError(f"{path} is {file_kind(mode)}, not the lock file scratch-lstm makes (a "
+                            "regular file holding a process id): remove it, then run the command again")
+    return fd
+
+
 def _try_lock(fd: int) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -54,7 +72,7 @@ def check_not_locked(folder: Path) -> None:
     if fcntl is None:
         return
     try:
-        fd = os.open(Path(folder) / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = _open(Path(folder) / LOCK_FILE, os.O_RDONLY)
     except OSError:
         return  # no lock file (or not ours to read): no holder
     try:
@@ -92,7 +110,7 @@ def lock_folder(folder: Path) -> FolderLock:
         return FolderLock(None, None)
     path = Path(folder) / LOCK_FILE
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        fd = _open(path, os.O_RDWR | os.O_CREAT)
         if not _try_lock(fd):
             error = _in_use(folder, fd)
             os.close(fd)

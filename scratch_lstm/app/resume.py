@@ -4,9 +4,12 @@ state, repair its folder.
 A resume continues the run in ``--out`` from ``last.pt``, bit-identically on the CPU, whatever
 point a kill stopped it at: ``last.pt`` carries the metrics history and the best epoch, so
 ``metrics.jsonl`` and ``best.pt`` are rebuilt from it. The run's settings come from the run
-(``last.pt``; in a folder where no epoch finished, ``config.json``): a flag given on the command
-line must agree with them, except the :data:`RESUME_FREE` ones, and ``--epochs`` may only grow a
-constant schedule. It refuses other data (by content fingerprint).
+(``last.pt``; in a folder where no epoch finished, ``config.json``, or the complete temporary
+file a kill before its rename left): a flag given on the command line must agree with them,
+except the :data:`RESUME_FREE` ones (this module is the one place that says which), and
+``--epochs`` may only grow a constant schedule. It refuses other data (by content fingerprint),
+and a folder whose settings cannot be read unless the flags to start it again are given: a
+resume never trains a default model in place of the run it names.
 """
 
 from __future__ import annotations
@@ -22,12 +25,13 @@ from .checkpoints import check_metrics, check_optimizer_fits, load_optimizer_sta
 from .config import TrainConfig
 from .data import Dataset
 from .errors import TrainingError, one_line
-from .files import save_checkpoint, save_json
+from .files import open_regular, read_text, save_checkpoint, save_json, stale_temp_files
 from .progress import plural
 from .runs import draw_curves, metrics_text, remove_stale_run_temp_files, summary, write_metrics
 
 # Settings that may differ on --resume: they do not change what is computed (the data is checked
-# by its fingerprint instead of by the flags that found it).
+# by its fingerprint instead of by the flags that found it). Every message and help text that says
+# which flags a resume may change reads them from here (free_flags).
 RESUME_FREE = ("epochs", "resume", "log_every", "device", "out", "data_dir", "download", "dataset",
                "cuda_graph", "threads")
 # Settings of an invocation, never taken from the run: where it writes, and that it resumes.
@@ -97,30 +101,63 @@ def settings_from_run(cfg: TrainConfig, saved: dict, given, path: Path) -> Train
     changed = _changed(cfg, saved, given)
     if changed:
         raise TrainingError(f"--resume: {path} was trained with other settings: {'; '.join(changed)}. "
-                            f"Resume with the checkpoint's values (only {', '.join(free_flags())} may "
-                            "differ)")
+                            f"Resume with the checkpoint's values; only {', '.join(free_flags())} may change "
+                            "(--epochs only to grow a constant schedule; the data flags only to find "
+                            "the same data elsewhere)")
     return _take(cfg, saved, given)
+
+
+def _readable_settings(path: Path) -> dict:
+    """The settings in ``path`` (a config.json), checked; ``ValueError`` (or ``OSError``,
+    :class:`TrainingError`) if they cannot be used."""
+    saved = json.loads(read_text(path))
+    if not isinstance(saved, dict):
+        raise ValueError(f"it holds a JSON {type(saved).__name__}, not the run's settings")
+    known = {f.name for f in fields(TrainConfig)}
+    TrainConfig(**{k: v for k, v in saved.items() if k in known}).validate()
+    return saved
+
+
+def run_settings(out: Path) -> tuple[dict | None, Path | None, str]:
+    """The settings a run wrote in ``out`` where no epoch finished: ``(settings, the file they come
+    from, what was wrong)``. ``config.json`` first; where it is missing or unreadable, the newest
+    complete temporary config.json that a writer killed before its rename left. ``(None, None,
+    why)`` when there are none that can be read."""
+    path = out / "config.json"
+    candidates = [path] if path.exists() or path.is_symlink() else []
+    temps = stale_temp_files(out, ("config.json",))
+    candidates += sorted(temps, key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    problems = []
+    for candidate in candidates:
+        try:
+            return _readable_settings(candidate), candidate, ""
+        except (OSError, ValueError, TypeError, TrainingError) as e:
+            problems.append(f"{candidate} is unreadable ({one_line(e, 120)})")
+    return None, None, "; ".join(problems) or f"{path} does not exist"
 
 
 def restart_settings(cfg: TrainConfig, out: Path, given, log) -> TrainConfig:
     """The settings of a ``--resume`` in a folder where no epoch finished (it starts again from
-    epoch 1): ``config.json``'s for every flag not given; a given flag wins, with a note, since
-    nothing is continued. An unreadable ``config.json`` is a note, and the run starts from the
-    flags given."""
-    path = out / "config.json"
-    if not path.exists():
+    epoch 1): the run's (:func:`run_settings`) for every flag not given; a given flag wins, with a
+    note, since nothing is continued. Without settings that can be read, a ``--resume`` that gives
+    none of the run's own flags (only :data:`RESUME_FREE` ones) is refused: it would train a
+    default model in place of the run; with them, the run starts again from the flags given."""
+    saved, source, problem = run_settings(out)
+    given = _given(given)
+    if saved is None:
+        if not given - set(RESUME_FREE):
+            raise TrainingError(
+                f"--resume: {out} holds no settings to continue from ({problem}) and no epoch finished "
+                f"there (no last.pt), so a resume would train a default model instead of the run. Start "
+                f"it again there with the flags it was started with (`scratch-lstm train --out {out} "
+                "--resume` and those flags), or choose another --out")
+        if out.is_dir() and any(True for _ in out.iterdir()):
+            log(f"note: {problem}; the run starts again from epoch 1 with the flags given")
         return cfg
-    known = {f.name for f in fields(TrainConfig)}
-    try:
-        saved = json.loads(path.read_text())
-        if not isinstance(saved, dict):
-            raise ValueError(f"it holds a JSON {type(saved).__name__}, not the run's settings")
-        TrainConfig(**{k: v for k, v in saved.items() if k in known}).validate()
-    except (OSError, ValueError, TypeError, TrainingError) as e:
-        log(f"note: {path} is unreadable ({one_line(e, 120)}); the run starts again from epoch 1 "
-            "with the flags given")
-        return cfg
-    saved, given = _saved_settings(saved), _given(given)
+    if source.name != "config.json":
+        log(f"note: {out / 'config.json'} was never put in place (the run was stopped while writing "
+            f"it); the run's settings come from {source.name}, the complete copy it left")
+    saved = _saved_settings(saved)
     changed = _changed(cfg, saved, given)
     if changed:
         log(f"note: no epoch had finished in {out}, so the run starts again with the flags given: "
@@ -142,9 +179,17 @@ def check_resume(cfg: TrainConfig, ckpt: dict, ds: Dataset, out: Path, log) -> N
         then = (f"{data['name']} from {data['source']} (fingerprint {old[:12]})" if old
                 else f"{ckpt.get('dataset')}")
         name, data_dir = (data or {}).get("name", ckpt.get("dataset")), saved.get("data_dir")
-        fix = ("leave out --data-dir" if name == "mnist-sample" else
-               f"pass the --data-dir that holds it (it was {data_dir})" if data_dir else
-               f"pass --dataset {name} without --data-dir, as it was trained")
+        if name == "mnist-sample":
+            other = ([f"--dataset {cfg.dataset}"] if cfg.dataset not in ("auto", "mnist-sample") else []) + (
+                ["--data-dir"] if cfg.data_dir else [])
+            fix = (f"leave out {' and '.join(other)}" if other else
+                   "the sample embedded in this scratch-lstm is not the one it was trained on (another "
+                   "version's), so continue it with the version that trained it (here it can still be "
+                   "evaluated)")
+        elif data_dir:
+            fix = f"pass the --data-dir that holds it (it was {data_dir})"
+        else:
+            fix = f"pass --dataset {name}{' without --data-dir' if cfg.data_dir else ''}, as it was trained"
         raise TrainingError(f"--resume: {path} was trained on other data: {then}; now {ds.name} from "
                             f"{ds.source} (fingerprint {ds.fingerprint[:12]}). A run continues on its "
                             f"own data: {fix}")
@@ -187,10 +232,11 @@ def history_of(ckpt: dict, out: Path, log) -> list[dict]:
     history entry is (:func:`~scratch_lstm.app.checkpoints.check_metrics`), so that the next
     checkpoint holds nothing its own loader would refuse."""
     if "history" in ckpt:
-        return [dict(m) for m in ckpt["history"]]
+        history = [dict(m) for m in ckpt["history"]]
+        return history if len(history) >= ckpt["epoch"] else _with_logged_epochs(history, ckpt, out, log)
     path, epoch = out / "metrics.jsonl", ckpt["epoch"]
     try:
-        lines = [(n, json.loads(line)) for n, line in enumerate(path.read_text().splitlines(), 1)
+        lines = [(n, json.loads(line)) for n, line in enumerate(read_text(path).splitlines(), 1)
                  if line.strip()]
     except (OSError, ValueError) as e:
         log(f"note: {path} is unreadable ({one_line(e)}); the metrics log restarts at epoch {epoch + 1}")
@@ -216,6 +262,31 @@ def history_of(ckpt: dict, out: Path, log) -> list[dict]:
     return history
 
 
+def _with_logged_epochs(history: list[dict], ckpt: dict, out: Path, log) -> list[dict]:
+    """``history`` (a checkpoint's, with fewer entries than its epochs) with the epochs it lacks
+    taken from metrics.jsonl, where a line of one of them passes :func:`check_metrics`: a resume
+    never rewrites the log with fewer epochs than it holds. Lines that cannot be read are left to
+    the checkpoint (they are not epochs it could keep)."""
+    path, epoch, have = out / "metrics.jsonl", ckpt["epoch"], {m["epoch"] for m in history}
+    try:
+        lines = read_text(path).splitlines()
+    except (OSError, UnicodeDecodeError):
+        return history
+    kept = {}
+    for n, line in enumerate(lines, 1):
+        try:
+            m = json.loads(line)
+            check_metrics(m, f"{path} line {n}")
+        except (ValueError, TrainingError):
+            continue
+        if m["epoch"] <= epoch and m["epoch"] not in have:
+            kept.setdefault(m["epoch"], m)
+    if kept:
+        log(f"note: {out / 'last.pt'} records {plural(len(history), 'epoch')} of its {epoch}; {path.name} "
+            f"keeps epochs {', '.join(map(str, sorted(kept)))} as they were")
+    return sorted(history + list(kept.values()), key=lambda m: m["epoch"])
+
+
 def _is_after(value, epoch: int) -> bool:
     """Whether a metrics line's ``epoch`` is a number after ``epoch`` (a line from after last.pt)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > epoch
@@ -228,7 +299,7 @@ def restore_run_folder(out: Path, ckpt: dict, history: list[dict], log, write) -
     metrics.jsonl had to be rewritten."""
     metrics = out / "metrics.jsonl"
     try:
-        rewritten = metrics.read_text() != metrics_text(history)
+        rewritten = read_text(metrics) != metrics_text(history)
     except (OSError, UnicodeDecodeError):
         rewritten = True
     if rewritten:
@@ -237,7 +308,8 @@ def restore_run_folder(out: Path, ckpt: dict, history: list[dict], log, write) -
     if ckpt.get("best_epoch") is not None and ckpt["best_epoch"] == ckpt["epoch"]:
         best = out / "best.pt"
         try:
-            current = torch.load(best, map_location="cpu", weights_only=True).get("epoch")
+            with open_regular(best) as fh:
+                current = torch.load(fh, map_location="cpu", weights_only=True).get("epoch")
         except Exception:
             current = None
         if current != ckpt["epoch"]:
@@ -268,7 +340,7 @@ def finish_without_training(cfg: TrainConfig, ckpt: dict, out: Path, ds: Dataset
         draw_curves(out, history, saved, ds.name, log)
     result = summary(saved, ds, device, history, best_acc, 0.0)
     try:
-        stale = json.loads((out / "summary.json").read_text()).get("epochs_done") != len(history)
+        stale = json.loads(read_text(out / "summary.json")).get("epochs_done") != len(history)
     except (OSError, ValueError, AttributeError):
         stale = True
     if stale:  # missing, unreadable, or from before the last epochs (a kill came before it)

@@ -6,7 +6,8 @@ A run folder (``--out``; without it a new ``runs/exp1``, ``runs/exp2``, ...) hol
 and ``summary.json``. The rules that keep it consistent:
 
 - Everything (flags, data, the folder, a resumed checkpoint) is checked before anything is
-  created on disk.
+  created on disk. A run goes into a new or empty folder, or its own: never a file system's root
+  or a folder of other files (:func:`check_run_folder`).
 - One process writes a folder at a time: it holds the folder's lock (:mod:`~scratch_lstm.app.lock`).
 - Every file is replaced atomically (:mod:`~scratch_lstm.app.files`); the temporary files of a
   killed writer are removed, and no other file.
@@ -32,7 +33,7 @@ import torch
 from .config import TrainConfig
 from .data import Dataset
 from .errors import TrainingError, one_line
-from .files import atomic_write_bytes, remove_stale_temp_files
+from .files import atomic_write_bytes, is_temp_file, remove_stale_temp_files
 from .plots import plain_text, plot_curves
 
 RUN_FILES = ("config.json", "last.pt", "best.pt", "metrics.jsonl", "curves.png", "summary.json")
@@ -47,9 +48,13 @@ def next_run_folder(root: str | os.PathLike = "runs") -> Path:
 
 
 def check_out_folder(out: Path, flag: str = "--out") -> None:
-    """Refuse, before anything is created, an output folder that is a file, lies under a file, or
-    lies in a folder this process cannot write (:class:`TrainingError`)."""
+    """Refuse, before anything is created, an output folder that is a file, a link to nothing, lies
+    under a file, or lies in a folder this process cannot write (a read-only file system, or no
+    permission: :class:`TrainingError` says which)."""
     out = Path(out)
+    if out.is_symlink() and not out.exists():
+        raise TrainingError(f"{flag} {out} is a symbolic link to {os.readlink(out)}, which does not "
+                            f"exist; create that folder, or choose another {flag}")
     if out.exists():
         if not out.is_dir():
             raise TrainingError(f"{flag} {out} is a file, not a folder; choose another {flag}")
@@ -62,8 +67,43 @@ def check_out_folder(out: Path, flag: str = "--out") -> None:
             raise TrainingError(f"{flag} {out} lies under {existing}, which is a file, not a folder; "
                                 f"choose another {flag}")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise TrainingError(f"{flag} {out}: cannot write in {existing} (permission denied); "
-                            f"choose another {flag}")
+        why = "on a read-only file system" if _read_only(existing) else "permission denied"
+        raise TrainingError(f"{flag} {out}: cannot write in {existing} ({why}); choose another {flag}")
+
+
+def _read_only(folder: Path) -> bool:
+    """Whether ``folder`` lies on a file system mounted read-only."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (AttributeError, OSError):  # no statvfs (Windows)
+        return False
+
+
+def foreign_entries(out: Path) -> list[str]:
+    """The names in the folder ``out`` that are not a run's: neither a run file (:data:`RUN_FILES`),
+    nor its lock, nor a temporary file of this program for one of them."""
+    from .lock import LOCK_FILE
+
+    ours = set(RUN_FILES) | {LOCK_FILE}
+    return sorted(p.name for p in out.iterdir()
+                  if p.name not in ours and not is_run_temp_file(p.name))
+
+
+def check_run_folder(out: Path) -> None:
+    """Refuse (:class:`TrainingError`) a run folder that is a file system's root, or an existing
+    folder that holds files other than a run's and no run: a run goes into a new or empty folder,
+    or its own, never among other files (``--out /`` or ``--out ~`` would write beside them)."""
+    resolved = Path(out).resolve()
+    if resolved == Path(resolved.anchor):
+        raise TrainingError(f"--out {out} is the root of a file system: a run goes into a folder of its "
+                            "own; choose another --out (e.g. runs/exp1)")
+    if not resolved.is_dir() or any((resolved / name).exists() for name in RUN_FILES):
+        return
+    others = foreign_entries(resolved)
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise TrainingError(f"--out {out} holds files that are not a run's ({shown}): a run goes into a "
+                            "new or empty folder, or its own; choose another --out")
 
 
 def make_folder(out: Path, numbered: bool) -> Path:
@@ -113,6 +153,11 @@ def folder_state(out: Path) -> tuple:
             continue
         state.append((name, st.st_ino, st.st_size, st.st_mtime_ns))
     return tuple(state)
+
+
+def is_run_temp_file(name: str) -> bool:
+    """Whether ``name`` is a temporary file of this program for one of the run files."""
+    return is_temp_file(name, RUN_FILES)
 
 
 def remove_stale_run_temp_files(out: Path) -> list[str]:

@@ -23,10 +23,10 @@ from .checkpoints import check_checkpoint, load_checkpoint, make_checkpoint, sta
 from .config import TrainConfig, check_backend_device, resolve_device, threads_line, use_threads
 from .cuda_graphs import CUDAGraphStep
 from .data import Batches, Dataset, load_dataset, pixel_permutation
-from .errors import Interrupted, OutputError, TrainingError, caused_by_interrupt, one_line
+from .errors import Interrupted, OutputError, TrainingError, caused_by_interrupt, one_line, out_of_memory
 from .evaluate import evaluate
 from .files import save_checkpoint, save_json
-from .limits import check_training_fits
+from .limits import check_training_fits, fmt_bytes, memory_limit
 from .lock import FolderLock, check_not_locked, lock_folder
 from .progress import fmt_time, plural, with_progress
 from .resume import (
@@ -42,6 +42,7 @@ from .resume import (
 from .runs import (
     check_out_folder,
     check_out_is_not_data,
+    check_run_folder,
     draw_curves,
     existing_run,
     folder_state,
@@ -147,10 +148,12 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None, given=None)
             metrics = train_epoch(run, step, epoch, bar, log)
             save_epoch(run, metrics, log)
         return finish(run, log)
-    except (KeyboardInterrupt, RuntimeError) as e:
-        if not caused_by_interrupt(e):
-            raise
-        raise Interrupted(f"interrupted. {stopped(cfg, run)}") from None
+    except (KeyboardInterrupt, RuntimeError, MemoryError) as e:
+        if caused_by_interrupt(e):
+            raise Interrupted(f"interrupted. {stopped(cfg, run)}") from None
+        if out_of_memory(e):
+            raise TrainingError(_no_memory(e, cfg, run)) from None
+        raise
     except OutputError as e:
         raise TrainingError(f"{e}; stopped. {stopped(cfg, run)}") from None
     finally:
@@ -169,11 +172,26 @@ def stopped(cfg: TrainConfig, run: Run | None) -> str:
     return "Nothing was written: run the command again"
 
 
+def _no_memory(e: BaseException, cfg: TrainConfig, run: Run | None) -> str:
+    """The message of an allocation that failed (the size check passed: it is a lower bound)."""
+    device = run.device if run is not None else None
+    limit, source = memory_limit(device)
+    if run is not None and run.lock is not None and run.saved_epoch is None:
+        how = ("Ask for less: with --resume, a lower --hidden-size, --num-layers or --batch-size "
+               "replaces the run's (no epoch had finished)")
+    elif run is not None and run.lock is not None:
+        how = "Free memory (or raise the limit) first"
+    else:
+        how = "Ask for less: a lower --hidden-size, --num-layers or --batch-size"
+    return (f"out of memory ({one_line(e, 160)}): the model and its batches need more than this process "
+            f"can get ({source}: {fmt_bytes(limit)}); stopped. {stopped(cfg, run)}. {how}")
+
+
 def prepare(cfg: TrainConfig, log, given=None) -> Run:
     """Check the settings, the device, the output folder, the data and a resumed checkpoint, and
     build the model, optimizer and batches; nothing is written on disk. A ``--resume`` takes the
     settings not ``given`` from the run (:func:`~scratch_lstm.app.resume.settings_from_run`)."""
-    cfg.validate()
+    cfg.validate(together=not cfg.resume)  # a resume checks them together once the run's are taken
     if cfg.out is None and cfg.resume:
         raise TrainingError("--resume needs --out: the run folder to continue (e.g. --out runs/exp1)")
     numbered = cfg.out is None
@@ -200,6 +218,7 @@ def prepare(cfg: TrainConfig, log, given=None) -> Run:
     from_run = cfg.threads is not None and given is not None and "threads" not in given  # a --resume's
     log(threads_line(cfg.threads, f"--threads {cfg.threads}, the run's setting" if from_run else None))
     check_out_is_not_data(out, cfg.data_dir, ds)
+    check_run_folder(out)  # after the data check: its message is the more precise one
     if ckpt is not None:
         check_resume(cfg, ckpt, ds, out, log)
 
@@ -255,15 +274,8 @@ def open_run_folder(run: Run, log) -> None:
     """Create the folder (or bring a resumed one in line with its last.pt) and write config.json:
     from here on, files are written."""
     take_folder(run)
-    try:
-        removed = remove_stale_run_temp_files(run.out)
-    except OSError as e:
-        raise TrainingError(f"cannot clean the run folder {run.out}: "
-                            f"{e.strerror or one_line(e)}") from None
     run.cfg = replace(run.cfg, out=str(run.out))
     out, cfg = run.out, run.cfg
-    if removed:
-        log(f"removed temporary files left by a killed run: {', '.join(removed)}")
     if run.ckpt is not None:
         log(f"resumed {out} after epoch {run.start_epoch} (last.pt)")
         restore_run_folder(out, run.ckpt, run.history, log, run.write)
@@ -274,6 +286,12 @@ def open_run_folder(run: Run, log) -> None:
     else:
         log(f"run folder: {out}")
     run.write(out / "config.json", lambda p: save_json(p, asdict(cfg)))
+    try:  # after config.json: a killed writer's complete copy of it may hold the run's settings
+        removed = remove_stale_run_temp_files(out)
+    except OSError as e:
+        raise TrainingError(f"cannot clean the run folder {out}: {e.strerror or one_line(e)}") from None
+    if removed:
+        log(f"removed temporary files left by a killed run: {', '.join(removed)}")
     log(f"model: LSTMClassifier({cfg.model_config()}) backend={cfg.backend} "
         f"device={run.device} dtype={cfg.dtype} init={cfg.init_text()}"
         + (f" precision={cfg.precision}" if run.device.type == "cuda" else "") + "; "
