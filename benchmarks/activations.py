@@ -11,23 +11,14 @@ fused path runs them (float32, the median of --repeats timings of --number calls
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from datetime import date
 
 import torch
 
-
-def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux), else what platform knows."""
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from scratch_lstm.app.limits import cpu_name
+from scratch_lstm.app.progress import plural
 
 
 def time_call(fn, number: int, repeats: int) -> float:
@@ -73,7 +64,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     times = measure(args.rows, args.cols, args.number, args.repeats)
     print(f"({args.rows}, {args.cols}) float32 on {cpu_name()} ({os.cpu_count()} cores), "
-          f"{torch.get_num_threads()} thread(s), torch {torch.__version__}, {date.today()}:")
+          f"{plural(torch.get_num_threads(), 'thread')}, torch {torch.__version__}, {date.today()}:")
     for name, us in times.items():
         print(f"  {name:<11} {us:8.2f} µs   {us / times['sigmoid']:.2f}x the sigmoid")
     return 0

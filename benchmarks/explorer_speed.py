@@ -14,7 +14,6 @@ do not depend on them). Prints figures; it is not a test. Needs chromium and chr
 import argparse
 import base64
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from scratch_lstm.app.evaluate import dataset_to_use  # noqa: E402
 from scratch_lstm.app.explorer import explore  # noqa: E402
 from scratch_lstm.app.explorer.page import sample_checkpoint  # noqa: E402
 from scratch_lstm.app.gates_report import fresh_model  # noqa: E402
+from scratch_lstm.app.limits import cpu_name  # noqa: E402
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--window-size=1440,1000"]
@@ -138,7 +138,7 @@ def main() -> None:
             driver.quit()
     model = f"{ckpt['model_config']['num_layers']} x {ckpt['model_config']['hidden_size']}"
     print(f"gate explorer, {what} ({model}, {ckpt.get('sequence', 'rows')}), {len(page.digits)} digits; "
-          f"{date.today()}, {platform.node()} ({os.cpu_count()} CPUs), Chromium {version}, torch {torch.__version__}")
+          f"{date.today()}, {cpu_name()} ({os.cpu_count()} CPUs), Chromium {version}, torch {torch.__version__}")
     print(f"  page size                      {page.size:,} bytes ({page.size / 1e6:.2f} MB)")
     print(f"  making the page (Python)       {made:.2f} s  (--threads {args.threads})")
     print(f"  opening it (first drawing)     {opened:.2f} s; the self-check of every digit done after "

@@ -16,9 +16,9 @@ model (and ||dL/dc_t|| for the LSTM), then trains both with the same seed, batch
   holds f near 1 from the start (chrono: b_f ~ log U(1, T - 1), Tallec and Ollivier 2018), and
   then the gradient reaches step 0 and the LSTM learns.
 
-Runs in under a minute on a 2-core CPU with one thread: measured at 18 s in all (15 s of it the
-training of the three models) with `--threads 1` on the 2-core AMD EPYC development machine,
-beside other work; --fast in a few seconds. Writes why_gates.png into --out (default: a new
+Runs in under a minute on a 2-core CPU with one thread: 17.2-17.3 s in two runs (2026-12-04) with
+`--threads 1` on the 2-core AMD EPYC development machine, nothing else running; --fast in a few
+seconds. Writes why_gates.png into --out (default: a new
 temporary folder, which it names).
 
     python examples/07_why_gates.py --threads 1

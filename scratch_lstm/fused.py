@@ -53,9 +53,10 @@ steps (:func:`_add_block_grads`) adds a block's ``dz_tᵀ x_t`` and ``dz_tᵀ h_
    ``(T*B, 4H)`` (in inference, one GEMM per block of steps into a reused buffer); each step
    then adds ``h_{t-1} W_hhᵀ`` and the biases.
 2. No tanh: ``tanh(z) = 2σ(2z) - 1``, and on the CPU torch's tanh costs several times its
-   sigmoid (on a ``(128, 128)`` float32 block, one thread: tanh 34 µs, sigmoid 3.9 µs,
-   ``2σ(2z) - 1`` in four in-place ops 10.5 µs; ``python benchmarks/activations.py --threads 1``,
-   AMD EPYC, 2 cores, torch 2.14.1, 2026-12-04; provisional, measured beside other work).
+   sigmoid (on a ``(128, 128)`` float32 block, one thread: tanh 32.6-33.7 µs, sigmoid 3.9-4.0 µs,
+   ``2σ(2z) - 1`` in four in-place ops 10.4-11.2 µs, three runs of
+   ``python benchmarks/activations.py --threads 1`` on a 2-core AMD EPYC, torch 2.14.1,
+   2026-12-04, nothing else running).
    Doubling the g rows of the weights and biases makes the g block of ``z`` hold ``2 z_g``, so
    one in-place ``torch.sigmoid_`` per step gives all four gates, ``[i | f | σ(2 z_g) | o]``, and
    ``g = 2σ(2 z_g) - 1``. The buffer keeps ``s_g = σ(2 z_g)``, not ``g``: that lets the backward

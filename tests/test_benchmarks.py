@@ -209,7 +209,17 @@ def test_activations_benchmark_times_tanh_sigmoid_and_their_identity(capsys):
     assert set(times) == {"tanh", "sigmoid", "2σ(2z) - 1"} and all(t > 0 for t in times.values())
     assert activations.main(["--rows", "4", "--cols", "8", "--number", "2", "--repeats", "1", "--threads", "1"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("(4, 8) float32 on ") and "1 thread(s)" in out and "x the sigmoid" in out
+    assert out.startswith("(4, 8) float32 on ") and "1 thread," in out and "x the sigmoid" in out
     with pytest.raises(SystemExit):
         activations.main(["--repeats", "0"])
     assert "--repeats must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_cpu_name_names_the_processor_the_benchmarks_ran_on():
+    from scratch_lstm.app.limits import cpu_name
+
+    name = cpu_name()
+    assert isinstance(name, str) and name.strip() == name and name
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists() and "model name" in cpuinfo.read_text():
+        assert f": {name}" in cpuinfo.read_text()

@@ -23,6 +23,21 @@ _CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"),  # cgroup v2
                   Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))  # cgroup v1
 
 
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), else what :mod:`platform` knows: for a
+    benchmark's line that names the machine."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
 def cpu_count() -> int:
     """The CPUs this machine has (``os.cpu_count()``; 1 if unknown)."""
     return os.cpu_count() or 1
