@@ -86,3 +86,15 @@ def test_pages_speak_of_the_project_only(page):
     text = page.read_text(encoding="utf-8")
     found = re.findall(r"\b(?:sessions?|lent|the seed(?:'s)?)\b", text, flags=re.I)
     assert not found, f"{page.name}: {found}"
+
+
+def test_the_reading_paths_line_counts_are_the_files():
+    """The README's reading path gives each file's length: a claim, kept true."""
+    rows = [line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+            if re.match(r"\| \d \| ", line)]
+    assert len(rows) >= 8
+    for row in rows:
+        files = re.findall(r"\]\(((?:scratch_lstm|examples)/[\w/]+\.py)\)", row)
+        stated = [int(n) for n in row.rstrip(" |").rsplit("|", 1)[1].replace(" ", "").split(",")]
+        actual = [len((ROOT / f).read_text(encoding="utf-8").splitlines()) for f in files]
+        assert stated == actual, row
