@@ -87,9 +87,9 @@ def seal_checkpoint(ckpt: dict) -> dict:
 def load_checkpoint(path: str | os.PathLike) -> dict:
     """Load a checkpoint with ``weights_only=True`` and check every field (:func:`check_checkpoint`).
 
-    Reads version 1 (before data fingerprints) and 2. Raises :class:`TrainingError` if the file
-    is missing, unreadable, not a scratch-lstm checkpoint, or holds a field of the wrong type or
-    range (the message names the field).
+    Reads versions 1 (before data fingerprints), 2 (before checksums) and 3. Raises
+    :class:`TrainingError` if the file is missing, unreadable, not a scratch-lstm checkpoint, or
+    holds a field of the wrong type or range (the message names the field).
     """
     try:
         with interrupts_deferred(), open_regular(path) as fh:  # torch's reader turns a Ctrl-C into its own error
