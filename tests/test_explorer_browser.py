@@ -339,10 +339,11 @@ def test_every_control_changes_what_is_shown(browser, small):
 
     prediction, value = text("prediction"), text("value-trained-c")
     Select(by("clamp-gate")).select_by_value("o")
-    Select(by("clamp-value")).select_by_value("0")
+    by("clamp-value").clear()
+    by("clamp-value").send_keys("0")
     Select(by("clamp-scope")).select_by_value("layer")
     by("clamp-add").click()  # o = 0 for every unit of layer 0: layer 1 sees nothing of the digit
-    assert state()["clamps"] == [{"gate": "o", "value": 0, "layer": 0, "units": None}]
+    assert state()["clamps"] == [{"gate": "o", "value": 0, "layer": 0, "units": None, "steps": None}]
     assert text("prediction") != prediction and "With the clamps held" in text("prediction")
     assert text("value-trained-h") == "0.0000" and text("value-trained-c") != value  # h = 0, so c runs otherwise
     assert "o held at 0" in text("clamp-list")
@@ -401,8 +402,9 @@ def test_the_url_hash_round_trips(browser, small):
     assert browser.execute_script("return window.explorer.hash()") == hash
     assert (browser.execute_script("return window.explorer.text('value-trained-h')"),
             browser.execute_script("return window.explorer.text('prediction')")) == values
-    open_page(browser, small.path, "#digit=99&t=-3&layer=7&unit=x&clamps=q9_1_1")  # nonsense: the defaults
-    assert browser.execute_script("return window.explorer.state()")["digit"] == 0
+    open_page(browser, small.path, "#digit=99&t=-3&layer=7&unit=x&clamps=q9_1_1")  # out of range: the nearest
+    state = browser.execute_script("return window.explorer.state()")
+    assert (state["digit"], state["t"], state["layer"], state["unit"], state["clamps"]) == (9, 0, 1, 0, [])
     assert problems(browser) == []
 
 

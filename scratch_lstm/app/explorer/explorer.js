@@ -4,7 +4,8 @@
 // state (digit, step t, layer, unit, clamps: all in the URL hash, so a link names one moment) and draws
 // the panels. Read it top to bottom: constants, state and hash, the runs, colours, then one function
 // per panel, the events, and window.explorer (a small API the tests and the curious use).
-/* global sigmoid, runClassifier, loadNet, sequenceOf, float32s, bytesOf -- from lstm.js, the script before this one */
+/* global sigmoid, runClassifier, loadNet, sequenceOf, float32s, bytesOf -- from lstm.js */
+/* global parseClampText, clampText, clampHolds, conflictsOf -- from clamps.js, the script before this one */
 "use strict";
 
 // ---- constants -------------------------------------------------------------------------------------
@@ -44,46 +45,97 @@ let drawn = null; // Uint8Array(784) of a drawn digit, or null
 
 const state = { digit: 0, t: 0, layer: 0, unit: 0, heat: "trained", sort: "unit", clamps: [], term: null };
 
-/** A clamp as the hash writes it: gate, value, layer, units: f0_1_17 (f held at 0 in layer 1, unit 17),
- *  o1_all_all (o held at 1 everywhere), f0_0_3+5 (units 3 and 5 of layer 0). */
-const clampText = (cl) => `${cl.gate}${cl.value}_${cl.layer ?? "all"}_${cl.units ? cl.units.join("+") : "all"}`;
+/** A clamp in the hash's first form (f0_1_17: f held at 0 in layer 1, unit 17; o1_all_all; f0_0_3+5) as the
+ *  text clamps.js reads, so old links keep working; null if it is not of that form. */
+function oldClampText(text) {
+  const m = /^([a-z]+)([-+]?[0-9.]+(?:e[-+]?[0-9]+)?)_(all|\d+)_(all|[\d+]+)$/.exec(text);
+  if (!m) return null;
+  return `${m[1]}=${m[2]}${m[3] === "all" ? "" : `@${m[3]}`}` +
+    (m[4] === "all" ? "" : `:${m[4].split("+").filter((u) => u !== "").join(",")}`);
+}
 
-function parseClamp(text) {
-  const m = /^([ifgoh])(-?[0-9.]+)_(all|\d+)_(all|[\d+]+)$/.exec(text);
-  if (!m || !Number.isFinite(Number(m[2]))) return null;
-  const layer = m[3] === "all" ? null : Number(m[3]);
-  const units = m[4] === "all" ? null : m[4].split("+").filter((s) => s !== "").map(Number);
-  if (layer !== null && layer >= K) return null;
-  if (units && units.some((u) => u >= H)) return null;
-  return { gate: m[1], value: Number(m[2]), layer, units };
+/** The clamps a hash's clamps= names ("f=0@1:5/15;o=1", as eval --clamp writes each; or the first form,
+ *  comma-separated), and what could not be used of it, with why. */
+function clampsOfHash(value) {
+  const clamps = [];
+  const ignored = [];
+  const texts = value.includes("=") ? value.split(";") : value.split(",").map((s) => oldClampText(s) ?? s);
+  for (const text of texts.filter((s) => s !== "")) {
+    const { clamp, error } = parseClampText(text, D.clamp_rules, K, H);
+    if (clamp) clamps.push(clamp);
+    else ignored.push(`the clamp “${text}”: ${error}`);
+  }
+  return { clamps, ignored };
 }
 
 function hashOf() {
   const parts = [["digit", state.digit], ["t", state.t], ["layer", state.layer], ["unit", state.unit]];
-  if (state.clamps.length) parts.push(["clamps", state.clamps.map(clampText).join(",")]);
+  if (state.clamps.length) parts.push(["clamps", state.clamps.map(clampText).join(";")]);
   if (state.heat !== "trained") parts.push(["overview", state.heat]);
   if (state.sort !== "unit") parts.push(["sort", state.sort]);
   if (state.digit === "drawn") parts.push(["drawn", packPixels(drawn)]);
   return "#" + parts.map(([k, v]) => `${k}=${v}`).join("&");
 }
 
-/** The state a hash names; what it does not name (or names wrongly) keeps its default. */
+const HASH_KEYS = ["digit", "t", "layer", "unit", "clamps", "overview", "sort", "drawn"];
+
+/** The state a hash names, and what of it could not be used (each with why, so the page can say it): a
+ *  number out of range is brought into range, as the unit field does; anything else keeps its default. */
 function stateOfHash(hash) {
-  const p = Object.fromEntries(hash.replace(/^#/, "").split("&").filter((s) => s.includes("="))
-    .map((s) => [s.slice(0, s.indexOf("=")), decodeURIComponent(s.slice(s.indexOf("=") + 1))]));
-  const int = (v, lo, hi, dflt) => (/^\d+$/.test(v ?? "") && Number(v) >= lo && Number(v) <= hi ? Number(v) : dflt);
+  const ignored = [];
+  const p = {};
+  for (const part of hash.replace(/^#/, "").split("&").filter((s) => s !== "")) {
+    const eq = part.indexOf("=");
+    const key = eq < 0 ? part : part.slice(0, eq);
+    let value = eq < 0 ? "" : part.slice(eq + 1);
+    try {
+      value = decodeURIComponent(value);
+    } catch { // a stray % : keep the text as it came
+    }
+    if (HASH_KEYS.includes(key) && eq >= 0) p[key] = value;
+    else ignored.push(`“${part}”: the page has no such setting (it reads ${HASH_KEYS.join(", ")})`);
+  }
+  const int = (key, lo, hi, dflt, what) => {
+    const v = p[key];
+    if (v === undefined) return dflt;
+    if (!/^-?[0-9]+$/.test(v)) {
+      ignored.push(`${key}=${v}: not a whole number, so ${what} ${dflt}`);
+      return dflt;
+    }
+    const n = Math.max(lo, Math.min(hi, Number(v)));
+    if (n !== Number(v)) ignored.push(`${key}=${v}: ${what}s run from ${lo} to ${hi}, so ${what} ${n}`);
+    return n;
+  };
   const next = { digit: 0, t: 0, layer: 0, unit: 0, heat: "trained", sort: "unit", clamps: [], term: null };
   const middle = Math.floor(T / 2); // with no hash, start half-way through the digit: both h_{t-1} and c_{t-1} at work
   let pixels = null;
-  if (p.digit === "drawn" && p.drawn) pixels = unpackPixels(p.drawn);
-  next.digit = pixels ? "drawn" : int(p.digit, 0, D.digits.length - 1, 0);
-  next.t = int(p.t, 0, T - 1, middle);
-  next.layer = int(p.layer, 0, K - 1, 0);
-  next.unit = int(p.unit, 0, H - 1, 0);
+  if (p.digit === "drawn") {
+    pixels = p.drawn ? unpackPixels(p.drawn) : null;
+    if (!pixels) {
+      ignored.push(p.drawn ? "drawn=…: not a drawing this page wrote (784 pixels in 16 grey levels), so digit 0"
+        : "digit=drawn without its drawing (drawn=…), so digit 0");
+    }
+  } else if (p.drawn !== undefined) {
+    ignored.push("drawn=…: a drawing is shown only with digit=drawn");
+  }
+  next.digit = pixels ? "drawn" : p.digit === "drawn" ? 0 : int("digit", 0, D.digits.length - 1, 0, "digit");
+  next.t = int("t", 0, T - 1, middle, "step");
+  next.layer = int("layer", 0, K - 1, 0, "layer");
+  next.unit = int("unit", 0, H - 1, 0, "unit");
+  if (p.overview !== undefined && !MODELS.includes(p.overview)) ignored.push(`overview=${p.overview}: not trained or fresh`);
   if (MODELS.includes(p.overview)) next.heat = p.overview;
+  if (p.sort !== undefined && !SORTS.includes(p.sort)) ignored.push(`sort=${p.sort}: not one of ${SORTS.join(", ")}`);
   if (SORTS.includes(p.sort)) next.sort = p.sort;
-  next.clamps = (p.clamps || "").split(",").map(parseClamp).filter(Boolean);
-  return { next, pixels };
+  const found = clampsOfHash(p.clamps || "");
+  next.clamps = found.clamps;
+  ignored.push(...found.ignored);
+  return { next, pixels, ignored };
+}
+
+/** Say something the page did not do as asked (a link's parts it could not use), until dismissed. */
+function notify(lines) {
+  $("notice").hidden = lines.length === 0;
+  $("notice-text").textContent = lines.length ? `Not all of this link could be used: ${lines.join("; ")}.` : "";
 }
 
 let hashTimer = null;
@@ -159,14 +211,10 @@ function argmax(values, at, n) {
   return best;
 }
 
-/** Whether a clamp holds gate q of unit j in layer k (the last one that does wins), and its value. */
-function heldAt(q, k, j) {
+/** The value a clamp holds gate q of unit j in layer k at step t (the last one that does wins), or null. */
+function heldAt(q, k, j, t = state.t) {
   let value = null;
-  for (const cl of state.clamps) {
-    if (cl.gate === q && (cl.layer === null || cl.layer === k) && (cl.units === null || cl.units.includes(j))) {
-      value = cl.value;
-    }
-  }
+  for (const cl of state.clamps) if (cl.gate === q && clampHolds(cl, k, j, t)) value = cl.value;
   return value;
 }
 
@@ -309,7 +357,8 @@ function drawDigitList() {
   if (drawn) entries.push(["drawn", "✎", "your drawing"]);
   for (const [n, label, title] of entries) {
     const b = el("button", { type: "button", class: "thumb", role: "radio", title, "data-testid": `digit-${n}`,
-      "aria-checked": String(state.digit === n), "aria-label": title });
+      "aria-checked": String(state.digit === n), "aria-label": title, "data-digit": String(n),
+      tabindex: state.digit === n ? "0" : "-1" }); // one tab stop for the group; the arrows move within it
     const cv = el("canvas", { width: 28, height: 28 });
     paintPixels(cv.getContext("2d"), pixelsOf(n), 1, null);
     b.append(cv, el("span", {}, String(label)));
@@ -391,7 +440,14 @@ function buildUnitCards() {
         "aria-label": `${NAMES[q]} over all steps` });
       cv.addEventListener("mousemove", (e) => stripTip(e, m, q));
       cv.addEventListener("mouseleave", hideTip);
-      cv.addEventListener("click", (e) => setT(stepUnder(e, cv)));
+      cv.addEventListener("click", (e) => { // a click or a tap: that step, and its value
+        setT(stepUnder(e, cv));
+        stripTip(e, m, q);
+      });
+      focusable(cv, `${NAMES[q]} of unit ${state.unit}, ${m}, over all steps`, () => {
+        const text = `${m} ${q}, unit ${state.unit}, t = ${state.t}: ${fmt(valueAt(m, q, state.layer, state.t, state.unit))}`;
+        return { text, x: ((state.t + 0.5) / T) * cv.clientWidth, y: cv.clientHeight };
+      });
       strip.append(cv, el("div", { class: "mark", id: `mark-${m}-${q}` }));
       g.append(strip);
     }
@@ -656,6 +712,7 @@ function drawOverview() {
   order.forEach((u, rank) => { rankOf[u] = rank; });
   const [w, h] = heatSize();
   const box = $("heatmaps");
+  const focused = box.contains(document.activeElement) ? document.activeElement.dataset.testid : null;
   box.innerHTML = "";
   const L = runs[m].run.layers[k];
   const cmax = robustBound(L.c);
@@ -685,15 +742,22 @@ function drawOverview() {
       showTip(e, `${q}, unit ${j}, t = ${t}: ${fmt(v[t * H + j])}`);
     });
     cv.addEventListener("mouseleave", hideTip);
-    cv.addEventListener("click", (e) => {
+    cv.addEventListener("click", (e) => { // a click or a tap: that unit and step, and its value
       const [t, j] = cellUnder(e, cv);
       state.t = t;
       setUnit(k, j);
+      showTip(e, `${q}, unit ${j}, t = ${t}: ${fmt(valueAt(m, q, k, t, j))}`);
+    });
+    focusable(cv, `${NAMES[q]} of every unit of layer ${k} over time (${m})`, () => {
+      const [w, h] = heatSize();
+      const text = `${q}, unit ${state.unit}, t = ${state.t}: ${fmt(valueAt(m, q, k, state.t, state.unit))}`;
+      return { text, x: ((state.t + 0.5) / T) * w, y: ((rankOf[state.unit] + 1) / H) * h };
     });
     frame.append(cv, el("div", { class: "tmark" }), el("div", { class: "umark l" }), el("div", { class: "umark r" }));
     wrap.append(frame, legend(scale, w));
     box.append(wrap);
   }
+  if (focused) box.querySelector(`[data-testid="${focused}"]`).focus(); // a redraw keeps the keyboard's place
   moveOverviewMarks();
 }
 
@@ -758,7 +822,8 @@ function drawAnswer() {
   };
   let text = `At the last step the <span class="trained-text">trained</span> model reads ${says("trained", "run")}, ` +
     `the <span class="fresh-text">fresh</span> one ${says("fresh", "run")}` +
-    (state.digit === "drawn" ? "." : `; the label is ${truth}.`);
+    (state.digit === "drawn" ? `. It has no “not a digit” answer: whatever it is shown, it names one of 0…${C - 1}.`
+      : `; the label is ${truth}.`);
   if (state.clamps.length) {
     text += ` <span class="held">With the clamps held.</span> Without them: trained ${says("trained", "base")}, ` +
       `fresh ${says("fresh", "base")}.`;
@@ -833,8 +898,18 @@ function stepMark(ctx, x, pad, Hc) {
 
 let satDots = []; // per canvas: [{x, y, unit}] in CSS pixels, for hover and click
 
+/** What a saturation plot says about unit j's gate q, trained and fresh. */
+function satText(q, j) {
+  const share = (m) => {
+    const { below, above } = saturationShares(m, state.layer, q);
+    return `< ${D.saturation[0]} at ${fmt(100 * below[j], 0)}% of steps, > ${D.saturation[1]} at ${fmt(100 * above[j], 0)}%`;
+  };
+  return `${q}, unit ${j}: trained ${share("trained")}; fresh ${share("fresh")}`;
+}
+
 function drawSaturation() {
   const box = $("saturation");
+  const focused = box.contains(document.activeElement) ? document.activeElement.dataset.testid : null;
   box.innerHTML = "";
   satDots = [];
   const size = 124;
@@ -902,9 +977,15 @@ function drawSaturation() {
         `> ${D.saturation[1]} at ${fmt(100 * d.above, 0)}%`);
     });
     cv.addEventListener("mouseleave", hideTip);
-    cv.addEventListener("click", (e) => {
+    cv.addEventListener("click", (e) => { // a click or a tap: that unit, and its shares
       const d = nearest(e);
-      if (d) setUnit(state.layer, d.unit);
+      if (!d) return;
+      setUnit(state.layer, d.unit);
+      showTip(e, satText(q, d.unit));
+    });
+    focusable(cv, `saturation of ${NAMES[q]}: one dot per unit of layer ${state.layer}`, () => {
+      const d = dots.find((dot) => dot.unit === state.unit && dot.model === "trained");
+      return { text: satText(q, state.unit), x: d.x, y: d.y + 8 };
     });
     wrap.append(cv);
     box.append(wrap);
@@ -915,6 +996,7 @@ function drawSaturation() {
     for (let j = 0; j < H; j++) s += (below[j] + above[j]) / H;
     return `${fmt(100 * s, 0)}%`;
   };
+  if (focused) box.querySelector(`[data-testid="${focused}"]`).focus(); // a redraw keeps the keyboard's place
   box.append(el("p", { class: "sat-legend", "data-testid": "saturation-summary" },
     `<span class="trained-text">● trained</span> <span class="fresh-text">○ fresh</span>, layer ${state.layer}, ` +
     `over this digit's ${T} steps. Saturated share, trained (fresh): ` +
@@ -952,10 +1034,25 @@ function drawGradient() {
   let lo = Math.floor(Math.min(...finite, -1));
   const hi = Math.ceil(Math.max(...finite, 0));
   lo = Math.max(lo, hi - 320); // the chart's floor; anything below is drawn on it (float64 ends near 1e-308)
-  const pad = { l: 44, r: 10, t: 18, b: 18 };
+  const pad = { l: 50, r: 10, t: 18, b: 18 };
   const x = (t) => pad.l + ((W - pad.l - pad.r) * t) / Math.max(1, T - 1);
   const y = (v) => pad.t + ((Hc - pad.t - pad.b) * (hi - Math.max(lo, v))) / Math.max(1e-9, hi - lo);
-  axes(ctx, pad, W, Hc, [`1e${hi}`, `1e${lo}`], `layer ${k}, log scale`);
+  axes(ctx, pad, W, Hc, ["", ""], `layer ${k}, log scale`);
+  const every = Math.max(1, Math.ceil((hi - lo) / 6)); // a tick every `every` decades: at most about 7
+  const ticks = [];
+  for (let d = hi; d >= lo; d -= every) {
+    ticks.push(plain(d));
+    ctx.fillStyle = "#5b6470";
+    ctx.textAlign = "right";
+    ctx.fillText(plain(d), pad.l - 4, y(d) + 4);
+    ctx.strokeStyle = "#eef0f2";
+    ctx.beginPath();
+    ctx.moveTo(pad.l, y(d));
+    ctx.lineTo(W - pad.r, y(d));
+    ctx.stroke();
+  }
+  ctx.textAlign = "left";
+  cv.dataset.ticks = ticks.join(" ");
   for (const s of series) {
     ctx.strokeStyle = s.m === "trained" ? "#0072b2" : "#d55e00";
     ctx.lineWidth = s.kind === "dc" ? 2 : 1.5;
@@ -967,11 +1064,18 @@ function drawGradient() {
   ctx.setLineDash([]);
   stepMark(ctx, x(state.t), pad, Hc);
   const g = gradients[state.digit];
-  const at = (m, kind) => { const v = g[m][kind][k * T + state.t] - (kind === "dc" ? g[m].dc[k * T + T - 1] : 0);
-    return Number.isFinite(v) ? `1e${v.toFixed(1)}` : "0 (below float64)"; };
+  const at = (m, kind) => plain(g[m][kind][k * T + state.t] - (kind === "dc" ? g[m].dc[k * T + T - 1] : 0));
   note.innerHTML = `At t = ${state.t}: ‖dL/dc<sub>t</sub>‖ is ${at("trained", "dc")} of the last step's in the ` +
     `trained model, ${at("fresh", "dc")} in the fresh one; the forget-gate product is ${at("trained", "forget")} ` +
     `and ${at("fresh", "forget")}.`;
+}
+
+/** 10^v as a plain number: 1, 0.32, 0.0020, then 2.0e-8 or 1e-8 (v a log10; -∞: below float64). */
+function plain(v) {
+  if (!Number.isFinite(v)) return "0 (below float64)";
+  const x = 10 ** v;
+  if (Math.abs(v - Math.round(v)) < 1e-9) return v >= -3 && v <= 3 ? String(Math.round(x * 1000) / 1000) : `1e${Math.round(v)}`;
+  return v >= -3 ? x.toPrecision(2) : x.toExponential(1);
 }
 
 // ---- clamps --------------------------------------------------------------------------------------------
@@ -979,12 +1083,21 @@ function drawGradient() {
 function drawClamps() {
   const list = $("clamp-list");
   list.innerHTML = "";
+  const conflicts = conflictsOf(state.clamps);
   state.clamps.forEach((cl, n) => {
     const where = `${cl.layer === null ? "every layer" : `layer ${cl.layer}`}, ${cl.units === null ? "every unit"
       : `unit${cl.units.length > 1 ? "s" : ""} ${cl.units.join(", ")}`}`;
+    const when = cl.steps ? (cl.steps[0] === cl.steps[1] ? `step ${cl.steps[0]}` : `steps ${cl.steps[0]}…${cl.steps[1]}`)
+      : "every step";
     const what = cl.gate === "h" ? `h held at ${cl.value} (the unit's output)` : `${cl.gate} held at ${cl.value}`;
-    const li = el("li", { "data-testid": `clamp-${n}` }, `<span>${what} · ${where}</span>`);
-    const x = el("button", { type: "button", "aria-label": `remove: ${what}, ${where}` }, "×");
+    const lost = conflicts.find((c) => c.n === n);
+    const won = conflicts.filter((c) => c.over.includes(n)).map((c) => c.n + 1);
+    const notes = [];
+    if (lost) notes.push(`overridden by ${lost.over.map((m) => m + 1).join(", ")} where they overlap`);
+    if (won.length) notes.push(`wins over ${won.join(", ")} where they overlap: the later clamp wins`);
+    const li = el("li", { "data-testid": `clamp-${n}` }, `<span>${n + 1}. ${what} · ${where} · ${when} ` +
+      `<code>${clampText(cl)}</code>${notes.length ? `<br><span class="wins">${notes.join("; ")}</span>` : ""}</span>`);
+    const x = el("button", { type: "button", "aria-label": `remove: ${what}, ${where}, ${when}` }, "×");
     x.addEventListener("click", () => setClamps(state.clamps.filter((_, k) => k !== n)));
     li.append(x);
     list.append(li);
@@ -992,24 +1105,58 @@ function drawClamps() {
   if (!state.clamps.length) list.append(el("li", { class: "none" }, "no gate is held"));
 }
 
+/** Add a clamp from its text (the form's, or typed as eval --clamp takes it); say why if it cannot be. */
+function addClampText(text) {
+  const { clamp, error } = parseClampText(text.trim(), D.clamp_rules, K, H);
+  $("clamp-note").textContent = error ? `Not held: ${error}.` : "";
+  if (!clamp) return false;
+  setClamps([...state.clamps.filter((c) => clampText(c) !== clampText(clamp)), clamp]);
+  return true;
+}
+
 function addClampFromForm() {
   const gate = $("clamp-gate").value;
-  const value = gate === "h" ? 0 : Number($("clamp-value").value);
   const scope = $("clamp-scope").value;
-  const layer = scope === "all" ? null : state.layer;
-  const cl = { gate, value, layer, units: scope === "unit" ? [state.unit] : null };
-  setClamps([...state.clamps.filter((c) => clampText(c) !== clampText(cl)), cl]);
+  const when = $("clamp-when").value;
+  const text = `${gate}=${$("clamp-value").value}${scope === "all" ? "" : `@${state.layer}`}` +
+    `${scope === "unit" ? `:${state.unit}` : ""}${when === "all" ? "" : when === "t" ? `/${state.t}` : `/${state.t}-${T - 1}`}`;
+  addClampText(text);
 }
 
 // ---- the tooltip -----------------------------------------------------------------------------------------
 
 function showTip(e, text) {
+  tipAt(e.clientX, e.clientY, text);
+}
+
+/** The tip beside the point (x, y) of the window, kept inside it. */
+function tipAt(x, y, text) {
   const tip = $("tip");
   tip.textContent = text;
   tip.hidden = false;
-  const x = Math.min(e.clientX + 14, window.innerWidth - tip.offsetWidth - 8);
-  tip.style.left = `${x}px`;
-  tip.style.top = `${e.clientY + 16}px`;
+  tip.style.left = `${Math.max(4, Math.min(x + 14, window.innerWidth - tip.offsetWidth - 8))}px`;
+  tip.style.top = `${Math.min(y + 16, window.innerHeight - tip.offsetHeight - 4)}px`;
+}
+
+const tipOf = new WeakMap(); // a focusable canvas -> () => {text, x, y}: what it shows at (t, unit), where
+
+/** Make a canvas a tab stop whose value at the selected step and unit shows while it has focus (the keys
+ *  ← → ↑ ↓ move t and the unit, and the tip follows). */
+function focusable(cv, label, where) {
+  cv.tabIndex = 0;
+  cv.setAttribute("role", "img");
+  cv.setAttribute("aria-label", label);
+  tipOf.set(cv, where);
+  cv.addEventListener("focus", () => canvasTip(cv));
+  cv.addEventListener("blur", hideTip);
+}
+
+function canvasTip(cv) {
+  const where = tipOf.get(cv);
+  if (!where) return;
+  const { text, x, y } = where();
+  const r = cv.getBoundingClientRect();
+  tipAt(r.left + x - 14, r.top + y - 12, text);
 }
 
 function hideTip() {
@@ -1099,10 +1246,11 @@ function play(on) {
 // ---- drawing a digit ---------------------------------------------------------------------------------------
 
 /** The drawing as MNIST prepares its digits: the ink's bounding box scaled into 20 x 20 pixels, placed in
- *  28 x 28 with its centre of mass in the middle. Returns 784 pixels, or null for an empty canvas. */
+ *  28 x 28 with its centre of mass in the middle, as far as the box stays inside (so a top-heavy T keeps
+ *  every row). Returns {pixels} (784 of them), or {error} for an empty canvas or a mark too small to be a digit. */
 function mnistPixels(canvas) {
   const { width: W, height: Hc } = canvas;
-  const ink = canvas.getContext("2d").getImageData(0, 0, W, Hc).data;
+  const ink = canvas.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, W, Hc).data;
   let [x0, y0, x1, y1] = [W, Hc, -1, -1];
   for (let y = 0; y < Hc; y++) {
     for (let x = 0; x < W; x++) {
@@ -1110,65 +1258,83 @@ function mnistPixels(canvas) {
       [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
     }
   }
-  if (x1 < 0) return null;
+  if (x1 < 0) return { error: "Nothing is drawn yet: draw a digit in the square, then read it." };
   const side = Math.max(x1 - x0 + 1, y1 - y0 + 1);
+  if (side < W / 8) {
+    return { error: `That mark is ${side} pixels across, too small to be read as a digit (it would be blown up ` +
+      `to fill the frame): draw the digit across most of the square.` };
+  }
   const s = 20 / side;
   const small = document.createElement("canvas");
   small.width = 28;
   small.height = 28;
-  const ctx = small.getContext("2d");
+  const ctx = small.getContext("2d", { willReadFrequently: true });
   ctx.imageSmoothingEnabled = true;
   ctx.imageSmoothingQuality = "high";
   const [w, h] = [(x1 - x0 + 1) * s, (y1 - y0 + 1) * s];
   ctx.drawImage(canvas, x0, y0, x1 - x0 + 1, y1 - y0 + 1, (28 - w) / 2, (28 - h) / 2, w, h);
   const px = ctx.getImageData(0, 0, 28, 28).data;
   let [mass, mx, my] = [0, 0, 0];
+  let [r0, c0, r1, c1] = [28, 28, -1, -1]; // the scaled ink's rows and columns
   for (let p = 0; p < 784; p++) {
+    const [r, c] = [Math.floor(p / 28), p % 28];
     mass += px[4 * p];
-    mx += px[4 * p] * (p % 28);
-    my += px[4 * p] * Math.floor(p / 28);
+    mx += px[4 * p] * c;
+    my += px[4 * p] * r;
+    if (px[4 * p] > 0) [r0, c0, r1, c1] = [Math.min(r0, r), Math.min(c0, c), Math.max(r1, r), Math.max(c1, c)];
   }
-  const [dx, dy] = [Math.round(13.5 - mx / mass), Math.round(13.5 - my / mass)];
+  const within = (d, lo, hi) => Math.max(-lo, Math.min(27 - hi, d)); // a shift that keeps rows lo..hi inside
+  const dx = within(Math.round(13.5 - mx / mass), c0, c1);
+  const dy = within(Math.round(13.5 - my / mass), r0, r1);
   const pixels = new Uint8Array(784);
   for (let p = 0; p < 784; p++) {
     const [r, c] = [Math.floor(p / 28) - dy, (p % 28) - dx];
     if (r >= 0 && r < 28 && c >= 0 && c < 28) pixels[p] = px[4 * (r * 28 + c)];
   }
-  return pixels;
+  return { pixels };
 }
 
 function setupDrawing() {
   const cv = $("draw");
-  const ctx = cv.getContext("2d");
+  const ctx = cv.getContext("2d", { willReadFrequently: true }); // read back at every "read it"
   const clear = () => {
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, cv.width, cv.height);
+    $("draw-note").textContent = "";
   };
   clear();
   let last = null;
   const at = (e) => [(e.offsetX * cv.width) / cv.clientWidth, (e.offsetY * cv.height) / cv.clientHeight];
+  const stroke = (from, to) => {
+    ctx.strokeStyle = "#fff";
+    ctx.lineWidth = 22;
+    ctx.lineCap = "round";
+    ctx.beginPath();
+    ctx.moveTo(...from);
+    ctx.lineTo(...to);
+    ctx.stroke();
+  };
   cv.addEventListener("pointerdown", (e) => {
     last = at(e);
+    stroke(last, last); // a tap leaves a dot
     cv.setPointerCapture(e.pointerId);
   });
   cv.addEventListener("pointermove", (e) => {
     if (!last) return;
     const p = at(e);
-    ctx.strokeStyle = "#fff";
-    ctx.lineWidth = 22;
-    ctx.lineCap = "round";
-    ctx.beginPath();
-    ctx.moveTo(...last);
-    ctx.lineTo(...p);
-    ctx.stroke();
+    stroke(last, p);
     last = p;
   });
   cv.addEventListener("pointerup", () => { last = null; });
   $("draw-clear").addEventListener("click", clear);
   $("draw-close").addEventListener("click", () => $("draw-dialog").close());
-  $("draw-open").addEventListener("click", () => $("draw-dialog").showModal());
+  $("draw-open").addEventListener("click", () => {
+    $("draw-note").textContent = "";
+    $("draw-dialog").showModal();
+  });
   $("draw-use").addEventListener("click", () => {
-    const pixels = mnistPixels(cv);
+    const { pixels, error } = mnistPixels(cv);
+    $("draw-note").textContent = error ?? "";
     if (!pixels) return;
     $("draw-dialog").close();
     useDrawing(pixels);
@@ -1186,16 +1352,43 @@ function useDrawing(pixels) {
 
 // ---- events ----------------------------------------------------------------------------------------------------
 
+/** The unit field's text: a unit number sets the unit (brought into 0…H-1, and said so); anything else is
+ *  refused, said, and the field shows the unit again. */
+function unitFromField(text) {
+  const note = $("unit-note");
+  if (!/^\s*[0-9]+\s*$/.test(text)) {
+    note.textContent = `“${text}” is not a unit number (a whole number from 0 to ${H - 1}); still unit ${state.unit}.`;
+    $("unit").value = String(state.unit);
+    return;
+  }
+  const u = Number(text);
+  note.textContent = u > H - 1 ? `Unit ${u} does not exist: layer ${state.layer} has units 0 to ${H - 1}, so unit ${H - 1}.` : "";
+  setUnit(state.layer, Math.min(u, H - 1));
+}
+
+const TIME_BUTTONS = ["play", "step-back", "step-on"]; // Space plays on these; on any other button it presses it
+
+/** ← → ↑ ↓ Home End Space on a digit thumb: move within the radio group (one tab stop), or choose. */
+function digitKey(e) {
+  const all = [...$("digit-list").querySelectorAll("[role=radio]")];
+  const at = all.indexOf(e.target);
+  const to = { ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1, Home: 0, End: all.length - 1,
+    " ": at }[e.key];
+  if (to === undefined) return false;
+  e.preventDefault();
+  const target = all[(to + all.length) % all.length].dataset.digit;
+  setDigit(target === "drawn" ? "drawn" : Number(target));
+  $("digit-list").querySelector(`[data-digit="${target}"]`).focus();
+  return true;
+}
+
 function setupEvents() {
   $("slider").addEventListener("input", (e) => setT(Number(e.target.value)));
   $("play").addEventListener("click", () => play(player === null));
   $("step-back").addEventListener("click", () => setT(state.t - 1));
   $("step-on").addEventListener("click", () => setT(state.t + 1));
   $("layer").addEventListener("change", (e) => setUnit(Number(e.target.value), state.unit));
-  $("unit").addEventListener("change", (e) => {
-    const u = Number(e.target.value);
-    if (Number.isInteger(u)) setUnit(state.layer, u);
-  });
+  $("unit").addEventListener("change", (e) => unitFromField(e.target.value));
   $("unit-prev").addEventListener("click", () => setUnit(state.layer, state.unit - 1));
   $("unit-next").addEventListener("click", () => setUnit(state.layer, state.unit + 1));
   for (const m of MODELS) {
@@ -1210,8 +1403,16 @@ function setupEvents() {
     drawOverview();
     saveHash();
   });
-  $("clamp-gate").addEventListener("change", (e) => { $("clamp-value").disabled = e.target.value === "h"; });
+  $("clamp-gate").addEventListener("change", (e) => {
+    const [lo, hi] = D.clamp_rules.ranges[e.target.value];
+    Object.assign($("clamp-value"), { min: String(lo), max: String(hi) });
+  });
   $("clamp-add").addEventListener("click", addClampFromForm);
+  $("clamp-text-add").addEventListener("click", () => addClampText($("clamp-text").value));
+  $("clamp-text").addEventListener("keydown", (e) => {
+    if (e.key === "Enter") addClampText(e.target.value);
+  });
+  $("notice-close").addEventListener("click", () => notify([]));
   for (const m of MODELS) {
     $(`eqs-${m}`).addEventListener("click", (e) => {
       const b = e.target.closest("button[data-key]");
@@ -1223,20 +1424,25 @@ function setupEvents() {
     });
   }
   document.addEventListener("keydown", (e) => {
-    const tag = e.target.tagName;
-    if (tag === "SELECT" || (tag === "INPUT" && e.target.type !== "range") || e.target.closest("dialog")) return;
-    if (e.altKey || e.ctrlKey || e.metaKey) return;
-    const isRange = tag === "INPUT";
+    const target = e.target;
+    const tag = target.tagName;
+    if (tag === "SELECT" || tag === "TEXTAREA" || (tag === "INPUT" && target.type !== "range")) return;
+    if (target.closest("dialog") || e.altKey || e.ctrlKey || e.metaKey) return;
+    if (target.getAttribute("role") === "radio" && target.closest("#digit-list") && digitKey(e)) return;
+    if (e.key === " " && tag === "BUTTON" && !TIME_BUTTONS.includes(target.id)) return; // Space presses it
     const keys = {
-      ArrowLeft: () => !isRange && setT(state.t - 1), ArrowRight: () => !isRange && setT(state.t + 1),
-      Home: () => !isRange && setT(0), End: () => !isRange && setT(T - 1),
+      ArrowLeft: () => setT(state.t - 1), ArrowRight: () => setT(state.t + 1),
+      Home: () => setT(0), End: () => setT(T - 1), // on the slider too (its own keys are the page's)
       ArrowUp: () => setUnit(state.layer, state.unit + 1), ArrowDown: () => setUnit(state.layer, state.unit - 1),
-      " ": () => tag !== "BUTTON" && play(player === null),
+      " ": () => play(player === null),
     };
-    if (keys[e.key] && !(isRange && (e.key === "ArrowLeft" || e.key === "ArrowRight"))) {
-      if (e.key !== " " || tag !== "BUTTON") e.preventDefault();
-      keys[e.key]();
-    }
+    if (!keys[e.key]) return;
+    e.preventDefault(); // the page's meaning, not the control's (a slider's step, a scroll, a button's click)
+    keys[e.key]();
+    if (document.activeElement.tagName === "CANVAS") canvasTip(document.activeElement); // its value follows
+  });
+  document.addEventListener("pointerdown", (e) => { // a tap elsewhere puts a tapped value away
+    if (!tipOf.has(e.target)) hideTip();
   });
   window.addEventListener("hashchange", () => {
     if (location.hash !== hashOf()) applyHash(location.hash);
@@ -1248,7 +1454,8 @@ function setupEvents() {
 }
 
 function applyHash(hash) {
-  const { next, pixels } = stateOfHash(hash);
+  const { next, pixels, ignored } = stateOfHash(hash);
+  notify(ignored);
   if (pixels) drawn = pixels;
   Object.assign(state, next);
   recompute();
@@ -1301,6 +1508,7 @@ window.explorer = {
   /** Change the state as a user would (any of the keys of state()); redraws. */
   set(change) {
     const data = "digit" in change || "clamps" in change;
+    if (change.clamps) change = { ...change, clamps: change.clamps.map((cl) => ({ steps: null, ...cl })) };
     Object.assign(state, change);
     if (data) recompute();
     drawAll();
@@ -1315,6 +1523,12 @@ window.explorer = {
   },
   /** Read a drawn digit (784 pixels, 0..255). */
   draw: (pixels) => useDrawing(Uint8Array.from(pixels)),
+  /** The drawn digit's 784 pixels as the page reads them (null if none). */
+  drawn: () => (drawn ? Array.from(drawn) : null),
+  /** Whether the page is playing (stepping t on its own). */
+  playing: () => player !== null,
+  /** The clamp rules the page carries and a clamp's text read by them: {clamp} or {error} (as clamps.js). */
+  parseClamp: (text) => parseClampText(text, D.clamp_rules, K, H),
   hash: hashOf,
   /** Milliseconds per forward of model m on digit n (the mean of `repeats`). */
   timeForward(m = "trained", n = 0, repeats = 3) {
@@ -1353,11 +1567,7 @@ function start() {
   buildUnitCards();
   setupEvents();
   setupDrawing();
-  const { next, pixels } = stateOfHash(location.hash);
-  if (pixels) drawn = pixels;
-  Object.assign(state, next);
-  recompute();
-  drawAll();
+  applyHash(location.hash);
   window.explorer.ready = true;
   window.explorer.readyMs = performance.now(); // since the page was asked for
   selfCheck();

@@ -8,8 +8,10 @@
 // gates equal PyTorch's float32 forward to about 1e-6 and its float64 forward to rounding.
 //
 // A clamp holds a gate at a value after the gate is computed, so c_t and h_t follow from the held value
-// (what scratch_lstm.GateClamp means); a clamp of h holds the unit's output h_t.
+// (what scratch_lstm.GateClamp means); a clamp of h holds the unit's output h_t. Which values a clamp holds
+// at step t is heldValues (clamps.js: a clamp may hold some steps only).
 /* exported sigmoid, runClassifier, loadNet, sequenceOf, float32s, bytesOf -- what explorer.js uses */
+/* global heldValues -- from clamps.js, the script after this one (called once the page has loaded) */
 "use strict";
 
 const sigmoid = (z) => 1 / (1 + Math.exp(-z));
@@ -57,22 +59,6 @@ function lstmStep(layer, x, hPrev, cPrev, held) {
 
 // ---- the classifier: the layers over time, then the head --------------------------------------------
 
-/** The values the clamps hold in layer k (H units): {i, f, g, o, h}, each an array of a value or
- *  null per unit; null when no clamp touches the layer. A clamp is {gate, value, layer, units}:
- *  layer null means every layer, units null every unit; a later clamp wins. */
-function heldValues(clamps, k, H) {
-  const touching = (clamps || []).filter((cl) => cl.layer === null || cl.layer === k);
-  if (touching.length === 0) return null;
-  const held = {};
-  for (const q of ["i", "f", "g", "o", "h"]) held[q] = new Array(H).fill(null);
-  for (const cl of touching) {
-    for (const j of cl.units === null ? held[cl.gate].keys() : cl.units) {
-      if (j >= 0 && j < H) held[cl.gate][j] = cl.value;
-    }
-  }
-  return held;
-}
-
 /** The classifier on one sequence xs (T*I numbers, step after step) from zero states.
  *  Returns, per layer, every quantity at every step as flat (T*H) arrays (Wx, Wh and z: (T*4H)),
  *  and the head's logits after every step (T*C): the last step's are the classifier's answer,
@@ -83,7 +69,8 @@ function runClassifier(net, xs, clamps) {
   let input = xs; // (T*I): what layer k reads at every step
   net.layers.forEach((layer, k) => {
     const H = layer.H;
-    const held = heldValues(clamps, k, H);
+    const timed = (clamps || []).some((cl) => cl.steps);
+    const always = timed ? null : heldValues(clamps, k, H, 0); // the same at every step: computed once
     const trace = { H };
     for (const q of ["i", "f", "g", "o", "c", "h"]) trace[q] = new Float64Array(T * H);
     for (const q of ["Wx", "Wh", "z"]) trace[q] = new Float64Array(T * 4 * H);
@@ -91,7 +78,7 @@ function runClassifier(net, xs, clamps) {
     let c = new Float64Array(H); // c_0 = 0
     for (let t = 0; t < T; t++) {
       const x = input.subarray(t * layer.I, (t + 1) * layer.I);
-      const step = lstmStep(layer, x, h, c, held);
+      const step = lstmStep(layer, x, h, c, timed ? heldValues(clamps, k, H, t) : always);
       for (const q of ["i", "f", "g", "o", "c", "h"]) trace[q].set(step[q], t * H);
       for (const q of ["Wx", "Wh", "z"]) trace[q].set(step[q], t * 4 * H);
       h = step.h;

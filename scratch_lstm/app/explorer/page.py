@@ -7,8 +7,11 @@ The page is one HTML file that works opened from disk, offline. It carries:
   logits PyTorch computes (the page checks its own forward against them) and the gradient through
   time that :func:`scratch_lstm.gradient_flow` measures (``log10`` of ``‖dL/dc_t‖`` and of the mean
   forget-gate product, per layer and step, float32);
-- ``lstm.js`` (the LSTM forward: the six equations of :mod:`scratch_lstm.cell`), ``explorer.js``
-  (the views), ``explorer.css``, all inlined into ``explorer.html``.
+- the rules of a clamp (:data:`scratch_lstm.clamps.CLAMP_RANGES` and ``CLAMP_LIMITS``), so the page
+  accepts exactly the clamps :class:`scratch_lstm.GateClamp` and ``scratch-lstm eval --clamp`` do;
+- ``lstm.js`` (the LSTM forward: the six equations of :mod:`scratch_lstm.cell`), ``clamps.js`` (a
+  clamp's text, ``GATE=VALUE[@LAYER][:UNITS][/STEPS]``, read as ``GateClamp.parse`` reads it),
+  ``explorer.js`` (the views), ``explorer.css``, all inlined into ``explorer.html``.
 
 Every gate and state the page shows comes from its own forward in the browser, computed in float64
 from the float32 weights: it equals PyTorch's float32 forward to about 1e-6 (the tests hold it to
@@ -32,6 +35,7 @@ import numpy as np
 import torch
 
 from ... import __version__
+from ...clamps import CLAMP_LIMITS, CLAMP_RANGES
 from ...classifier import LSTMClassifier
 from ...gradient_flow import gradient_flow
 from ..checkpoints import load_checkpoint, model_from_checkpoint
@@ -46,7 +50,7 @@ from ..runs import check_out_folder
 SAMPLE_MODEL = "sample_model.npz"  # the built-in model (scripts/make_explorer_model.py)
 SAMPLE_MODEL_KEYS = ("model_config", "config", "dataset", "data", "sequence", "permutation_seed", "dtype",
                      "backend", "epoch", "history", "best_test_acc", "best_epoch")  # what it keeps of its run
-ASSETS = ("explorer.html", "explorer.css", "lstm.js", "explorer.js")
+ASSETS = ("explorer.html", "explorer.css", "lstm.js", "clamps.js", "explorer.js")
 SATURATION = (0.1, 0.9)  # a gate below the first or above the second counts as saturated (closed, open)
 
 
@@ -161,6 +165,7 @@ def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
         "weights": {m: _weights(model) for m, model in models.items()},
         "digits": shown,
         "saturation": SATURATION,
+        "clamp_rules": {"ranges": CLAMP_RANGES, "limits": CLAMP_LIMITS},  # clamps.js accepts what GateClamp does
         "made": {"by": f"scratch-lstm {__version__} (torch {torch.__version__})",
                  "date": datetime.date.today().isoformat()},
     }
@@ -230,7 +235,8 @@ def render(data: dict) -> str:
     payload = json.dumps(data, allow_nan=False, separators=(",", ":")).replace("</", "<\\/")
     page = text["explorer.html"]
     for marker, value in (("{{title}}", html.escape(title)), ("/*{{css}}*/", text["explorer.css"]),
-                          ("/*{{lstm.js}}*/", text["lstm.js"]), ("/*{{explorer.js}}*/", text["explorer.js"]),
+                          ("/*{{lstm.js}}*/", text["lstm.js"]), ("/*{{clamps.js}}*/", text["clamps.js"]),
+                          ("/*{{explorer.js}}*/", text["explorer.js"]),
                           ("{{data}}", payload)):
         if page.count(marker) != 1:
             raise RuntimeError(f"explorer.html must hold {marker} once")
