@@ -474,3 +474,310 @@ def test_a_pixel_level_page_reads_784_steps(browser, tmp_path):
     p = perm[400].item()
     assert f"pixel ({p // 28}, {p % 28})" in browser.execute_script("return window.explorer.text('t-label')")
     assert problems(browser) == []
+
+
+# ---- what a learner and a tester found: each fixed, each with its test --------------------------------------------
+
+def by_testid(driver, testid: str):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+
+
+def page_state(driver) -> dict:
+    return driver.execute_script("return window.explorer.state()")
+
+
+def page_text(driver, testid: str) -> str:
+    return driver.execute_script("return window.explorer.text(arguments[0])", testid)
+
+
+class phone:
+    """The page at a phone's width (CSS pixels), as Chromium's device emulation shows it."""
+
+    def __init__(self, driver, width: int, height: int = 844):
+        self.driver, self.size = driver, {"width": width, "height": height}
+
+    def __enter__(self):
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                    {**self.size, "deviceScaleFactor": 1, "mobile": True})
+
+    def __exit__(self, *exc):
+        self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+OUTSIDE = """
+const [testid, box] = arguments;
+const e = document.querySelector(`[data-testid="${testid}"]`);
+const r = e.getBoundingClientRect();
+const c = (box ? e.closest(box) : document.documentElement).getBoundingClientRect();
+return r.width > 0 && r.left >= Math.max(0, c.left) - 0.5 && r.right <= Math.min(innerWidth, c.right) + 0.5 ? null
+  : [r.left, r.right, c.left, c.right, innerWidth];
+"""
+
+
+@pytest.mark.parametrize("width", [360, 390, 414])
+def test_a_phone_scrolls_no_sideways_and_shows_every_equations_result(browser, small, width):
+    with phone(browser, width):
+        open_page(browser, small.path, "#digit=3&t=17&layer=1&unit=5")
+        widths = browser.execute_script("return [innerWidth, document.documentElement.scrollWidth]")
+        assert widths[0] == width and widths[1] <= width, widths  # no sideways scroll
+        shown_ids = [f"eq-{m}-{q}{part}" for m in ("trained", "fresh") for q in "ifgo" for part in ("", "-z")]
+        shown_ids += [f"eq-{m}-{q}" for m in ("trained", "fresh") for q in ("c", "h")]
+        for testid in shown_ids:  # every equation's result within the screen and its (scrollable) box
+            assert browser.execute_script(OUTSIDE, testid, ".eqs") is None, testid
+        for testid in ("gradient", "saturation-f", "heatmap-c", "sort", "clamp-text"):
+            assert browser.execute_script(OUTSIDE, testid, None) is None, testid
+        browser.find_element("id", "draw-open").click()
+        assert browser.execute_script(OUTSIDE, "draw-canvas", None) is None
+        close = browser.execute_script("const r = document.getElementById('draw-close').getBoundingClientRect();"
+                                       "return [r.left, r.right, innerWidth]")
+        assert close[0] >= 0 and close[1] <= close[2], close  # the dialog's close button wholly on the screen
+        browser.find_element("id", "draw-close").click()
+    assert problems(browser) == []
+
+
+# the clamps a learner might type or a link might carry; GateClamp.parse and check_clamps (a 2 x 64 LSTM) against
+# the page's parser: the same accepted, with the same meaning, and the same refused
+CLAMP_TEXTS = ["f=1", "i=0", "h=0@1", "o=0.5:7", "f=1@0:3,7,9", "g=-1@1:0-3,9", "f=1:5,2,2", "f=0/15", "f=0@1:5/15-17",
+               "o=1e-7", "i=+.5", "h=-1:63", "g=0.25/0-27", " f = 0.5", "f=5", "g=-3", "h=2@0:0", "h=1e300", "f=-0.1",
+               "f=nan", "f=inf", "f=1@2", "h=0:64", "f=1@²", "f=١", "f=1:0-9999999", "f=1/3-2", "f=1/3,4", "f=1/",
+               "f=1:3@0", "f", "=1", "q=1", "f=one", "f=1:", "f=1:3,,4", "f=1:9-3", "f=1@", "f=1@-1", "f=1/x"]
+
+
+def python_clamp(text: str):
+    from scratch_lstm.clamps import check_clamps
+
+    try:
+        clamp = check_clamps(GateClamp.parse(text), 2, 64)[0]
+    except (ValueError, TypeError) as e:
+        return None, str(e)
+    return {"gate": clamp.gate, "value": clamp.value, "layer": clamp.layer,
+            "units": None if clamp.units is None else list(clamp.units),
+            "steps": None if clamp.steps is None else list(clamp.steps)}, None
+
+
+def test_the_page_accepts_exactly_the_clamps_gateclamp_and_eval_accept(browser, small):
+    open_page(browser, small.path)
+    for text in CLAMP_TEXTS:
+        ours, error = python_clamp(text)
+        page = browser.execute_script("return window.explorer.parseClamp(arguments[0])", text)
+        assert page.get("clamp") == ours, (text, error, page)
+        if ours is None:
+            assert page["error"], text
+    from scratch_lstm.clamps import CLAMP_LIMITS, CLAMP_RANGES
+
+    rules = browser.execute_script("return JSON.parse(document.getElementById('explorer-data').textContent)"
+                                   ".clamp_rules")
+    assert rules == {"ranges": {g: list(r) for g, r in CLAMP_RANGES.items()}, "limits": CLAMP_LIMITS}
+
+
+def test_a_link_with_bad_clamps_keeps_the_good_ones_and_says_what_it_ignored(browser, small):
+    bad = ["f5_all_all", "g-3_1_all", "h2_0_0", "h" + "9" * 40 + "_all_all", "h1e+300_all_all"]
+    open_page(browser, small.path, "#digit=2&clamps=" + ",".join(bad + ["f1_0_3+5"]))  # the first form of a link
+    state = page_state(browser)
+    assert state["clamps"] == [{"gate": "f", "value": 1, "layer": 0, "units": [3, 5], "steps": None}]
+    notice = page_text(browser, "notice")
+    assert browser.find_element("id", "notice").is_displayed()
+    for text in ("f=5", "g=-3@1", "h=2@0:0", "h=1e+300"):
+        assert f"the clamp “{text}" in notice, (text, notice)
+    assert "must be in [0, 1], got 5" in notice and "must be in [-1, 1], got 2" in notice
+    for q in "ifgo":  # every shown gate inside its range
+        assert 0 <= shown(browser, f"value-trained-{q}") <= 1 or q == "g"
+    hash = browser.execute_script("return window.explorer.hash()")
+    assert "clamps=f=1@0:3,5" in hash
+    open_page(browser, small.path, hash)  # written back in the grammar, read again: the clamp stays
+    assert page_state(browser)["clamps"] == state["clamps"]
+    assert not browser.find_element("id", "notice").is_displayed()
+    open_page(browser, small.path, "#clamps=f=0@1:5/15-17;o=0.5:0-9;h=3")  # the grammar itself, as eval takes it
+    assert [c["steps"] for c in page_state(browser)["clamps"]] == [[15, 17], None]
+    assert "the clamp “h=3”: h is a tanh: its clamp value must be in [-1, 1], got 3" in page_text(browser, "notice")
+    assert problems(browser) == []
+
+
+def test_home_and_end_work_while_the_slider_has_focus(browser, small):
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(browser, small.path, "#t=10")
+    slider = by_testid(browser, "slider")
+    slider.send_keys(Keys.END)
+    assert page_state(browser)["t"] == 27 and slider.get_attribute("value") == "27"
+    slider.send_keys(Keys.HOME)
+    assert page_state(browser)["t"] == 0 and slider.get_attribute("value") == "0"
+    assert problems(browser) == []
+
+
+def test_the_unit_field_and_the_link_refuse_junk_alike_and_say_so(browser, small):
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(browser, small.path, "#unit=5")
+    field = by_testid(browser, "unit")
+    for junk in ("abc", "e", "1.5", "-2", " "):
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(junk, Keys.ENTER)  # typed over the selected number
+        assert page_state(browser)["unit"] == 5, junk
+        assert field.get_attribute("value") == "5", junk  # the field shows the unit shown
+        assert "is not a unit number" in page_text(browser, "unit-note"), junk
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("9999", Keys.ENTER)
+    assert page_state(browser)["unit"] == 63 and "Unit 9999 does not exist" in page_text(browser, "unit-note")
+    open_page(browser, small.path, "#unit=9999&t=99")  # the link: the same nearest unit, and said
+    state = page_state(browser)
+    assert (state["unit"], state["t"]) == (63, 27)
+    notice = page_text(browser, "notice")
+    assert "unit=9999: units run from 0 to 63, so unit 63" in notice and "t=99: steps run from 0 to 27" in notice
+    open_page(browser, small.path, "#digit=drawn&drawn=garbage")
+    assert page_state(browser)["digit"] == 0 and "not a drawing this page wrote" in page_text(browser, "notice")
+    assert problems(browser) == []
+
+
+DRAW_T = """
+const cv = document.getElementById('draw');
+const ctx = cv.getContext('2d');
+ctx.fillStyle = '#000'; ctx.fillRect(0, 0, 280, 280);
+ctx.fillStyle = '#fff';
+for (const [x, y, w, h] of arguments[0]) ctx.fillRect(x, y, w, h);
+document.getElementById('draw-use').click();
+"""
+
+
+def test_drawing_refuses_nothing_and_a_dot_and_keeps_every_row_of_a_t(browser, small):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    open_page(browser, small.path)
+    browser.find_element("id", "draw-open").click()
+    by_testid(browser, "draw-use").click()  # nothing drawn
+    assert "Nothing is drawn yet" in page_text(browser, "draw-note")
+    assert browser.execute_script("return document.getElementById('draw-dialog').open")
+    ActionChains(browser).move_to_element(by_testid(browser, "draw-canvas")).click().perform()  # one tap: a dot
+    by_testid(browser, "draw-use").click()
+    assert "too small to be read as a digit" in page_text(browser, "draw-note")
+    assert page_state(browser)["digit"] == 0
+    browser.execute_script(DRAW_T, [[40, 30, 200, 30], [125, 30, 30, 200]])  # a T: top-heavy, 200 x 200
+    assert page_state(browser)["digit"] == "drawn"
+    pixels = np.array(browser.execute_script("return window.explorer.drawn()")).reshape(28, 28)
+    assert (pixels.max(axis=1) > 0).sum() == 20  # all 20 of its rows, inside the 28
+    assert "no “not a digit” answer" in page_text(browser, "prediction")
+    assert problems(browser) == []
+
+
+def test_reading_many_drawings_needs_no_slow_readback(browser, small):
+    open_page(browser, small.path)
+    browser.get_log("browser")
+    for k in range(6):
+        browser.execute_script("window.explorer.set({t: 0}); document.getElementById('draw-open').click()")
+        browser.execute_script(DRAW_T, [[40 + 5 * k, 30, 200, 30], [125, 30, 30, 200]])
+        browser.find_element("id", "play").click()  # pause its reading
+    warnings = [e["message"] for e in browser.get_log("browser") if "willReadFrequently" in e["message"]]
+    assert warnings == []
+
+
+def test_conflicting_clamps_say_which_wins(browser, small):
+    open_page(browser, small.path, "#clamps=f=1@0:7;f=0@0:5-9/10-12;o=1")
+    listed = page_text(browser, "clamp-list")
+    assert "1. f held at 1" in listed and "overridden by 2 where they overlap" in listed
+    assert "wins over 1 where they overlap: the later clamp wins" in listed
+    assert page_text(browser, "clamp-2").count("overridden") == 0  # o: no conflict
+    assert problems(browser) == []
+
+
+def test_the_page_says_its_numbers_are_rounded(browser, small):
+    open_page(browser, small.path)
+    assert "rounded to 4 decimals" in " ".join(page_text(browser, "rounding-note").split())
+    assert browser.find_element("css selector", '[data-testid="rounding-note"]').is_displayed()
+
+
+def test_the_gradient_speaks_in_plain_numbers_with_ticks(browser, small):
+    import re
+
+    open_page(browser, small.path, "#digit=3&t=17&layer=0")
+    note = browser.execute_script("return document.getElementById('gradient-note').textContent")
+    assert not re.search(r"1e-?\d+\.\d", note), note  # no "1e-0.5"
+    assert re.search(r"is \d\.\d+ of the last step's", note), note
+    ticks = browser.execute_script("return document.querySelector('[data-testid=gradient]').dataset.ticks").split()
+    assert len(ticks) >= 3 and ticks[0] in ("1", "10", "100"), ticks
+
+
+def test_each_heatmap_frame_hugs_its_map(browser, small):
+    open_page(browser, small.path)
+    for q in QUANTITIES:
+        canvas, frame = browser.execute_script(
+            "const c = document.querySelector(`[data-testid=heatmap-${arguments[0]}]`);"
+            "return [c.getBoundingClientRect().width, c.parentElement.getBoundingClientRect().width]", q)
+        assert frame - canvas <= 2.5, (q, canvas, frame)  # its 1-px border, not the legend's width
+
+
+def test_maps_strips_and_dots_show_their_values_from_keys_and_taps(browser, small):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(browser, small.path, "#digit=3&t=10&layer=0&unit=4")
+    stops = browser.execute_script(
+        "return ['heatmap-f', 'saturation-o'].map(id => document.querySelector(`[data-testid=${id}]`).tabIndex)"
+        ".concat([...document.querySelectorAll('.strip canvas')].map(c => c.tabIndex))")
+    assert all(s == 0 for s in stops) and len(stops) == 14  # tab stops: each map, each dot plot, each strip
+    tip = lambda: browser.execute_script(  # noqa: E731
+        "const t = document.getElementById('tip'); return t.hidden ? null : t.textContent")
+    heat = by_testid(browser, "heatmap-f")
+    browser.execute_script("arguments[0].focus()", heat)
+    assert tip().startswith("f, unit 4, t = 10: ")
+    heat.send_keys(Keys.ARROW_RIGHT)
+    assert page_state(browser)["t"] == 11 and tip() == f"f, unit 4, t = 11: {page_text(browser, 'value-trained-f')}"
+    heat.send_keys(Keys.ARROW_UP)
+    assert page_state(browser)["unit"] == 5 and tip().startswith("f, unit 5, t = 11: ")
+    sat = by_testid(browser, "saturation-o")
+    browser.execute_script("arguments[0].focus()", sat)
+    sat.send_keys(Keys.ARROW_UP)  # the plot is redrawn for the new unit; the focus stays on it
+    assert browser.execute_script("return document.activeElement.dataset.testid") == "saturation-o"
+    assert tip().startswith("o, unit 6: trained < 0.1 at")
+    strip = browser.find_element("id", "strip-trained-g")
+    ActionChains(browser).move_to_element(strip).click().perform()  # a tap (no hover on a phone): the value
+    t = page_state(browser)["t"]
+    assert tip() == f"trained g, unit 6, t = {t}: {page_text(browser, 'value-trained-g')}"
+    assert problems(browser) == []
+
+
+def test_the_digits_are_one_radio_group_and_space_plays_from_the_time_buttons(browser, small):
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(browser, small.path, "#digit=3&t=10")
+    stops = browser.execute_script(
+        "return [...document.querySelectorAll('#digit-list [role=radio]')].map(b => b.tabIndex)")
+    assert stops.count(0) == 1 and stops.index(0) == 3  # one tab stop: the chosen digit
+    by_testid(browser, "digit-3").send_keys(Keys.ARROW_RIGHT)
+    assert page_state(browser)["digit"] == 4 and page_state(browser)["t"] == 10  # the digit moved, not t
+    assert browser.execute_script("return document.activeElement.dataset.testid") == "digit-4"
+    by_testid(browser, "digit-4").send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT)
+    assert page_state(browser)["digit"] == 2
+    step_on = browser.find_element("id", "step-on")
+    step_on.send_keys(Keys.SPACE)  # Space on a time button plays (it does not step once)
+    assert browser.execute_script("return window.explorer.playing()")
+    step_on.send_keys(Keys.SPACE)
+    assert not browser.execute_script("return window.explorer.playing()")
+    assert problems(browser) == []
+
+
+def contrast(a, b) -> float:
+    def luminance(rgb):
+        c = [v / 255 for v in rgb]
+        c = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_text_meets_wcag_aa_contrast_and_subscripts_are_readable(browser, small):
+    open_page(browser, small.path, "#digit=3&t=10")
+    colours = browser.execute_script("""
+      const rgb = (s) => s.match(/\\d+/g).slice(0, 3).map(Number);
+      const back = (e) => { for (; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor;
+        if (!c.endsWith(', 0)') && c !== 'transparent') return rgb(c); } return [255, 255, 255]; };
+      return [...document.querySelectorAll('.fresh-text, .trained-text, .model-col h3, .caption, .quiet, .gname small')]
+        .filter(e => e.textContent.trim()).map(e => [e.className, rgb(getComputedStyle(e).color), back(e)]);""")
+    assert len(colours) > 10
+    for name, ink, paper in colours:
+        assert contrast(ink, paper) >= 4.5, (name, ink, paper, contrast(ink, paper))
+    sizes_px = browser.execute_script("return [...document.querySelectorAll('.eqs sub')]"
+                                      ".map(e => parseFloat(getComputedStyle(e).fontSize))")
+    assert sizes_px and min(sizes_px) >= 10, min(sizes_px)

@@ -1316,7 +1316,10 @@ function setupDrawing() {
   };
   cv.addEventListener("pointerdown", (e) => {
     last = at(e);
-    stroke(last, last); // a tap leaves a dot
+    ctx.fillStyle = "#fff"; // a tap leaves a dot, as wide as a stroke
+    ctx.beginPath();
+    ctx.arc(...last, 11, 0, 2 * Math.PI);
+    ctx.fill();
     cv.setPointerCapture(e.pointerId);
   });
   cv.addEventListener("pointermove", (e) => {
