@@ -49,13 +49,14 @@ def test_the_page_is_one_self_contained_file(default_page):
     assert not re.search(r"<(script|img|iframe|audio|video|source)\b[^>]*\bsrc=", html, re.I)
     assert not re.search(r"<link\b", html, re.I)
     assert "default-src 'none'" in html  # the page's own policy refuses every request
-    for marker in ("{{title}}", "/*{{css}}*/", "/*{{lstm.js}}*/", "/*{{explorer.js}}*/", "{{data}}"):
+    for marker in ("{{title}}", "/*{{css}}*/", "/*{{lstm.js}}*/", "/*{{clamps.js}}*/", "/*{{explorer.js}}*/",
+                   "{{data}}"):
         assert marker not in html  # every marker was filled
-    for name in ("lstm.js", "explorer.js", "explorer.css"):
+    for name in ("lstm.js", "clamps.js", "explorer.js", "explorer.css"):
         text = resources.files("scratch_lstm.app.explorer").joinpath(name).read_text()
         assert text.strip() in html, f"{name} is not inlined as it is"
     assert html.index('id="lstm-forward"') < html.index('id="explorer-data"')  # the source shows the LSTM first
-    assert set(ASSETS) == {"explorer.html", "explorer.css", "lstm.js", "explorer.js"}
+    assert set(ASSETS) == {"explorer.html", "explorer.css", "lstm.js", "clamps.js", "explorer.js"}
 
 
 def test_the_page_carries_the_weights_exactly_and_one_digit_per_class(default_page):
@@ -177,3 +178,15 @@ def test_the_lectures_model_makes_a_page_under_12_mb(tmp_path):
     page = explore(out / "last.pt", threads=1)
     assert LSTMClassifier().rnn.hidden_size == page_data(page.html)["model"]["hidden_size"] == 256
     assert 8_000_000 < page.size < 12_000_000, page.size
+
+
+def test_the_page_carries_the_clamp_rules_gateclamp_uses(default_page):
+    from scratch_lstm.clamps import CLAMP_LIMITS, CLAMP_RANGES
+
+    rules = page_data(default_page.html)["clamp_rules"]
+    assert rules == {"ranges": {g: list(r) for g, r in CLAMP_RANGES.items()}, "limits": CLAMP_LIMITS}
+    script = resources.files("scratch_lstm.app.explorer").joinpath("clamps.js").read_text()
+    number = re.search(r"const CLAMP_NUMBER = /\^(.*)\$/;", script).group(1)
+    from scratch_lstm.clamps import INDEX, NUMBER
+
+    assert number == NUMBER.pattern and f"/^{INDEX.pattern}$/" in script  # one grammar, written twice, kept equal

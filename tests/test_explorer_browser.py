@@ -781,3 +781,26 @@ def test_text_meets_wcag_aa_contrast_and_subscripts_are_readable(browser, small)
     sizes_px = browser.execute_script("return [...document.querySelectorAll('.eqs sub')]"
                                       ".map(e => parseFloat(getComputedStyle(e).fontSize))")
     assert sizes_px and min(sizes_px) >= 10, min(sizes_px)
+
+
+WINDOWED = ["f=0/15", "f=0@1/10-27", "h=0@0:0-31/5-20", "i=0.5/0-13", "o=1@1:0-63/20-27"]  # five lessons in time
+
+
+def test_windowed_clamps_score_on_the_page_what_eval_clamp_scores(browser, small, tmp_path, capsys):
+    """The page's forward, clamped in time, answers the sample's 1,000 test images as `scratch-lstm eval --clamp`
+    does: the same accuracy for each of five windowed clamps."""
+    ckpt = tmp_path / "sample.pt"
+    torch.save(sample_checkpoint(), ckpt)
+    ds = load_sample()
+    pixels = base64.b64encode(ds.test_images.numpy().astype(np.uint8).tobytes()).decode()
+    open_page(browser, small.path)
+    for text in WINDOWED:
+        answers = browser.execute_script("return window.explorer.classify(arguments[0], [arguments[1]])", pixels, text)
+        page_acc = (torch.tensor(answers) == ds.test_labels).double().mean().item()
+        capsys.readouterr()
+        assert main(["eval", "--checkpoint", str(ckpt), "--clamp", text, "--threads", "1"]) == 0
+        line = next(s for s in capsys.readouterr().out.splitlines() if s.startswith("test accuracy with "))
+        unclamped = float(line.split("(unclamped ")[1].split("%")[0])
+        assert line.startswith(f"test accuracy with --clamp {text}: {100 * page_acc:.2f}% "), (line, page_acc)
+        assert abs(100 * page_acc - unclamped) > 0.05, text  # each clamp changes the answers
+    assert problems(browser) == []

@@ -88,3 +88,79 @@ def test_clamp_counts_as_a_given_flag():
     assert args.clamp == [GateClamp("f", 1.0), GateClamp("o", 1.0, 0)] and "clamp" in args.given
     args = _parse(["eval", "--checkpoint", "x.pt"])
     assert args.clamp is None and "clamp" not in args.given
+
+
+def test_a_clamp_in_time_holds_its_steps_only():
+    """f=0 at step 3 of layer 0: the cell forgets at step 3, nowhere else; before it, nothing changes."""
+    from scratch_lstm import trace_gates
+
+    torch.manual_seed(0)
+    lstm = LSTM(3, 5, 2)
+    x = torch.randn(7, 2, 3)
+    free = trace_gates(lstm, x)
+    held = trace_gates(lstm, x, clamps=[GateClamp.parse("f=0@0:1-2/3")])
+    assert torch.equal(held[0].f[3, :, 1:3], torch.zeros(2, 2))  # (T, B, H): the window, the units
+    assert torch.equal(held[0].c[3, :, 1:3], held[0].i[3, :, 1:3] * held[0].g[3, :, 1:3])  # c_3 = i g: forgot
+    assert torch.equal(held[0].f[:3], free[0].f[:3]) and torch.equal(held[0].h[:3], free[0].h[:3])
+    assert (held[0].f[4:, :, 1:3] > 0).all() and (held[0].f[:, :, 0] > 0).all()  # computed again after; unit 0 free
+    assert not torch.equal(held[1].h[3:], free[1].h[3:])  # and the layer above sees it
+    window = trace_gates(lstm, x, clamps=[GateClamp("o", 1.0, steps=(2, 4))])
+    assert (window[1].o[2:5] == 1).all() and (window[1].o[:2] != 1).all() and (window[1].o[5:] != 1).all()
+
+
+@pytest.mark.parametrize("text, clamp", [
+    ("f=0/15", GateClamp("f", 0.0, steps=(15, 15))),
+    ("f=0@1:5/15-17", GateClamp("f", 0.0, 1, (5,), (15, 17))),
+    ("o=0.5:0-2/0-27", GateClamp("o", 0.5, None, (0, 1, 2), (0, 27))),
+])
+def test_the_time_window_syntax(text, clamp):
+    assert GateClamp.parse(text) == clamp and str(clamp) == text
+    assert GateClamp.parse(str(clamp)) == clamp
+
+
+@pytest.mark.parametrize("text, error, match", [
+    ("f=1@²", ValueError, "the layer after @ must be an integer >= 0"),  # not int()'s "invalid literal"
+    ("f=1:²", ValueError, "the units after : must be indices"),
+    ("f=١", ValueError, "the value after f= must be a number"),
+    ("f=nan", ValueError, "the value after f= must be a number"),
+    ("f=1/3,4", ValueError, "the steps after / must be one step t or one window a-b"),
+    ("f=1/9-3", ValueError, "the step range 9-3 runs backwards; write 3-9"),
+    ("f=1/", ValueError, "the steps after / must be"),
+    (None, TypeError, "a clamp's text must be a str .*, got NoneType"),
+    (1, TypeError, "got int"),
+])
+def test_bad_clamp_texts_say_what_was_expected(text, error, match):
+    with pytest.raises(error, match=match):
+        GateClamp.parse(text)
+
+
+def test_a_huge_unit_range_is_refused_before_it_is_spelled_out():
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="unit 9999999 does not exist: no LSTM here has more than 1,048,576 units"):
+        GateClamp.parse("f=1:0-9999999")
+    assert time.perf_counter() - start < 0.5  # no ten-million-element list first
+    with pytest.raises(ValueError, match="step 99999999 does not exist"):
+        GateClamp.parse("f=1/0-99999999")
+
+
+@pytest.mark.parametrize("args, error, match", [
+    (("f", 1, None, None, (3, 2)), ValueError, r"steps must be \(first, last\), steps >= 0 with first <= last"),
+    (("f", 1, None, None, (-1, 2)), ValueError, "steps must be"),
+    (("f", 1, None, None, (1,)), ValueError, "steps must be"),
+    (("f", 1, None, None, "1-2"), TypeError, "got str"),
+])
+def test_bad_windows_say_what_was_expected(args, error, match):
+    with pytest.raises(error, match=match):
+        GateClamp(*args)
+
+
+def test_eval_takes_a_clamp_in_time(checkpoint, capsys):
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", checkpoint, "--clamp", "f=0@0/5-9", "--threads", "1"]) == 0
+    assert "test accuracy with --clamp f=0@0/5-9: " in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["eval", "--checkpoint", checkpoint, "--clamp", "f=1:0-9999999", "--threads", "1"])
+    assert e.value.code == 2
+    assert "unit 9999999 does not exist" in one_error(capsys.readouterr().err)

@@ -193,7 +193,7 @@ def _eval_flags(e: argparse.ArgumentParser) -> None:
     e.add_argument("--batch-size", type=positive_int, default=1000, help="evaluation batch size")
     e.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: cuda, else mps, else cpu")
-    e.add_argument("--clamp", type=clamp, action="append", metavar="GATE=VALUE[@LAYER][:UNITS]",
+    e.add_argument("--clamp", type=clamp, action="append", metavar="GATE=VALUE[@LAYER][:UNITS][/STEPS]",
                    help=CLAMP_HELP)
     add_threads_flag(e)
 

@@ -131,16 +131,17 @@ def add_threads_flag(p: argparse.ArgumentParser, note: str = "") -> None:
 
 
 CLAMP_HELP = ("hold a gate of the trained LSTM at a value (a lesion) and report the accuracy beside the "
-              "unclamped one, through the teaching path: GATE=VALUE[@LAYER][:UNITS], GATE one of i, f, o "
-              "(VALUE in [0, 1]), g or h (in [-1, 1]; h=0 silences the units); without @LAYER every layer, "
-              "without :UNITS every unit (indices and ranges a-b, comma-separated, from 0). Repeat the flag to "
+              "unclamped one, through the teaching path: GATE=VALUE[@LAYER][:UNITS][/STEPS], GATE one of i, f, "
+              "o (VALUE in [0, 1]), g or h (in [-1, 1]; h=0 silences the units); without @LAYER every layer, "
+              "without :UNITS every unit (indices and ranges a-b, comma-separated, from 0), without /STEPS every "
+              "step (/t one step, /a-b a window: f=0/15 erases the memory at step 15). Repeat the flag to "
               "hold several at once. Examples: --clamp f=1 (no forget gate: the cell of 1997), --clamp i=0@1 "
               "(layer 1 writes nothing), --clamp h=0@0:3,7,9 (three units of layer 0 silenced), --clamp "
               "o=1:0-127")
 
 
 def clamp(text: str) -> GateClamp:
-    """argparse type: a lesion ``GATE=VALUE[@LAYER][:UNITS]`` (:meth:`scratch_lstm.GateClamp.parse`)."""
+    """argparse type: a lesion ``GATE=VALUE[@LAYER][:UNITS][/STEPS]`` (:meth:`scratch_lstm.GateClamp.parse`)."""
     try:
         return GateClamp.parse(text)
     except (ValueError, TypeError) as e:

@@ -1530,6 +1530,22 @@ window.explorer = {
   drawn: () => (drawn ? Array.from(drawn) : null),
   /** Whether the page is playing (stepping t on its own). */
   playing: () => player !== null,
+  /** The trained model's answers (the class of the largest logit at the last step) for images given as base64
+   *  of N x 784 bytes, with clamps given as text (as eval --clamp takes them). */
+  classify(pixels, clampTexts = []) {
+    const clamps = clampTexts.map((text) => {
+      const { clamp, error } = parseClampText(text, D.clamp_rules, K, H);
+      if (error) throw new Error(error);
+      return clamp;
+    });
+    const all = bytesOf(pixels);
+    const answers = [];
+    for (let at = 0; at < all.length; at += 784) {
+      const run = runClassifier(nets.trained, sequenceOf(all.subarray(at, at + 784), M), clamps);
+      answers.push(argmax(run.logits, (T - 1) * C, C));
+    }
+    return answers;
+  },
   /** The clamp rules the page carries and a clamp's text read by them: {clamp} or {error} (as clamps.js). */
   parseClamp: (text) => parseClampText(text, D.clamp_rules, K, H),
   hash: hashOf,
