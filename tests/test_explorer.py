@@ -20,7 +20,7 @@ from scratch_lstm.app.cli import main
 from scratch_lstm.app.config import init_of_checkpoint
 from scratch_lstm.app.data import load_sample
 from scratch_lstm.app.explorer import ExplorerPage, explore
-from scratch_lstm.app.explorer.page import ASSETS, SAMPLE_MODEL_KEYS, sample_checkpoint
+from scratch_lstm.app.explorer.page import ASSETS, SAMPLE_MODEL_KEYS, SCRIPTS, sample_checkpoint
 from scratch_lstm.app.gates_report import fresh_model
 
 MICRO = ["--dataset", "mnist-sample", "--log-every", "0", "--train-subset", "40", "--hidden-size", "6",
@@ -49,14 +49,18 @@ def test_the_page_is_one_self_contained_file(default_page):
     assert not re.search(r"<(script|img|iframe|audio|video|source)\b[^>]*\bsrc=", html, re.I)
     assert not re.search(r"<link\b", html, re.I)
     assert "default-src 'none'" in html  # the page's own policy refuses every request
-    for marker in ("{{title}}", "/*{{css}}*/", "/*{{lstm.js}}*/", "/*{{clamps.js}}*/", "/*{{explorer.js}}*/",
-                   "{{data}}"):
+    for marker in ("{{title}}", "/*{{css}}*/", "<!--{{scripts}}-->", "{{data}}"):
         assert marker not in html  # every marker was filled
-    for name in ("lstm.js", "clamps.js", "explorer.js", "explorer.css"):
+    for name in ASSETS[1:]:
         text = resources.files("scratch_lstm.app.explorer").joinpath(name).read_text()
         assert text.strip() in html, f"{name} is not inlined as it is"
     assert html.index('id="lstm-forward"') < html.index('id="explorer-data"')  # the source shows the LSTM first
-    assert set(ASSETS) == {"explorer.html", "explorer.css", "lstm.js", "clamps.js", "explorer.js"}
+    names = {p.name for p in resources.files("scratch_lstm.app.explorer").iterdir()}
+    assert {n for n in names if n.endswith((".js", ".css", ".html"))} == set(ASSETS)  # every file is inlined
+    for name in SCRIPTS:  # each opens by saying what it shows and which data it reads
+        text = resources.files("scratch_lstm.app.explorer").joinpath(name).read_text()
+        assert text.startswith(f"// {name}: ") and "\n// Reads " in text[:900], name
+        assert len(text.splitlines()) <= 340, f"{name} has grown past a file a reader walks through"
 
 
 def test_the_page_carries_the_weights_exactly_and_one_digit_per_class(default_page):

@@ -1,8 +1,8 @@
 // clamps.js: a clamp's text, read as scratch_lstm.GateClamp.parse reads it, and what a clamp holds.
 //
-// Shows nothing itself; explorer.js reads and writes clamps with it (the URL hash, the clamp list, the
-// form). It reads the page's data's clamp_rules: {ranges: {gate: [lo, hi]}, limits: {units, steps}}, the
-// very CLAMP_RANGES and CLAMP_LIMITS of scratch_lstm/clamps.py, so the page accepts exactly the clamps that
+// Shows nothing itself; the state (the URL hash), the clamp list and its form read and write clamps with it.
+// Reads the page's data's clamp_rules: {ranges: {gate: [lo, hi]}, limits: {units, steps}}, the very
+// CLAMP_RANGES and CLAMP_LIMITS of scratch_lstm/clamps.py, so the page accepts exactly the clamps that
 // GateClamp and `scratch-lstm eval --clamp` accept (the tests hold the two parsers to the same answers).
 //
 // The form, as `eval --clamp` writes it:  GATE=VALUE[@LAYER][:UNITS][/STEPS]
@@ -12,7 +12,7 @@
 //   o=0.5:0-9/10-27  units 0 to 9 of every layer, o held at 0.5 from step 10 to step 27
 // A clamp here is {gate, value, layer, units, steps}: layer null (every layer) or k; units null (every unit)
 // or sorted unit indices; steps null (every step) or [first, last].
-/* exported parseClampText, clampText, clampHolds, conflictsOf, heldValues */
+// Defines parseClampText, clampText, clampHolds, conflictsOf, heldValues (the scripts share one scope).
 "use strict";
 
 const CLAMP_FORM = "GATE=VALUE[@LAYER][:UNITS][/STEPS], e.g. f=1, h=0@1, f=1@0:3,7,0-9 or f=0/15-17";
@@ -78,7 +78,9 @@ function parseClampText(text, rules, K, H) {
     if (runs.error) return runs;
     units = new Set();
     for (const [a, b] of runs) {
-      if (b >= H) return bad(`clamp ${text}: unit ${b} does not exist; the LSTM has ${H} units per layer, 0 to ${H - 1}`);
+      if (b >= H) {
+        return bad(`clamp ${text}: unit ${b} does not exist; the LSTM has ${H} units per layer, 0 to ${H - 1}`);
+      }
       for (let u = a; u <= b; u++) units.add(u);
     }
     units = [...units].sort((a, b) => a - b);

@@ -1,5 +1,8 @@
 // lstm.js: the LSTM forward of scratch_lstm/cell.py, written out for the browser.
 //
+// Reads the weights of the page's data (loadNet) and a digit's 784 pixels (sequenceOf); shows nothing
+// itself: every view shows what runClassifier returns.
+//
 // Notation as in cell.py, for one layer of H units reading I inputs at each step t:
 //   x_t (I), h_{t-1} (H), c_{t-1} (H)
 //   W_ih (4H, I), W_hh (4H, H): the four gates' rows stacked as [W_i.; W_f.; W_g.; W_o.],
@@ -10,8 +13,8 @@
 // A clamp holds a gate at a value after the gate is computed, so c_t and h_t follow from the held value
 // (what scratch_lstm.GateClamp means); a clamp of h holds the unit's output h_t. Which values a clamp holds
 // at step t is heldValues (clamps.js: a clamp may hold some steps only).
-/* exported sigmoid, runClassifier, loadNet, sequenceOf, float32s, bytesOf -- what explorer.js uses */
-/* global heldValues -- from clamps.js, the script after this one (called once the page has loaded) */
+// Defines sigmoid, runClassifier, loadNet, sequenceOf, float32s, bytesOf; uses heldValues (clamps.js, the
+// script after this one: called once the page has loaded). The page's scripts share one scope.
 "use strict";
 
 const sigmoid = (z) => 1 / (1 + Math.exp(-z));

@@ -9,9 +9,12 @@ The page is one HTML file that works opened from disk, offline. It carries:
   forget-gate product, per layer and step, float32);
 - the rules of a clamp (:data:`scratch_lstm.clamps.CLAMP_RANGES` and ``CLAMP_LIMITS``), so the page
   accepts exactly the clamps :class:`scratch_lstm.GateClamp` and ``scratch-lstm eval --clamp`` do;
-- ``lstm.js`` (the LSTM forward: the six equations of :mod:`scratch_lstm.cell`), ``clamps.js`` (a
-  clamp's text, ``GATE=VALUE[@LAYER][:UNITS][/STEPS]``, read as ``GateClamp.parse`` reads it),
-  ``explorer.js`` (the views), ``explorer.css``, all inlined into ``explorer.html``.
+- its scripts, each a short file that says first what it shows and which data it reads (``SCRIPTS``,
+  in order): ``lstm.js`` (the LSTM forward: the six equations of :mod:`scratch_lstm.cell`),
+  ``clamps.js`` (a clamp's text, ``GATE=VALUE[@LAYER][:UNITS][/STEPS]``, read as ``GateClamp.parse``
+  reads it), ``state.js`` (the state and its URL hash), ``runs.js`` (both models on the digit),
+  ``paint.js`` (colours, canvases, tips), one ``view_*.js`` per panel, ``explorer.js`` (the start,
+  the keys, ``window.explorer``); and ``explorer.css``; all inlined into ``explorer.html``.
 
 Every gate and state the page shows comes from its own forward in the browser, computed in float64
 from the float32 weights: it equals PyTorch's float32 forward to about 1e-6 (the tests hold it to
@@ -50,7 +53,10 @@ from ..runs import check_out_folder
 SAMPLE_MODEL = "sample_model.npz"  # the built-in model (scripts/make_explorer_model.py)
 SAMPLE_MODEL_KEYS = ("model_config", "config", "dataset", "data", "sequence", "permutation_seed", "dtype",
                      "backend", "epoch", "history", "best_test_acc", "best_epoch")  # what it keeps of its run
-ASSETS = ("explorer.html", "explorer.css", "lstm.js", "clamps.js", "explorer.js")
+SCRIPTS = ("lstm.js", "clamps.js", "state.js", "runs.js", "paint.js", "view_digit.js", "view_unit.js",
+           "view_equations.js", "view_overview.js", "view_answer.js", "view_saturation.js", "view_gradient.js",
+           "view_clamps.js", "view_drawing.js", "explorer.js")  # inlined in this order: each reads the ones before
+ASSETS = ("explorer.html", "explorer.css", *SCRIPTS)
 SATURATION = (0.1, 0.9)  # a gate below the first or above the second counts as saturated (closed, open)
 
 
@@ -234,14 +240,18 @@ def render(data: dict) -> str:
              f"{model['dataset']} {model['sequence']}")
     payload = json.dumps(data, allow_nan=False, separators=(",", ":")).replace("</", "<\\/")
     page = text["explorer.html"]
+    scripts = "\n".join(f'<script id="{_script_id(name)}">\n{text[name]}</script>' for name in SCRIPTS)
     for marker, value in (("{{title}}", html.escape(title)), ("/*{{css}}*/", text["explorer.css"]),
-                          ("/*{{lstm.js}}*/", text["lstm.js"]), ("/*{{clamps.js}}*/", text["clamps.js"]),
-                          ("/*{{explorer.js}}*/", text["explorer.js"]),
-                          ("{{data}}", payload)):
+                          ("<!--{{scripts}}-->", scripts), ("{{data}}", payload)):
         if page.count(marker) != 1:
             raise RuntimeError(f"explorer.html must hold {marker} once")
         page = page.replace(marker, value)
     return page
+
+
+def _script_id(name: str) -> str:
+    """The id of a script's tag in the page: lstm.js, the forward, is ``lstm-forward``; the others their name."""
+    return "lstm-forward" if name == "lstm.js" else "script-" + name.removesuffix(".js").replace("_", "-")
 
 
 def megabytes(n: int) -> str:
