@@ -804,3 +804,68 @@ def test_windowed_clamps_score_on_the_page_what_eval_clamp_scores(browser, small
         assert line.startswith(f"test accuracy with --clamp {text}: {100 * page_acc:.2f}% "), (line, page_acc)
         assert abs(100 * page_acc - unclamped) > 0.05, text  # each clamp changes the answers
     assert problems(browser) == []
+
+
+# ---- what the answer depends on: the page's backward against PyTorch's autograd ----------------------------------
+
+def autograd_saliency(model, pixels: torch.Tensor, cls: int, tau: int, clamps=()) -> torch.Tensor:
+    """d p(cls after step tau) / d pixel (784,) by PyTorch's autograd, float64, on the model's weights: the
+    pixels (0..255) normalised and read as rows, as the page reads them."""
+    mean, std = STATS["mnist"]
+    model64 = type(model)(**{k: getattr(model, k) for k in ("input_size", "hidden_size", "num_classes")},
+                          num_layers=model.rnn.num_layers, dtype=torch.float64).eval()
+    model64.load_state_dict(model.state_dict())
+    p = pixels.double().reshape(1, 784).clone().requires_grad_(True)
+    x = ((p / 255 - mean) / std).reshape(1, 28, 28)
+    out, _ = model64.rnn(x, clamps=list(clamps)) if clamps else model64.rnn(x)  # (1, T, H)
+    probs = torch.softmax(model64.lin(out[0, tau]), 0)
+    probs[cls].backward()
+    return p.grad[0]
+
+
+@pytest.mark.parametrize("clamps", [[], [GateClamp("f", 0.0, 0, steps=(15, 15)), GateClamp("h", 0.0, 1, (2, 5)),
+                                         GateClamp("o", 0.5, None, None, (10, 27))]])
+def test_the_saliency_is_autograds_for_embedded_and_drawn_digits(browser, small, clamps):
+    open_page(browser, small.path)
+    model = small.models["trained"]
+    drawn = load_sample().test_images[321] // 16 * 17  # a drawing is kept in 16 grey levels
+    browser.execute_script("window.explorer.draw(arguments[0])", drawn.flatten().tolist())
+    images = load_sample().test_images[[int(s.rsplit(" ", 1)[1]) for _, s in explore(threads=1).digits]]
+    for digit, pixels in ((7, images[7]), (2, images[2]), ("drawn", drawn)):
+        for cls, tau in ((small.labels[7], 27), (3, 27), (5, 12)):
+            raw = browser.execute_script("return window.explorer.saliency('trained', arguments[0], arguments[1], "
+                                         "arguments[2], arguments[3])", digit, cls, tau, [js_clamp(c) for c in clamps])
+            page = torch.from_numpy(np.frombuffer(base64.b64decode(raw), dtype="<f8").copy())
+            ours = autograd_saliency(model, pixels, cls, tau, clamps)
+            assert ours.abs().max() > 0, (digit, cls, tau)
+            assert (page - ours).abs().max() <= 1e-9 * ours.abs().max() + 1e-15, (digit, cls, tau)
+    assert problems(browser) == []
+
+
+def js_clamp(clamp: GateClamp) -> dict:
+    return {**js(clamp), "steps": None if clamp.steps is None else list(clamp.steps)}
+
+
+def test_the_answers_drivers_are_the_heads_weights_times_the_last_h(browser, small):
+    open_page(browser, small.path, "#digit=7")
+    model = small.models["trained"]
+    clamp = GateClamp("f", 0.0, 1, None, (15, 15))
+    top = None
+    for clamps in ([], [clamp]):
+        drivers = browser.execute_script("return window.explorer.answerDrivers('trained', 7, 7, arguments[0])",
+                                         [js_clamp(c) for c in clamps])
+        with torch.no_grad():
+            h_T = clamped_reference(model, small.x[7:8], clamps)["layers"][-1]["h"][-1]  # (H,)
+            shares = model.lin.weight[7] * h_T
+        assert [d["unit"] for d in drivers[:8]] == shares.abs().argsort(descending=True)[:8].tolist()
+        for d in drivers:
+            assert abs(d["share"] - shares[d["unit"]].item()) < 1e-5
+        top = top if clamps else drivers[0]["unit"]  # the unclamped answer's biggest driver
+    browser.execute_script("window.explorer.set({digit: 7, clamps: []})")
+    listed = page_text(browser, "answer-drivers")
+    assert f"unit {top}" in listed and "The logit of 7 after the last step is" in listed
+    by_testid(browser, f"answer-driver-{top}").click()  # a click away: that unit, in the top layer
+    state = page_state(browser)
+    assert (state["layer"], state["unit"]) == (1, top)
+    assert "d p(7) / d pixel after the last step" in page_text(browser, "saliency-caption")
+    assert problems(browser) == []

@@ -18,9 +18,13 @@ function drawStep() {
   drawDrivers();
   moveOverviewMarks();
   drawAnswer();
+  if (salWhen === "t" || salDrawn !== runs) drawSaliency(); // after step t follows t; the end, the runs
+  salDrawn = runs;
   drawGradient();
   saveHash();
 }
+
+let salDrawn = null; // the runs the saliency map was last drawn for
 
 function drawUnit() {
   $("layer").value = String(state.layer);
@@ -152,6 +156,14 @@ function setupEvents() {
     if (e.key === "Enter") addClampText(e.target.value);
   });
   $("notice-close").addEventListener("click", () => notify([]));
+  for (const when of ["end", "t"]) {
+    $(`sal-${when}`).addEventListener("click", () => {
+      salWhen = when;
+      $("sal-end").setAttribute("aria-pressed", String(when === "end"));
+      $("sal-t").setAttribute("aria-pressed", String(when === "t"));
+      drawSaliency();
+    });
+  }
   for (const m of MODELS) {
     $(`eqs-${m}`).addEventListener("click", (e) => {
       const b = e.target.closest("button[data-key]");
@@ -259,6 +271,17 @@ window.explorer = {
   trace(m, n, clamps = []) {
     const run = runClassifier(nets[m], sequenceOf(pixelsOf(n), M), clamps);
     return float64Base64([...run.layers.flatMap((L) => QUANTITIES.map((q) => L[q])), run.logits]);
+  },
+  /** d p(cls after step tau) / d pixel (784 float64s, base64) of model m on digit n (an embedded index or
+   *  "drawn") with clamps ({gate, value, layer, units, steps}): the page's backward (lstm_backward.js). */
+  saliency(m, n, cls, tau, clamps = []) {
+    clamps = clamps.map((cl) => ({ steps: null, ...cl }));
+    return float64Base64([saliencyOf(nets[m], pixelsOf(n), M, clamps, cls, tau)]);
+  },
+  /** The answer's drivers of model m on digit n: [{unit, share}], share = W_lin[cls, j] h_T[j], largest first. */
+  answerDrivers(m, n, cls, clamps = []) {
+    clamps = clamps.map((cl) => ({ steps: null, ...cl }));
+    return answerDrivers(nets[m], runClassifier(nets[m], sequenceOf(pixelsOf(n), M), clamps), cls);
   },
   /** Read a drawn digit (784 pixels, 0..255). */
   draw: (pixels) => useDrawing(Uint8Array.from(pixels)),

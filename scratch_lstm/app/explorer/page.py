@@ -11,10 +11,11 @@ The page is one HTML file that works opened from disk, offline. It carries:
   accepts exactly the clamps :class:`scratch_lstm.GateClamp` and ``scratch-lstm eval --clamp`` do;
 - its scripts, each a short file that says first what it shows and which data it reads (``SCRIPTS``,
   in order): ``lstm.js`` (the LSTM forward: the six equations of :mod:`scratch_lstm.cell`),
-  ``clamps.js`` (a clamp's text, ``GATE=VALUE[@LAYER][:UNITS][/STEPS]``, read as ``GateClamp.parse``
-  reads it), ``state.js`` (the state and its URL hash), ``runs.js`` (both models on the digit),
-  ``paint.js`` (colours, canvases, tips), one ``view_*.js`` per panel, ``explorer.js`` (the start,
-  the keys, ``window.explorer``); and ``explorer.css``; all inlined into ``explorer.html``.
+  ``lstm_backward.js`` (the same equations backwards: d p(class) / d pixel), ``clamps.js`` (a
+  clamp's text, ``GATE=VALUE[@LAYER][:UNITS][/STEPS]``, read as ``GateClamp.parse`` reads it),
+  ``state.js`` (the state and its URL hash), ``runs.js`` (both models on the digit), ``paint.js``
+  (colours, canvases, tips), one ``view_*.js`` per panel, ``explorer.js`` (the start, the keys,
+  ``window.explorer``); and ``explorer.css``; all inlined into ``explorer.html``.
 
 Every gate and state the page shows comes from its own forward in the browser, computed in float64
 from the float32 weights: it equals PyTorch's float32 forward to about 1e-6 (the tests hold it to
@@ -53,9 +54,10 @@ from ..runs import check_out_folder
 SAMPLE_MODEL = "sample_model.npz"  # the built-in model (scripts/make_explorer_model.py)
 SAMPLE_MODEL_KEYS = ("model_config", "config", "dataset", "data", "sequence", "permutation_seed", "dtype",
                      "backend", "epoch", "history", "best_test_acc", "best_epoch")  # what it keeps of its run
-SCRIPTS = ("lstm.js", "clamps.js", "state.js", "runs.js", "paint.js", "view_digit.js", "view_unit.js",
-           "view_equations.js", "view_overview.js", "view_answer.js", "view_saturation.js", "view_gradient.js",
-           "view_clamps.js", "view_drawing.js", "explorer.js")  # inlined in this order: each reads the ones before
+# the page's scripts, inlined in this order: each reads the ones before
+SCRIPTS = ("lstm.js", "lstm_backward.js", "clamps.js", "state.js", "runs.js", "paint.js", "view_digit.js",
+           "view_unit.js", "view_equations.js", "view_overview.js", "view_answer.js", "view_saliency.js",
+           "view_saturation.js", "view_gradient.js", "view_clamps.js", "view_drawing.js", "explorer.js")
 ASSETS = ("explorer.html", "explorer.css", *SCRIPTS)
 SATURATION = (0.1, 0.9)  # a gate below the first or above the second counts as saturated (closed, open)
 
