@@ -869,3 +869,67 @@ def test_the_answers_drivers_are_the_heads_weights_times_the_last_h(browser, sma
     assert (state["layer"], state["unit"]) == (1, top)
     assert "d p(7) / d pixel after the last step" in page_text(browser, "saliency-caption")
     assert problems(browser) == []
+
+
+# ---- across digits, units worth a look, the tour ---------------------------------------------------------------
+
+def test_across_digits_shows_the_units_mean_per_class(browser, small):
+    open_page(browser, small.path, "#digit=3&layer=1&unit=9")
+    ds = load_sample()
+    model = small.models["trained"]
+    for cls in (0, 3, 8):
+        index = torch.nonzero(ds.test_labels == cls).flatten()[:100]
+        x = sequence_view(ds.test_images[index], "rows", *STATS["mnist"])
+        with torch.no_grad():
+            tr = trace_gates(model.rnn, x)[1]  # layer 1, each (B, T, H)
+        for q in QUANTITIES:
+            expected = getattr(tr, q)[:, :, 9].double().mean().item()
+            cell = float(page_text(browser, f"across-trained-{q}-{cls}").replace("−", "-"))
+            assert abs(cell - expected) <= 0.005 + 1e-5, (q, cls)  # shown to 2 decimals
+    assert "100 to 100 test images per class" in page_text(browser, "across-trained")
+    assert problems(browser) == []
+
+
+def test_the_page_opens_on_a_unit_worth_a_look(browser, small):
+    open_page(browser, small.path)  # no unit named: the biggest driver of the answer, not unit 0
+    state = page_state(browser)
+    with torch.no_grad():
+        h_T = pytorch_reference(small.models["trained"], small.x[0:1])["layers"][-1]["h"][-1]
+        shares = small.models["trained"].lin.weight[small.labels[0]] * h_T
+    assert (state["layer"], state["unit"]) == (1, int(shares.abs().argmax()))
+    worth = page_text(browser, "worth")
+    assert "drives the answer" in worth and "longest memory" in worth and "most saturated" in worth
+    buttons = browser.find_elements("css selector", '[data-testid="worth"] button')
+    assert len(buttons) == 6
+    b = buttons[3]  # the second unit with the longest memory: a click selects it
+    b.click()
+    state = page_state(browser)
+    assert (state["layer"], state["unit"]) == (int(b.get_attribute("data-layer")), int(b.get_attribute("data-unit")))
+    assert problems(browser) == []
+
+
+def test_the_tour_predicts_then_reveals_through_the_hash(browser, small):
+    open_page(browser, small.path, "#digit=0&t=3")
+    by_testid(browser, "tour-start").click()
+    seen = []
+    for stop in range(6):
+        body = page_text(browser, "tour-body")
+        assert f"{stop + 1} of 6:" in body
+        assert not browser.find_element("css selector", '[data-testid="tour-answer"]').is_displayed()  # predict first
+        link = browser.find_element("css selector", '[data-testid="tour-link"]').get_attribute("href").split("#")[1]
+        by_testid(browser, "tour-try").click()
+        answer = page_text(browser, "tour-answer")
+        assert answer and browser.find_element("css selector", '[data-testid="tour-answer"]').is_displayed()
+        wait_for(browser, "return location.hash === window.explorer.hash()")
+        state = page_state(browser)
+        for part in link.split("&"):  # the page is where the stop's link says
+            key, value = part.split("=", 1)
+            if key in ("t", "layer", "unit"):
+                assert state[key] == int(value), (stop, key)
+        seen.append((link, answer, [c["gate"] + str(c["value"]) for c in state["clamps"]]))
+        if stop < 5:
+            by_testid(browser, "tour-next").click()
+    assert seen[3][2] == ["f1"] and "It reads" in seen[3][1]  # no forget gate: f = 1 everywhere
+    assert seen[1][2] == ["f0"] and "p(7) at the end goes from" in seen[1][1]  # one unit's memory erased once
+    assert "The trained model's:" in seen[4][1]
+    assert problems(browser) == []

@@ -32,6 +32,7 @@ function drawUnit() {
   $("unit-caption").textContent = `of 0…${H - 1} in layer ${state.layer}`;
   drawStrips();
   drawForgetting();
+  drawAcrossDigits();
   drawSaturation();
   drawStep();
 }
@@ -39,6 +40,7 @@ function drawUnit() {
 function drawAll() {
   drawDigitList();
   drawClamps();
+  drawWorth();
   drawOverview();
   drawUnit();
   for (const m of MODELS) {
@@ -156,6 +158,7 @@ function setupEvents() {
     if (e.key === "Enter") addClampText(e.target.value);
   });
   $("notice-close").addEventListener("click", () => notify([]));
+  $("tour-start").addEventListener("click", () => goTour(tourAt === null ? 0 : null));
   for (const when of ["end", "t"]) {
     $(`sal-${when}`).addEventListener("click", () => {
       salWhen = when;
@@ -205,11 +208,15 @@ function setupEvents() {
 }
 
 function applyHash(hash) {
-  const { next, pixels, ignored } = stateOfHash(hash);
+  const { next, pixels, ignored, pickUnit } = stateOfHash(hash);
   notify(ignored);
   if (pixels) drawn = pixels;
   Object.assign(state, next);
   recompute();
+  if (pickUnit) { // no unit named: the one that drives the trained model's answer most
+    const [top] = unitsWorthALook(1)["drives the answer"];
+    [state.layer, state.unit] = [top.layer, top.unit];
+  }
   drawAll();
 }
 
@@ -334,6 +341,7 @@ function start() {
   [T, H, K, C] = [M.steps, M.hidden_size, M.num_layers, M.num_classes];
   nets = { trained: loadNet(D.weights.trained, M), fresh: loadNet(D.weights.fresh, M) };
   digitPixels = D.digits.map((d) => bytesOf(d.pixels));
+  classMeans = Object.fromEntries(MODELS.map((m) => [m, float32s(D.class_means[m])]));
   gradients = D.digits.map((d) => Object.fromEntries(MODELS.map((m) => [m,
     { dc: float32s(d.gradient[m].dc), forget: float32s(d.gradient[m].forget) }])));
   stepOfPixel = new Int32Array(784);

@@ -41,6 +41,7 @@ import torch
 from ... import __version__
 from ...clamps import CLAMP_LIMITS, CLAMP_RANGES
 from ...classifier import LSTMClassifier
+from ...gates import trace_gates
 from ...gradient_flow import gradient_flow
 from ..checkpoints import load_checkpoint, model_from_checkpoint
 from ..config import use_threads
@@ -57,9 +58,12 @@ SAMPLE_MODEL_KEYS = ("model_config", "config", "dataset", "data", "sequence", "p
 # the page's scripts, inlined in this order: each reads the ones before
 SCRIPTS = ("lstm.js", "lstm_backward.js", "clamps.js", "state.js", "runs.js", "paint.js", "view_digit.js",
            "view_unit.js", "view_equations.js", "view_overview.js", "view_answer.js", "view_saliency.js",
-           "view_saturation.js", "view_gradient.js", "view_clamps.js", "view_drawing.js", "explorer.js")
+           "view_saturation.js", "view_gradient.js", "view_clamps.js", "view_drawing.js", "view_tour.js",
+           "explorer.js")
 ASSETS = ("explorer.html", "explorer.css", *SCRIPTS)
 SATURATION = (0.1, 0.9)  # a gate below the first or above the second counts as saturated (closed, open)
+PER_CLASS = {"rows": 100, "pixels": 10, "permuted": 10}  # test images per class behind the per-class means
+QUANTITIES = ("i", "f", "g", "o", "c", "h")
 
 
 @dataclass
@@ -170,6 +174,7 @@ def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
                       "logits": {m: logits[m][n].tolist() for m in models}, "gradient": grads})
     data = {
         "model": _describe(ckpt, name, trained, sequence, perm, ds),
+        "class_means": _class_means(models, ds, sequence, perm, PER_CLASS[sequence]),
         "weights": {m: _weights(model) for m, model in models.items()},
         "digits": shown,
         "saturation": SATURATION,
@@ -204,6 +209,31 @@ def _describe(ckpt: dict, name: str, model: LSTMClassifier, sequence: str, perm,
         "permutation": perm.tolist() if perm is not None else None,
         "mean": ds.stats[0], "std": ds.stats[1],
     }
+
+
+def _class_means(models: dict, ds, sequence: str, perm, per_class: int) -> dict:
+    """Per model, the mean of each of i, f, g, o, c, h over every step of the first ``per_class`` test
+    images of each class: ``means`` float32 base64 of shape (layers, 6, classes, units), and ``counts``
+    (the images behind each class's mean). The page shows them for the selected unit: which digits it
+    cares about."""
+    labels = ds.test_labels
+    C = next(iter(models.values())).num_classes
+    picked = [torch.nonzero(labels == c).flatten()[:per_class] for c in range(C)]
+    out = {"counts": [len(p) for p in picked], "per_class": per_class}
+    for name, model in models.items():
+        K, H = model.rnn.num_layers, model.hidden_size
+        means = torch.zeros(K, len(QUANTITIES), C, H, dtype=torch.float64)
+        for c, index in enumerate(picked):
+            for chunk in index.split(50):  # (B, T, Q) a few at a time: a pixel model's trace is large
+                x = sequence_view(ds.test_images[chunk], sequence, *ds.stats, perm).to(model.lin.weight.dtype)
+                with torch.no_grad():
+                    traces = trace_gates(model.rnn, x)  # per layer, each quantity (B, T, H)
+                for k, tr in enumerate(traces):
+                    for n, q in enumerate(QUANTITIES):
+                        values = getattr(tr, q).double()  # (B, T, H)
+                        means[k, n, c] += values.sum(dim=(0, 1)) / (values.size(1) * max(1, len(index)))
+        out[name] = _b64(means.float())
+    return out
 
 
 def _weights(model: LSTMClassifier) -> dict:

@@ -1,9 +1,10 @@
 // runs.js: both models run on the shown digit, with and without the clamps, and the numbers the views
-// derive from those runs (the held value of a gate, saturation shares, the overview's order of units).
+// derive from those runs (the held value of a gate, saturation shares, the overview's order of units, the
+// units worth a look).
 //
 // Reads the state (state.js) and the weights (nets: lstm.js's loadNet of the page's data); every number the
 // page shows comes from runClassifier (lstm.js) through here.
-// Uses runClassifier, sequenceOf (lstm.js) and clampHolds (clamps.js).
+// Uses runClassifier, sequenceOf (lstm.js), answerDrivers (lstm_backward.js) and clampHolds (clamps.js).
 "use strict";
 
 // ---- the runs: both models on the current digit, with and without the clamps ----------------------
@@ -89,4 +90,29 @@ function unitOrder(m, k) {
     for (let j = 0; j < H; j++) score[j] = Math.abs(L.c[(T - 1) * H + j]);
   }
   return units.sort((a, b) => score[b] - score[a] || a - b);
+}
+
+/** Units worth a look on this digit (the trained model, with the clamps): the longest memories (highest
+ *  mean f over the steps, any layer), the most saturated (share of steps with i, f, o below or above the
+ *  thresholds) and the biggest drivers of the answer (|W_lin[c, j] h_T[j]|, the top layer). Each a list of
+ *  {layer, unit, why}, best first. */
+function unitsWorthALook(n = 2) {
+  const memory = [];
+  const saturated = [];
+  for (let k = 0; k < K; k++) {
+    const f = runs.trained.run.layers[k].f;
+    const shares = ["i", "f", "o"].map((q) => saturationShares("trained", k, q));
+    for (let j = 0; j < H; j++) {
+      let mean = 0;
+      for (let t = 0; t < T; t++) mean += f[t * H + j] / T;
+      memory.push({ layer: k, unit: j, score: mean, why: `mean f ${fmt(mean, 3)}` });
+      const share = shares.reduce((s, { below, above }) => s + (below[j] + above[j]) / 3, 0);
+      saturated.push({ layer: k, unit: j, score: share, why: `${fmt(100 * share, 0)}% saturated` });
+    }
+  }
+  const cls = argmax(runs.trained.run.probs, (T - 1) * C, C);
+  const drivers = answerDrivers(nets.trained, runs.trained.run, cls).map((d) => ({ layer: K - 1, unit: d.unit,
+    score: Math.abs(d.share), why: `${fmt(d.share, 2)} of the logit of ${cls}` }));
+  const best = (list) => list.sort((a, b) => b.score - a.score || a.layer - b.layer || a.unit - b.unit).slice(0, n);
+  return { "drives the answer": best(drivers), "longest memory": best(memory), "most saturated": best(saturated) };
 }

@@ -131,7 +131,8 @@ function stateOfHash(hash) {
   const found = clampsOfHash(p.clamps || "");
   next.clamps = found.clamps;
   ignored.push(...found.ignored);
-  return { next, pixels, ignored };
+  const pickUnit = p.layer === undefined && p.unit === undefined; // open on a unit worth a look, not on unit 0
+  return { next, pixels, ignored, pickUnit };
 }
 
 /** Say something the page did not do as asked (a link's parts it could not use), until dismissed. */

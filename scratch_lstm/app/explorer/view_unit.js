@@ -1,7 +1,9 @@
 // view_unit.js: the unit card: i, f, g, o, c, h of the selected unit at step t on fixed scales (gauges),
-// each over all steps (strips), and the unit's forget gate in numbers (its bias, the memory it gives).
+// each over all steps (strips), the unit's forget gate in numbers (its bias, the memory it gives), and
+// across digits: its mean i, f, g, o, c, h per class, so a learner sees which digits the unit cares about.
 //
-// Reads the runs (runs.js) and the weights' forget biases (nets).
+// Reads the runs (runs.js), the weights' forget biases (nets) and, across digits, each class's mean of
+// every quantity over the test images the page was made with (D.class_means: computed in Python).
 "use strict";
 
 // ---- the unit card: gauges at step t on fixed scales, strips over all steps -------------------------
@@ -37,6 +39,7 @@ function buildUnitCards() {
       g.append(strip);
     }
     col.append(g, el("p", { class: "unit-note", id: `note-${m}`, "data-testid": `forgetting-${m}` }),
+      el("div", { class: "across", id: `across-${m}`, "data-testid": `across-${m}` }),
       el("div", { class: "eqs", id: `eqs-${m}` }));
   }
 }
@@ -111,4 +114,48 @@ function drawGauges() {
       $(`mark-${m}-${q}`).style.left = `calc(${((state.t + 0.5) / T) * 100}% - 1px)`;
     }
   }
+}
+
+let classMeans = null; // per model: Float32Array (K, 6, C, H) of per-class means (D.class_means)
+
+/** The selected unit's mean of each quantity per class, trained and fresh: one row per quantity, one column
+ *  per class, each cell coloured on the quantity's scale; the shown digit's class outlined. */
+function drawAcrossDigits() {
+  const k = state.layer;
+  const j = state.unit;
+  const truth = trueClass();
+  const n = D.class_means.counts;
+  for (const m of MODELS) {
+    const mean = (q, c) => classMeans[m][((k * QUANTITIES.length + QUANTITIES.indexOf(q)) * C + c) * H + j];
+    const cmax = niceBound(Array.from({ length: C }, (_, c) => mean("c", c)));
+    const head = [...Array(C).keys()].map((c) => `<th class="${c === truth ? "now" : ""}">${c}</th>`).join("");
+    const rows = QUANTITIES.map((q) => {
+      const scale = scaleOf(q, cmax);
+      const cells = [...Array(C).keys()].map((c) => {
+        const v = mean(q, c);
+        const [r, g, b] = colourAt(scale, v);
+        const ink = 0.299 * r + 0.587 * g + 0.114 * b > 140 ? "#1f2328" : "#fff";
+        return `<td class="${c === truth ? "now" : ""}" style="background:rgb(${r},${g},${b});color:${ink}" ` +
+          `data-testid="across-${m}-${q}-${c}" title="${m}, unit ${j}: mean ${q} over ${n[c]} test images of ` +
+          `class ${c}, every step: ${fmt(v)}">${fmt(v, 2)}</td>`;
+      }).join("");
+      return `<tr><th>${q}</th>${cells}</tr>`;
+    }).join("");
+    $(`across-${m}`).innerHTML = `<p class="unit-note">Across digits: the unit's mean over every step of ` +
+      `${Math.min(...n)} to ${Math.max(...n)} test images per class (the shown digit's class outlined).</p>` +
+      `<div class="across-wrap"><table><tr><th></th>${head}</tr>${rows}</table></div>`;
+  }
+}
+
+/** The units worth a look on this digit, each a button that selects it. */
+function drawWorth() {
+  const lists = unitsWorthALook();
+  const groups = Object.entries(lists).map(([what, units]) => `<span class="worth-group">${what}: ` +
+    units.map((u) => `<button type="button" data-layer="${u.layer}" data-unit="${u.unit}" ` +
+      `title="${u.why}">${K > 1 ? `${u.layer}:` : ""}${u.unit}</button>`).join(" ") + "</span>").join(" ");
+  const box = $("worth");
+  box.innerHTML = `<span class="caption">Worth a look${K > 1 ? " (layer:unit)" : ""}:</span> ${groups}`;
+  box.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => {
+    setUnit(Number(b.dataset.layer), Number(b.dataset.unit));
+  }));
 }
