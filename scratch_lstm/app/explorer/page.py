@@ -14,8 +14,8 @@ The page is one HTML file that works opened from disk, offline. It carries:
   ``lstm_backward.js`` (the same equations backwards: d p(class) / d pixel), ``clamps.js`` (a
   clamp's text, ``GATE=VALUE[@LAYER][:UNITS][/STEPS]``, read as ``GateClamp.parse`` reads it),
   ``state.js`` (the state and its URL hash), ``runs.js`` (both models on the digit), ``paint.js``
-  (colours, canvases, tips), one ``view_*.js`` per panel, ``explorer.js`` (the start, the keys,
-  ``window.explorer``); and ``explorer.css``; all inlined into ``explorer.html``.
+  (colours, canvases, tips), one ``view_*.js`` per panel, ``explorer.js`` (the start, the keys),
+  ``api.js`` (``window.explorer``); and ``explorer.css``; all inlined into ``explorer.html``.
 
 Every gate and state the page shows comes from its own forward in the browser, computed in float64
 from the float32 weights: it equals PyTorch's float32 forward to about 1e-6 (the tests hold it to
@@ -59,7 +59,7 @@ SAMPLE_MODEL_KEYS = ("model_config", "config", "dataset", "data", "sequence", "p
 SCRIPTS = ("lstm.js", "lstm_backward.js", "clamps.js", "state.js", "runs.js", "paint.js", "view_digit.js",
            "view_unit.js", "view_equations.js", "view_overview.js", "view_answer.js", "view_saliency.js",
            "view_saturation.js", "view_gradient.js", "view_clamps.js", "view_drawing.js", "view_tour.js",
-           "explorer.js")
+           "explorer.js", "api.js")
 ASSETS = ("explorer.html", "explorer.css", *SCRIPTS)
 SATURATION = (0.1, 0.9)  # a gate below the first or above the second counts as saturated (closed, open)
 PER_CLASS = {"rows": 100, "pixels": 10, "permuted": 10}  # test images per class behind the per-class means
