@@ -526,7 +526,8 @@ def test_a_phone_scrolls_no_sideways_and_shows_every_equations_result(browser, s
         shown_ids += [f"eq-{m}-{q}" for m in ("trained", "fresh") for q in ("c", "h")]
         for testid in shown_ids:  # every equation's result within the screen and its (scrollable) box
             assert browser.execute_script(OUTSIDE, testid, ".eqs") is None, testid
-        for testid in ("gradient", "saturation-f", "heatmap-c", "sort", "clamp-text"):
+        for testid in ("gradient", "saturation-f", "heatmap-c", "sort", "clamp-text", "across-trained-h-9",
+                       "saliency", "tour-start"):
             assert browser.execute_script(OUTSIDE, testid, None) is None, testid
         browser.find_element("id", "draw-open").click()
         assert browser.execute_script(OUTSIDE, "draw-canvas", None) is None
@@ -886,7 +887,7 @@ def test_across_digits_shows_the_units_mean_per_class(browser, small):
             expected = getattr(tr, q)[:, :, 9].double().mean().item()
             cell = float(page_text(browser, f"across-trained-{q}-{cls}").replace("−", "-"))
             assert abs(cell - expected) <= 0.005 + 1e-5, (q, cls)  # shown to 2 decimals
-    assert "100 to 100 test images per class" in page_text(browser, "across-trained")
+    assert "over every step of 100 test images per class" in page_text(browser, "across-trained")
     assert problems(browser) == []
 
 

@@ -141,8 +141,9 @@ function drawAcrossDigits() {
       }).join("");
       return `<tr><th>${q}</th>${cells}</tr>`;
     }).join("");
+    const images = Math.min(...n) === Math.max(...n) ? `${n[0]}` : `${Math.min(...n)} to ${Math.max(...n)}`;
     $(`across-${m}`).innerHTML = `<p class="unit-note">Across digits: the unit's mean over every step of ` +
-      `${Math.min(...n)} to ${Math.max(...n)} test images per class (the shown digit's class outlined).</p>` +
+      `${images} test images per class (the shown digit's class outlined).</p>` +
       `<div class="across-wrap"><table><tr><th></th>${head}</tr>${rows}</table></div>`;
   }
 }
