@@ -194,3 +194,22 @@ def test_the_page_carries_the_clamp_rules_gateclamp_uses(default_page):
     from scratch_lstm.clamps import INDEX, NUMBER
 
     assert number == NUMBER.pattern and f"/^{INDEX.pattern}$/" in script  # one grammar, written twice, kept equal
+
+
+def test_the_page_carries_each_units_mean_per_class(default_page):
+    from scratch_lstm import trace_gates
+    from scratch_lstm.app.data import STATS, sequence_view
+
+    means = page_data(default_page.html)["class_means"]
+    assert means["counts"] == [100] * 10 and means["per_class"] == 100
+    trained = np.frombuffer(base64.b64decode(means["trained"]), dtype="<f4").reshape(2, 6, 10, 64)
+    model = model_from_checkpoint(sample_checkpoint(), backend="scratch").eval()
+    ds = load_sample()
+    for cls in (2, 9):
+        index = torch.nonzero(ds.test_labels == cls).flatten()[:100]
+        with torch.no_grad():
+            traces = trace_gates(model.rnn, sequence_view(ds.test_images[index], "rows", *STATS["mnist"]))
+        for k in (0, 1):
+            for n, q in enumerate("ifgoch"):
+                expected = getattr(traces[k], q).double().mean(dim=(0, 1)).numpy()  # (H,)
+                np.testing.assert_allclose(trained[k, n, cls], expected, atol=1e-6)
