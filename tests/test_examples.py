@@ -1,6 +1,7 @@
 """Every example runs as a script (fast settings), prints what it promises and leaves no
 temporary folders behind."""
 
+import json
 import os
 import subprocess
 import sys
@@ -35,8 +36,10 @@ EXAMPLES = [
      ["max |c_t - (f_t*c_(t-1) + i_t*g_t)| over 28 steps = 0.0e+00"]),
     ("06_gpu_kernels.py", [], ["largest difference over all 8x20 units"]),
     ("07_why_gates.py", ["--fast", "--threads", "1"], [
-        "||dL/dh_t|| relative to the last step (t = 49), for fresh models on one batch of 64:",
-        "  plain RNN                    10 back ", "  LSTM, chrono forget gates    10 back ",
+        "||dL/dh_t|| and ||dL/dc_t|| relative to the last step (t = 49), fresh models, one batch of 64:",
+        "  steps back                        dh 10      dc 10      dh 25      dc 25      dh 49      dc 49",
+        "  plain RNN                       5.7e-03  (no cell)    6.9e-06  (no cell)    1.3e-10  (no cell)",
+        "  LSTM, chrono forget gates       7.7e-03    6.3e-01    3.6e-03    4.0e-01    1.6e-03    2.2e-01",
         "trained 60 steps each", "wrote "]),
 ]
 
@@ -73,6 +76,7 @@ def test_example_runs(script, args, expected, tmp_path):
             "gates_trained.png", "gates_fresh.png", "trajectory.png", "change.png", "gates.json"}
     if script == "07_why_gates.py":
         assert (tmp_path / "why" / "why_gates.png").read_bytes()[:4] == b"\x89PNG"
+        assert json.loads((tmp_path / "why" / "why_gates.json").read_text())["reach"]["lstm"]["c"]["49"] < 1e-9
         assert not list(tmp.glob("why-gates-*")) and not list(tmp_path.glob("*.png"))  # nothing elsewhere
     header = (ROOT / "examples" / script).read_text().split('"""')[1]
     assert "Teaches:" in header and ("Runs in" in header or "seconds" in header)
