@@ -239,9 +239,7 @@ def rnn_step(x: Tensor, h_prev: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor
     """One step of the plain (Elman) RNN, ``nn.RNN``'s: ``h_t (B, H)`` from ``x (B, I)`` and
     ``h_prev (B, H)``; ``w_ih (H, I)``, ``w_hh (H, H)``, ``b_ih, b_hh (H,)``.
 
-    The gradient reaching ``h_{t-1}`` from ``h_t`` is ``W_hhᵀ (tanh'(z_t) ⊙ dL/dh_t)``: a product
-    of such factors over the steps back, which shrinks geometrically when ``W_hh`` is small (the
-    vanishing gradient that the LSTM's additive cell avoids).
+    Why its gradient from far back vanishes or explodes: ``docs/why-lstm.md``, section 5.
     """
     (z,) = gate_preactivations(x, h_prev, w_ih, w_hh, b_ih, b_hh, gates=1)  # (B, H)
     return NONLINEARITIES[nonlinearity](z)  # h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)   Elman 1990
