@@ -2,7 +2,7 @@
 
 Teaches: what each part of the LSTM is for. A one-unit LSTM, its weights set by hand
 (scratch_lstm/hand_wired.py, each with its reason), reads a stream of random bits, writes the one
-that comes with a marker into its cell, holds it through 57 steps of other bits and says it when
+that comes with a marker into its cell, holds it through the 56 bits that follow and says it when
 asked. A step table shows the story; three broken wirings (a forget gate at 0.5, an input gate
 always open, an output gate always open) show why each gate is there; then an LSTM of the same
 size, trained from scratch, learns gates that do the same job. Runs in seconds on a CPU; only
@@ -101,7 +101,7 @@ print(step_table(weights, x))
 # - **f=0.5** (the forget gate's weights set to 0: σ(0) = 0.5 at every step): the cell is
 #   halved at every step, and 0.5^57 = 7e-18 of the bit is left at the query. The answer is 0.
 # - **i=1** (the input gate always open): every bit is written, and the cell adds them up. The
-#   marked bit drowns among 57 others: the answer's sign is a coin toss.
+#   marked bit drowns among the 56 that follow it: the answer's sign is a coin toss.
 # - **o=1** (the output gate always open): the bit is held, but h shows it from the marker on:
 #   the network answers before it is asked, and everything downstream hears it at every step.
 
