@@ -60,8 +60,11 @@ if args.threads:
     torch.set_num_threads(args.threads)
 
 weights = hand_wired_weights()  # nn.LSTM's parameter names, float64
-for name, tensor in weights.items():
-    print(f"{name:13s} {list(tensor.shape)}  {tensor.flatten().tolist()}")
+print(f"{', '.join(f'{name} {list(t.shape)}' for name, t in weights.items())}; W_hh and b_hh are 0")
+print("gate | weight on value  marker  query | bias")
+for row, gate in enumerate("ifgo"):  # the rows of W_ih and b_ih, in nn.LSTM's order
+    w, b = weights["weight_ih_l0"][row], weights["bias_ih_l0"][row]
+    print(f"  {gate}  |          {w[0]:+5.0f}  {w[1]:+6.0f} {w[2]:+6.0f} | {b:+4.0f}")
 
 # %% [markdown]
 # ## The same weights in scratch_lstm.LSTM and in nn.LSTM
