@@ -1,31 +1,36 @@
 """Example 7: why gates. The plain RNN beside the LSTM on the adding problem at T = 50.
 
-Teaches: why the LSTM has a cell state and gates. Both models read 50 pairs (value, marker) and
-must answer 0.5 + (x1 + x2)/4 for the two marked values, which lie among the first 25 steps. The
-loss is computed at the last step, so only the gradient that travels back through time reaches
-the steps that matter. The example measures that gradient, ||dL/dh_t|| at every step t of a fresh
-model (and ||dL/dc_t|| for the LSTM), then trains both with the same seed, batches and budget:
-
-- the plain RNN, h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh): the gradient reaching h_{t-1}
-  is W_hhᵀ (tanh'(z_t) ⊙ dL/dh_t), a product of such factors over the steps back, which shrinks
-  geometrically; it cannot learn what it cannot feel, and stays at the constant answer's score;
-- the LSTM, c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t: along the cell the gradient is multiplied by f_t
-  only, a gate the network sets, not a weight matrix and a squashing derivative. That alone does
-  not carry it: with torch's draw every forget gate starts near σ(0) = 0.5 and the gradient
-  vanishes as fast as the RNN's (here faster). What the RNN lacks is the knob: a forget-gate bias
-  holds f near 1 from the start (chrono: b_f ~ log U(1, T - 1), Tallec and Ollivier 2018), and
-  then the gradient reaches step 0 and the LSTM learns.
-
-Runs in under a minute on a 2-core CPU with one thread: 17.2-17.3 s in two runs (2026-12-04) with
-`--threads 1` on the 2-core AMD EPYC development machine, nothing else running; --fast in a few
-seconds. Writes why_gates.png into --out (default: a new
-temporary folder, which it names).
+Teaches: why the LSTM has a cell state and gates, and why the cell path alone is not enough. Three
+models read 50 pairs (value, marker) and must answer 0.5 + (x1 + x2)/4 for the two marked values,
+which lie among the first 25 steps: the plain RNN, the LSTM with torch's draw of its biases, and
+the LSTM with its forget gates started near 1 (chrono). The example measures how much of the
+loss's gradient reaches each step of a fresh model, ||dL/dh_t|| and, for the LSTMs, ||dL/dc_t||,
+then trains the three with the same seed, batches and budget. Runs in under a minute on a CPU
+with one thread; --fast in a few seconds. Writes why_gates.png and why_gates.json (every number
+it prints) into --out (default: a new temporary folder, which it names).
 
     python examples/07_why_gates.py --threads 1
     python examples/07_why_gates.py --out runs/why-gates --threads 2
+
+Measured: 17.2-17.3 s in two runs with `--threads 1` on a 2-core AMD EPYC, nothing else running
+(2026-12-04, torch 2.14.1).
 """
 
+# %% [markdown]
+# ## Three models, one task
+#
+# - the plain RNN, h_t = tanh(z_t), z_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh: the gradient
+#   reaching h_{t-1} is W_hhᵀ (tanh'(z_t) ⊙ dL/dh_t), one such factor per step back
+#   (docs/why-lstm.md, section 5, proves that it vanishes or explodes);
+# - the LSTM, c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t: along the cell path the gradient is multiplied by
+#   f_t only. With torch's draw every forget gate starts near σ(0) = 0.5, and the gradient halves
+#   at every step, as fast as the RNN's vanishes;
+# - the same LSTM with chrono forget biases (b_f ~ log U(1, T - 1), b_i = -b_f; Tallec and
+#   Ollivier 2018): f starts near 1, the cell path is open from the first step.
+
+# %%
 import argparse
+import json
 import math
 import sys
 import tempfile
@@ -46,7 +51,7 @@ parser = argparse.ArgumentParser(description="the plain RNN beside the LSTM on t
 parser.add_argument("--out", default=None, help="folder for why_gates.png (default: a new temporary folder)")
 parser.add_argument("--threads", type=threads, default=None, help="CPU threads torch may use")
 parser.add_argument("--fast", action="store_true", help="a few seconds, for smoke tests")
-args = parser.parse_args()
+args, _ = parser.parse_known_args()  # parse_known_args: a notebook kernel passes flags of its own
 if args.threads:
     torch.set_num_threads(args.threads)
 
@@ -74,9 +79,14 @@ def make(kind: str) -> Model:
     return Model(rnn)
 
 
-# ---- 1. how much gradient reaches each step, before training --------------------------------------
+# %% [markdown]
+# ## 1. How much gradient reaches each step, before training
+#
 # The layer is run step by step with the same step functions the models use, keeping every h_t
-# (and c_t) so that autograd can report dL/dh_t: the total gradient reaching step t.
+# (and c_t) so that autograd can report dL/dh_t and dL/dc_t: the total gradient reaching step t.
+# ||dL/dc_t|| is the quantity the argument is about: what travels along the cell path.
+
+# %%
 
 def gradient_per_step(model: Model, x: torch.Tensor, y: torch.Tensor) -> dict:
     rnn, w = model.rnn, model.rnn.direction_weights(0)  # (w_ih, w_hh, b_ih, b_hh, w_hr)
@@ -105,13 +115,23 @@ def gradient_per_step(model: Model, x: torch.Tensor, y: torch.Tensor) -> dict:
 x_probe, y_probe = adding_batch(B, T, torch.Generator().manual_seed(1))
 kinds = {"rnn": "plain RNN", "lstm": "LSTM, torch's draw", "lstm-chrono": "LSTM, chrono forget gates"}
 flows = {kind: gradient_per_step(make(kind), x_probe, y_probe) for kind in kinds}
-print(f"||dL/dh_t|| relative to the last step (t = {T - 1}), for fresh models on one batch of {B}:")
+BACK = (10, 25, T - 1)  # steps back from the last
+reach = {kind: {which: {back: g[T - 1 - back] / g[-1] for back in BACK} for which, g in flows[kind].items()}
+         for kind in kinds}  # the norm `back` steps back, relative to the last step's
+print(f"||dL/dh_t|| and ||dL/dc_t|| relative to the last step (t = {T - 1}), fresh models, one batch of {B}:")
+print(f"  {'steps back':28s}" + "".join(f"{'dh ' + str(back):>11s}{'dc ' + str(back):>11s}" for back in BACK))
 for kind, name in kinds.items():
-    g = flows[kind]["h"]
-    reach = ", ".join(f"{back} back {g[T - 1 - back] / g[-1]:.1e}" for back in (10, 25, T - 1))
-    print(f"  {name:28s} {reach}")
+    dh = [f"{reach[kind]['h'][back]:11.1e}" for back in BACK]
+    dc = [f"{reach[kind]['c'][back]:11.1e}" if "c" in reach[kind] else f"{'(no cell)':>11s}" for back in BACK]
+    print(f"  {name:28s}" + "".join(h + c for h, c in zip(dh, dc)))
 
-# ---- 2. the same seed, batches and budget: train both ---------------------------------------------
+# %% [markdown]
+# ## 2. The same seed, batches and budget: train the three
+#
+# Adam with a cosine decay, gradient clipping at 1; a test sequence is solved when the answer is
+# within 0.04. Answering 0.5 always solves about one in six.
+
+# %%
 
 x_test, y_test = adding_batch(1000, T, torch.Generator().manual_seed(10**6))
 always_half = ((y_test - 0.5).abs() < ADDING_TOLERANCE).double().mean().item()
@@ -145,7 +165,15 @@ print(f"trained {STEPS} steps each (batch {B}, Adam 3e-3 cosine, clipping 1) in 
 for kind in curves:
     print(f"  {kinds[kind]:28s} {100 * curves[kind][-1][1]:.1f}%")
 
-# ---- 3. the figure -----------------------------------------------------------------------------------
+# %% [markdown]
+# ## 3. The figure, and every number in one JSON file
+#
+# What to look for: the RNN's gradient and the LSTM's with torch's draw fall by ten orders of
+# magnitude or more over the 49 steps (the LSTM's dL/dc_t with them: its forget gates sit near
+# 0.5), and neither model leaves the constant answer's score; the LSTM with chrono forget gates
+# keeps its dL/dc_t within one order of magnitude all the way to step 0, and only it learns.
+
+# %%
 
 import matplotlib  # noqa: E402
 
@@ -176,4 +204,13 @@ for ax in (left, right):
     ax.grid(alpha=0.3)
 fig.tight_layout()
 fig.savefig(out / "why_gates.png", dpi=90)
-print(f"wrote {out / 'why_gates.png'}")
+results = {"T": T, "hidden_size": H, "batch_size": B, "steps": STEPS, "always_half": always_half,
+           "reach": {kind: {which: {str(back): v for back, v in r.items()} for which, r in reach[kind].items()}
+                     for kind in kinds},
+           "solved": {kind: curves[kind][-1][1] for kind in kinds}}
+(out / "why_gates.json").write_text(json.dumps(results, indent=1) + "\n")
+print(f"wrote {out / 'why_gates.png'} and {out / 'why_gates.json'}")
+
+# %% [markdown]
+# Next: docs/why-gates.md, every cell (the GRU and the LSTM without each of its parts) trained
+# alike; then scratch_lstm/params.py and example 02.

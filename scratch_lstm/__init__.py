@@ -1,26 +1,26 @@
 """scratch-lstm: an LSTM written from its gate equations, weight-compatible with ``torch.nn.LSTM``.
 
-The reading path, in the order a learner meets the LSTM (``docs/why-lstm.md`` first says why it
-works; the notation is the box at the top of cell.py)::
+The reading path, concepts first, then the engineering (the notation is the box at the top of
+cell.py)::
 
-    1. cell.py            one step: the six gate equations, the notation, why an LSTM works
-    2. layer.py           the loop over time, one layer and one direction
-    3. lstm.py, impls.py  the stack of layers and directions with nn.LSTM's parameters; which
-                          implementation runs (scratch, fused, triton)
-    4. params.py          where the parameters live and how many there are (example 02)
-    5. gates.py           the gates at work, the forget-gate initialisations (example 05)
-    6. gradient_flow.py   backward_through_time: the textbook backward through time, plainly
-    7. fused.py           the same derivation made fast (impl="fused")
-    8. triton_lstm.py     advanced: the same equations as GPU kernels (impl="triton")
+    1. hand_wired.py      with examples/01_hand_wired_memory.py: one unit wired by hand, what
+                          each gate does with information
+    2. cell.py            one step: the six gate equations, the notation
+    3. layer.py           the loop over time, one layer and one direction
+    4. gradient_flow.py   with docs/why-lstm.md: why the gradient survives; backward_through_time
+    5. variants.py        with docs/why-gates.md and example 07: what each gate buys
+    6. params.py          where the parameters live and how many there are (example 02)
+    7. gates.py           the gates at work, the forget-gate initialisations (example 05)
+    8. lstm.py            the stack of layers and directions with nn.LSTM's parameters
+    9. fused.py           the same derivation made fast (impl="fused")
+   10. triton_lstm.py     advanced: the same equations as GPU kernels (impl="triton")
 
-Then why these four gates: variants.py (the LSTM without each of its parts, the plain RNN and the
-GRU, one step each), rnn.py (RNN and GRU, twins of nn.RNN and nn.GRU) and clamps.py (lesions: a
-gate of a trained model held fixed); docs/why-gates.md and example 07.
-
-Beside the path: classifier.py (the lecture's classifier: an LSTM and a Linear head) and
-convert.py (from_torch, to_torch). Skippable, not about the LSTM: autograd.py (the autograd glue
-the fast paths share), checks.py (nn.LSTM's argument and input checks), autocast.py (dtypes under
-autocast), precision.py (float32 or TF32 on GPUs), _startup.py (Ctrl-C while the command starts).
+Beside the path: rnn.py (RNN and GRU, twins of nn.RNN and nn.GRU), clamps.py (lesions: a gate of
+a trained model held fixed), classifier.py (the lecture's classifier: an LSTM and a Linear head)
+and convert.py (from_torch, to_torch). Skippable, not about the LSTM: impls.py (which
+implementation runs), autograd.py (the autograd glue the fast paths share), checks.py (nn.LSTM's
+argument and input checks), autocast.py (dtypes under autocast), precision.py (float32 or TF32 on
+GPUs), _startup.py (Ctrl-C while the command starts).
 The training app (data, the trainer, the ``scratch-lstm`` command line) is :mod:`scratch_lstm.app`.
 """
 

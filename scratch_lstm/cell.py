@@ -1,16 +1,15 @@
 """One LSTM time step, written as the gate equations. Read this file first.
 
-**Why an LSTM works** (at length, with the derivatives checked: ``docs/why-lstm.md``). A plain
-RNN, ``h_t = tanh(W x_t + U h_{t-1} + b)``, passes the gradient from ``h_t`` to ``h_{t-1}`` as
-``Uᵀ diag(1 - h_t²) dL/dh_t``: across k steps a product of k such matrices, which shrinks
-geometrically when ``U``'s largest singular value is below 1 (``tanh' <= 1``) and can grow
-geometrically when it is above: the gradient from far back vanishes or explodes. The LSTM adds a
-cell state that is updated by an addition, ``c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t``, so along the cell
+**Why an LSTM works**, in short (the story and the proof, with the derivatives checked:
+``docs/why-lstm.md``). A plain RNN, ``h_t = tanh(z_t)`` with ``z_t = W_ih x_t + b_ih + W_hh h_{t-1}
++ b_hh``, sends the gradient from ``h_t`` to ``h_{t-1}`` through ``W_hhᵀ`` and a tanh derivative
+at every step, so from far back it vanishes or explodes geometrically. The LSTM adds a cell state
+that is updated by an addition, ``c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t``, so along the cell
 ``∂c_t/∂c_{t-1} = diag(f_t)``: no weight matrix, no squashing derivative, only the forget gate,
-which the network can hold near 1 for as long as it must remember (``docs/gradient_flow.png``
-measures it). The gates ``i, f, o`` are sigmoids, factors in (0, 1): how much to write, keep and
-show; the candidate ``g`` and ``tanh(c_t)`` are tanh, signed values: ``g`` can add or subtract,
-and ``h_t`` stays in (-1, 1) however large ``c_t`` grows.
+which the network can hold near 1 for as long as it must remember. The gates ``i, f, o`` are
+sigmoids, factors in (0, 1): how much to write, keep and show; the candidate ``g`` and
+``tanh(c_t)`` are tanh, signed values: ``g`` can add or subtract, and ``h_t`` stays in (-1, 1)
+however large ``c_t`` grows.
 
 **Notation**, the one every file, comment, example and kernel of the project uses::
 
@@ -35,18 +34,21 @@ and ``h_t`` stays in (-1, 1) however large ``c_t`` grows.
     y_t        (B, P)    the layer's output at step t: h_t, or h_proj_t with projection
 
 The equations are ``torch.nn.LSTM``'s, one beside each line of :func:`lstm_step` below: σ is the
-logistic sigmoid ``1 / (1 + e^{-z})`` and ⊙ the elementwise product. Comments write them for one
-column vector (``W x``); the code holds a batch as rows, ``x`` is ``(B, I)``, and computes
-``x @ W.T``, written ``x Wᵀ``: the same numbers. The reverse direction of a bidirectional layer
+logistic sigmoid ``1 / (1 + e^{-z})`` and ⊙ the elementwise product. **One vector convention**:
+the equations are written for one column vector (``W x``); the code holds a batch as rows, ``x``
+is ``(B, I)``, and computes ``x @ W.T``, written ``x Wᵀ`` where a comment shows the code's form:
+the same numbers. The reverse direction of a bidirectional layer
 runs t = T-1 .. 0, so there step t reads ``h_{t+1}``, ``c_{t+1}`` (swap t-1 and t+1 throughout).
 ``nn.LSTM``'s documentation writes N and L for B and T; the lecture writes N, L, Q and D for B, T,
 I and H.
 
-Next on the reading path (listed in :mod:`scratch_lstm`): :mod:`scratch_lstm.layer`, the loop
-over time. Everything else is built on :func:`lstm_step`: the loop, the stacked and bidirectional
-model (:mod:`scratch_lstm.lstm`) and the gate traces call it for the arithmetic; the fast paths
-(:mod:`scratch_lstm.fused`, :mod:`scratch_lstm.triton_lstm`) compute the same equations
-rearranged for speed and are tested against it.
+On the reading path (listed in :mod:`scratch_lstm`) this comes after
+``examples/01_hand_wired_memory.py``, an LSTM of one unit wired by hand; next,
+:mod:`scratch_lstm.layer`, the loop over time. Everything else is built on :func:`lstm_step`:
+the loop, the stacked and bidirectional model (:mod:`scratch_lstm.lstm`) and the gate traces
+call it for the arithmetic; the fast paths (:mod:`scratch_lstm.fused`,
+:mod:`scratch_lstm.triton_lstm`) compute the same equations rearranged for speed and are tested
+against it.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 and the forget-gate initialisations that ``nn.LSTM`` lacks.
 
 On the reading path this comes after :mod:`scratch_lstm.params` (example 02) and goes with
-``examples/05_gates.py``, which traces the gates of a trained model; next,
-:mod:`scratch_lstm.gradient_flow`. Why the forget gate's bias sets how long a unit remembers,
-``1 / (1 - f)`` steps (:func:`forgetting_times`): ``docs/why-lstm.md``, section 4.
+``examples/05_gates.py``, which traces the gates of a trained model, and the gate explorer
+(``docs/explorer.md``); next, the engineering: :mod:`scratch_lstm.lstm`. Why the forget gate's
+bias sets how long a unit remembers, ``1 / (1 - f)`` steps (:func:`forgetting_times`):
+``docs/why-lstm.md``, section 5.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 r"""The gradient through time: how much of the loss's gradient reaches each step, from the equations.
 
-On the reading path this comes after :mod:`scratch_lstm.gates`: :func:`backward_through_time`
-is the textbook backward through time of one layer, one line per derivative, in plain tensor
-code. :mod:`scratch_lstm.fused` is the same derivation made fast, and is tested against it
-(``tests/test_fused.py``). ``docs/why-lstm.md`` says why the cell path below matters.
+On the reading path this comes after :mod:`scratch_lstm.layer`, read with ``docs/why-lstm.md``,
+which says why the cell path below matters: :func:`backward_through_time` is the textbook
+backward through time of one layer, one line per derivative, in plain tensor code. Next,
+:mod:`scratch_lstm.variants` with ``docs/why-gates.md`` and example 07: what each gate buys.
+:mod:`scratch_lstm.fused`, later, is the same derivation made fast, and is tested against it
+(``tests/test_fused.py``).
 
 A classifier reads the LSTM's last output only, so the loss's gradient enters at the last step
 and every earlier step gets only what the backward pass carries back. Along the cell state

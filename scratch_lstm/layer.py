@@ -1,9 +1,11 @@
 """One layer, one direction: the loop over time that calls :func:`~scratch_lstm.lstm_step`.
 
-Read this second, after :mod:`scratch_lstm.cell` (its notation box holds here too); next,
-:mod:`scratch_lstm.lstm`, which stacks these layers. :func:`lstm_layer` reads as the padded loop,
-``h, c = h0, c0`` then one :func:`lstm_step` per step; the few lines marked "packed" are the
-bookkeeping for :class:`~torch.nn.utils.rnn.PackedSequence` data, in two small helpers below it.
+Read this after :mod:`scratch_lstm.cell` (its notation box holds here too); next,
+``docs/why-lstm.md`` and :mod:`scratch_lstm.gradient_flow`: why the gradient survives this loop.
+(:mod:`scratch_lstm.lstm`, which stacks these layers, comes later, with the engineering.)
+:func:`lstm_layer` reads as the padded loop, ``h, c = h0, c0`` then one :func:`lstm_step` per
+step; the few lines marked "packed" are the bookkeeping for
+:class:`~torch.nn.utils.rnn.PackedSequence` data, in two small helpers below it.
 
 **The layer-function contract.** Every implementation of a layer (:func:`lstm_layer` here, the
 fast paths' ``fused_lstm_layer`` and ``triton_lstm_layer``) is called the same way by the stack::

@@ -1,7 +1,8 @@
 """The stack: ``torch.nn.LSTM``'s parameters, and a forward that runs layer after layer.
 
-Third on the reading path, after :mod:`scratch_lstm.cell` (one step) and :mod:`scratch_lstm.layer`
-(the loop over time), read with :mod:`scratch_lstm.impls`; next, :mod:`scratch_lstm.params`.
+The first file of the engineering, after the concepts (:mod:`scratch_lstm.cell`, one step;
+:mod:`scratch_lstm.layer`, the loop over time; ... :mod:`scratch_lstm.gates`); :mod:`scratch_lstm.impls`
+beside it is skippable (which implementation runs); next, :mod:`scratch_lstm.fused`.
 ``K`` is the number of layers and ``D`` of directions, as in cell.py's notation. :class:`LSTM`
 accepts every input form ``nn.LSTM`` accepts: ``(T, B, I)``, ``(B, T, I)`` with ``batch_first``,
 unbatched ``(T, I)`` and :class:`~torch.nn.utils.rnn.PackedSequence`.

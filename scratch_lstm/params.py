@@ -1,7 +1,7 @@
 """Counting and listing parameters: closed-form counts (the LSTM and its variants, the GRU, the
 plain RNN) and the lecture's parameter listing.
 
-Fourth on the reading path (after :mod:`scratch_lstm.lstm`), with ``examples/02_parameters.py``,
+On the reading path after :mod:`scratch_lstm.variants`, with ``examples/02_parameters.py``,
 which prints the listing and the 16 gate tensors of a layer; next, :mod:`scratch_lstm.gates`.
 """
 

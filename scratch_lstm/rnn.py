@@ -46,7 +46,7 @@ class _OneState(RNNBase):
                          0, device, dtype)
 
     def forward(self, input, hx: Tensor | None = None):
-        """Run the stack; ``output`` as ``nn.LSTM``'s, ``h_n (K*D, N, H)`` (``(K*D, H)`` unbatched)."""
+        """Run the stack; ``output`` as ``nn.LSTM``'s, ``h_n (K*D, B, H)`` (``(K*D, H)`` unbatched)."""
         seq = lstm_input(self, input)  # time-major x (T, B, I), or packed data (sum B_t, I)
         h0 = rnn_state(self, hx, seq)  # (K*D, B, H)
         no_cell = h0.new_zeros(*h0.shape[:2], 0)  # (K*D, B, 0): the loop's cell state, empty
@@ -63,9 +63,9 @@ class RNN(_OneState):
     Same constructor (``nonlinearity`` ``"tanh"`` or ``"relu"``; no ``proj_size``), parameters
     (``weight_ih_l{k}`` ``(H, I_k)``, ``weight_hh_l{k}`` ``(H, H)``, ``bias_ih_l{k}``,
     ``bias_hh_l{k}`` ``(H,)``, ``_reverse`` twins, in ``nn.RNN``'s order and initialisation) and
-    forward contract: ``forward(input, hx=None) -> (output, h_n)`` for ``(L, N, I)``,
-    ``(N, L, I)`` with ``batch_first``, unbatched ``(L, I)`` or a packed sequence, with
-    ``hx = h_0 (K*D, N, H)``. So ``load_state_dict`` works both ways with ``strict=True``. It runs
+    forward contract: ``forward(input, hx=None) -> (output, h_n)`` for ``(T, B, I)``,
+    ``(B, T, I)`` with ``batch_first``, unbatched ``(T, I)`` or a packed sequence, with
+    ``hx = h_0 (K*D, B, H)``. So ``load_state_dict`` works both ways with ``strict=True``. It runs
     the teaching path only.
     """
 
@@ -96,7 +96,7 @@ class GRU(_OneState):
 
     Same constructor (no ``proj_size``), parameters (``weight_ih_l{k}`` ``(3H, I_k)``,
     ``weight_hh_l{k}`` ``(3H, H)``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` ``(3H,)``, the rows of the
-    reset gate r, the update gate z and the candidate n in that order, ``_reverse`` twins, in
+    reset gate r, the update gate u (``nn.GRU``'s z) and the candidate n in that order, ``_reverse`` twins, in
     ``nn.GRU``'s order and initialisation) and forward contract, as :class:`RNN`. It runs the
     teaching path only.
     """

@@ -1,6 +1,7 @@
 r"""Why these four gates: the LSTM's variants, the plain RNN and the GRU, one step each.
 
-Read after :mod:`scratch_lstm.cell`. Each function below is one time step written as plainly as
+Read after :mod:`scratch_lstm.gradient_flow`, with ``docs/why-gates.md`` and example 07; next,
+:mod:`scratch_lstm.params` and example 02. Each function below is one time step written as plainly as
 :func:`~scratch_lstm.lstm_step`, one equation a line, each with the paper it comes from. The LSTM
 variants change one thing each, as Greff et al. ("LSTM: A Search Space Odyssey", 2017) changed
 them to learn what each part buys (their vanilla cell had peepholes; ours is ``nn.LSTM``'s, without)::
@@ -27,7 +28,7 @@ to each gate (``"i"``, ``"f"``, ``"g"``, ``"o"``) right after it is computed and
 bit for bit, when nothing is held); a model runs it only under a lesion.
 
 The plain RNN and the GRU have no cell state: :func:`rnn_step` and :func:`gru_step` take
-``h_{t-1}`` alone, in ``nn.RNN``'s and ``nn.GRU``'s form (the GRU's rows are r, z, n); the first
+``h_{t-1}`` alone, in ``nn.RNN``'s and ``nn.GRU``'s form (the GRU's rows are r, u, n); the first
 returns ``h_t``, the second its gates and ``h_t`` (:class:`GRUStep`).
 """
 
@@ -151,7 +152,7 @@ def cifg_step(x, h_prev, c_prev, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, *,
     unused); a held ``f`` is what ``i`` is computed from."""
     _, z_f, z_g, z_o = gate_preactivations(x, h_prev, w_ih, w_hh, b_ih, b_hh)  # each (B, H); z_i unused
     f = hold("f", torch.sigmoid(z_f))  # f_t = σ(z_f)
-    i = hold("i", 1 - f)  # i_t = 1 - f_t                     Greff et al. 2017, CIFG (as the GRU)
+    i = hold("i", 1 - f)  # i_t = 1 - f_t     CIFG, Greff et al. 2017 (who write f = 1 - i); as the GRU
     g = hold("g", torch.tanh(z_g))  # g_t = tanh(z_g)
     o = hold("o", torch.sigmoid(z_o))  # o_t = σ(z_o)
     c = f * c_prev + i * g  # c_t = f_t ⊙ c_{t-1} + (1 - f_t) ⊙ g_t
@@ -238,22 +239,28 @@ def rnn_step(x: Tensor, h_prev: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor
     """One step of the plain (Elman) RNN, ``nn.RNN``'s: ``h_t (B, H)`` from ``x (B, I)`` and
     ``h_prev (B, H)``; ``w_ih (H, I)``, ``w_hh (H, H)``, ``b_ih, b_hh (H,)``.
 
-    The gradient reaching ``h_{t-1}`` from ``h_t`` is ``W_hhᵀ (tanh'(z_t) ⊙ dL/dh_t)``: a product
-    of such factors over the steps back, which shrinks geometrically when ``W_hh`` is small (the
-    vanishing gradient that the LSTM's additive cell avoids).
+    Why its gradient from far back vanishes or explodes: ``docs/why-lstm.md``, section 5.
     """
     (z,) = gate_preactivations(x, h_prev, w_ih, w_hh, b_ih, b_hh, gates=1)  # (B, H)
     return NONLINEARITIES[nonlinearity](z)  # h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)   Elman 1990
 
 
 class GRUStep(NamedTuple):
-    """Everything one GRU step computes, each ``(B, H)``: reset gate ``r``, update gate ``z``,
-    candidate ``n`` and the new hidden state ``h`` (which :attr:`state` passes on)."""
+    """Everything one GRU step computes, each ``(B, H)``: reset gate ``r``, update gate ``u``,
+    candidate ``n`` and the new hidden state ``h`` (which :attr:`state` passes on).
+
+    ``nn.GRU``'s documentation calls the update gate ``z``; :attr:`z` is the same tensor.
+    """
 
     r: Tensor
-    z: Tensor
+    u: Tensor
     n: Tensor
     h: Tensor
+
+    @property
+    def z(self) -> Tensor:
+        """The update gate under ``nn.GRU``'s name: :attr:`u`."""
+        return self.u
 
     @property
     def state(self) -> Tensor:
@@ -264,21 +271,26 @@ class GRUStep(NamedTuple):
 def gru_step(x: Tensor, h_prev: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
              b_hh: Tensor | None = None) -> GRUStep:
     """One GRU step (Cho et al. 2014) in ``nn.GRU``'s form: ``w_ih (3H, I)`` and ``w_hh (3H, H)``
-    hold the rows of r, z, n in that order, ``b_ih, b_hh (3H,)`` likewise.
+    hold the rows of r, u, n in that order, ``b_ih, b_hh (3H,)`` likewise.
+
+    The equations name each block by its gate, ``W_ih^r`` for the r rows of ``W_ih`` and so on.
+    ``nn.GRU``'s documentation writes W_ir, W_hr, W_iz, W_hz, W_in, W_hn and z_t for the update gate;
+    here they are W_ih^r, W_hh^r, W_ih^u, W_hh^u, W_ih^n, W_hh^n and u_t, so that W_hr stays the
+    LSTM's projection and z_t its pre-activation (cell.py's notation).
 
     Unlike :func:`gate_preactivations`, the two products stay apart: the reset gate multiplies the
     recurrent part of ``n`` only, bias included (``nn.GRU``'s form; Cho et al. put ``r`` before
-    the product, ``W_hn (r ⊙ h)``).
+    the product, ``W_hh^n (r ⊙ h)``).
     """
-    a = x @ w_ih.T + (b_ih if b_ih is not None else 0)  # (B, 3H): W_i* x_t + b_i*
-    b = h_prev @ w_hh.T + (b_hh if b_hh is not None else 0)  # (B, 3H): W_h* h_{t-1} + b_h*
-    a_r, a_z, a_n = a.chunk(3, dim=1)  # each (B, H)
-    b_r, b_z, b_n = b.chunk(3, dim=1)  # each (B, H)
-    r = torch.sigmoid(a_r + b_r)  # r_t = σ(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)
-    z = torch.sigmoid(a_z + b_z)  # z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
-    n = torch.tanh(a_n + r * b_n)  # n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))
-    h = (1 - z) * n + z * h_prev  # h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
-    return GRUStep(r, z, n, h)
+    gx = x @ w_ih.T + (b_ih if b_ih is not None else 0)  # (B, 3H): W_ih x_t + b_ih, blocks [r | u | n]
+    gh = h_prev @ w_hh.T + (b_hh if b_hh is not None else 0)  # (B, 3H): W_hh h_{t-1} + b_hh
+    gx_r, gx_u, gx_n = gx.chunk(3, dim=1)  # each (B, H)
+    gh_r, gh_u, gh_n = gh.chunk(3, dim=1)  # each (B, H)
+    r = torch.sigmoid(gx_r + gh_r)  # r_t = σ(W_ih^r x_t + b_ih^r + W_hh^r h_{t-1} + b_hh^r)   reset gate
+    u = torch.sigmoid(gx_u + gh_u)  # u_t = σ(W_ih^u x_t + b_ih^u + W_hh^u h_{t-1} + b_hh^u)   update gate
+    n = torch.tanh(gx_n + r * gh_n)  # n_t = tanh(W_ih^n x_t + b_ih^n + r_t ⊙ (W_hh^n h_{t-1} + b_hh^n))
+    h = (1 - u) * n + u * h_prev  # h_t = (1 - u_t) ⊙ n_t + u_t ⊙ h_{t-1}
+    return GRUStep(r, u, n, h)
 
 
 __all__ = ["GRUStep", "VARIANTS", "Variant", "cifg_step", "free", "gru_step", "nfg_step", "niaf_step",

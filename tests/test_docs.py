@@ -10,6 +10,7 @@ followed (the suite never needs the network).
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -91,10 +92,72 @@ def test_pages_speak_of_the_project_only(page):
 def test_the_reading_paths_line_counts_are_the_files():
     """The README's reading path gives each file's length: a claim, kept true."""
     rows = [line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
-            if re.match(r"\| \d \| ", line)]
-    assert len(rows) >= 8
+            if re.match(r"\| \d+ \| ", line)]
+    assert len(rows) >= 10
     for row in rows:
         files = re.findall(r"\]\(((?:scratch_lstm|examples)/[\w/]+\.py)\)", row)
         stated = [int(n) for n in row.rstrip(" |").rsplit("|", 1)[1].replace(" ", "").split(",")]
         actual = [len((ROOT / f).read_text(encoding="utf-8").splitlines()) for f in files]
         assert stated == actual, row
+
+
+# ---- one notation (the box at the top of scratch_lstm/cell.py), enforced in the teaching files ----
+
+TEACHING = ["README.md", "docs/why-lstm.md", "docs/why-gates.md", "docs/gates.md", "docs/long-memory.md",
+            "scratch_lstm/cell.py", "scratch_lstm/layer.py", "scratch_lstm/gradient_flow.py", "scratch_lstm/fused.py",
+            "scratch_lstm/variants.py", "scratch_lstm/rnn.py", "scratch_lstm/hand_wired.py",
+            "examples/01_hand_wired_memory.py", "examples/07_why_gates.py"]
+RETIRED = {
+    "U for the RNN's recurrent weight (W_hh)": r"\bU\b(?!\()|\bUᵀ",
+    "a_t for the RNN's pre-activation (z_t)": r"\ba_t\b",
+    "nn's or the lecture's N, L, Q, D in a shape (B, T, I, H)":
+        r"[\[(]\s*(?:[NLQ]|K\*D|K)\s*,\s*[NLQ]\b|\b[NLQ]\s*,\s*[NLQD]\s*[\])]",
+    "nn.GRU's block names (W_ih^r, W_hh^u, ...)": r"\b[Wb]_(?:ir|iz|hz|in|hn)\b",
+    "z for the GRU's update gate (u)": r"\(1 - z\b|\bz ⊙ h|update gate z\b",
+}
+# the one line each that maps the retired names onto the project's
+MAPPINGS = ["the lecture writes N, L, Q and D for B, T,", "documentation writes W_ir, W_hr, W_iz"]
+
+
+def retired_symbols(text: str) -> list[str]:
+    """Every use of a retired symbol in ``text``, as 'line: what', mapping lines skipped."""
+    found = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if any(m in line for m in MAPPINGS):
+            continue
+        found += [f"{n}: {what}" for what, pattern in RETIRED.items() if re.search(pattern, line)]
+    return found
+
+
+@pytest.mark.parametrize("name", TEACHING)
+def test_teaching_files_use_one_notation(name):
+    assert not retired_symbols((ROOT / name).read_text(encoding="utf-8")), name
+
+
+def test_the_notation_check_catches_each_retired_symbol():
+    for line in ["h_t = tanh(W x_t + U h_{t-1} + b)", "Uᵀ diag(1 - h²)", "a_t = W x_t", "X [N, L, Q]",
+                 "h_n (K*D, N, H)", "(L, N, I)", "r = σ(W_ir x_t + b_ir)", "h_t = (1 - z) ⊙ n"]:
+        assert retired_symbols(line), line
+    assert not retired_symbols("b from U(-1/√H, 1/√H); z_t = W_ih x_t + b_ih; (B, T, I); W_hr h_t; dL/dh_t")
+    mapping = "``nn.LSTM``'s documentation writes N and L; the lecture writes N, L, Q and D for B, T, I"
+    assert not retired_symbols(mapping)
+
+
+# ---- every number docs/why-gates.md quotes from example 07 is the run's own (docs/why_gates.json) ----
+
+def test_example_7s_numbers_are_those_of_its_results_file():
+    results = json.loads((ROOT / "docs" / "why_gates.json").read_text(encoding="utf-8"))
+    page = (ROOT / "docs" / "why-gates.md").read_text(encoding="utf-8")
+    names = {"rnn": "plain RNN", "lstm": "LSTM, torch's draw", "lstm-chrono": "LSTM, chrono forget gates"}
+    for kind, name in names.items():
+        reach = results["reach"][kind]
+        cells = []
+        for back in ("10", "25", "49"):
+            cells.append(f"{reach['h'][back]:.1e}")
+            cells.append(f"{reach['c'][back]:.1e}" if "c" in reach else "(no cell)")
+        cells.append(f"{100 * results['solved'][kind]:.1f}%")
+        assert f"| {name} | " + " | ".join(cells) + " |" in page, name
+    assert f"answering 0.5 always solves {100 * results['always_half']:.1f}%" in page
+    chrono = page[page.index("**Why chrono.**"):]
+    assert (f"solves {100 * results['solved']['lstm']:.1f}% after {results['steps']} steps" in chrono
+            and f"with chrono, {100 * results['solved']['lstm-chrono']:.1f}%" in chrono)

@@ -1,6 +1,7 @@
 """Every example runs as a script (fast settings), prints what it promises and leaves no
 temporary folders behind."""
 
+import json
 import os
 import subprocess
 import sys
@@ -11,8 +12,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 EXAMPLES = [
-    ("01_how_lstm_works.py", [], ["scratch LSTM: x:[2, 20, 28] => rnn_out:[2, 20, 256]",
-                                  "whose h_0 is the LSTM's layer 0 h_0"]),
+    ("01_hand_wired_memory.py", ["--threads", "1"], [
+        "scratch_lstm.LSTM and nn.LSTM on 1,000 streams: max |difference| ",
+        "hand-wired: 100.0% of the streams solved",
+        "   2    -1     1      0  | 1.000  0.000 -0.995  0.000 | -0.995 -0.000",
+        "  59    +0     0      1  | 0.000  1.000 +0.000  1.000 | -0.992 -0.758",
+        "f=0.5: the bit fades: halved at every step, nothing is left at the query; 0.0% solved",
+        "o=1: the cell shows at every step: it answers before it is asked; 0.0% solved",
+        "trained 400 steps in ", "mean o at the query "]),
     ("02_parameters.py", [], [
         "Total number of parameters:[821,770].",
         "= 819,200: the LSTM alone, without the Linear head; + 2,570 for the head = 821,770",
@@ -29,14 +36,16 @@ EXAMPLES = [
      ["max |c_t - (f_t*c_(t-1) + i_t*g_t)| over 28 steps = 0.0e+00"]),
     ("06_gpu_kernels.py", [], ["largest difference over all 8x20 units"]),
     ("07_why_gates.py", ["--fast", "--threads", "1"], [
-        "||dL/dh_t|| relative to the last step (t = 49), for fresh models on one batch of 64:",
-        "  plain RNN                    10 back ", "  LSTM, chrono forget gates    10 back ",
+        "||dL/dh_t|| and ||dL/dc_t|| relative to the last step (t = 49), fresh models, one batch of 64:",
+        "  steps back                        dh 10      dc 10      dh 25      dc 25      dh 49      dc 49",
+        "  plain RNN                       5.7e-03  (no cell)    6.9e-06  (no cell)    1.3e-10  (no cell)",
+        "  LSTM, chrono forget gates       7.7e-03    6.3e-01    3.6e-03    4.0e-01    1.6e-03    2.2e-01",
         "trained 60 steps each", "wrote "]),
 ]
 
 
 # the examples that train: they take --threads
-TRAINING = ("04_train_sequence_mnist.py", "05_gates.py", "07_why_gates.py")
+TRAINING = ("01_hand_wired_memory.py", "04_train_sequence_mnist.py", "05_gates.py", "07_why_gates.py")
 
 
 def run_example(script, args, tmp_path):
@@ -67,6 +76,7 @@ def test_example_runs(script, args, expected, tmp_path):
             "gates_trained.png", "gates_fresh.png", "trajectory.png", "change.png", "gates.json"}
     if script == "07_why_gates.py":
         assert (tmp_path / "why" / "why_gates.png").read_bytes()[:4] == b"\x89PNG"
+        assert json.loads((tmp_path / "why" / "why_gates.json").read_text())["reach"]["lstm"]["c"]["49"] < 1e-9
         assert not list(tmp.glob("why-gates-*")) and not list(tmp_path.glob("*.png"))  # nothing elsewhere
     header = (ROOT / "examples" / script).read_text().split('"""')[1]
     assert "Teaches:" in header and ("Runs in" in header or "seconds" in header)

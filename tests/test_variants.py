@@ -180,6 +180,7 @@ def test_rnn_and_gru_steps_by_hand():
     for a, e in zip(s, (r, z, n, (1 - z) * n + z * h)):
         torch.testing.assert_close(a, e, **F64)
     assert s.state is s.h
+    assert s._fields == ("r", "u", "n", "h") and s.z is s.u  # the update gate u, under nn.GRU's name z too
 
 
 # ---- LSTM(variant=...) ------------------------------------------------------------------------------
