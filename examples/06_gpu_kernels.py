@@ -33,12 +33,12 @@ if device == "cpu":
     print("no CUDA GPU here: the kernels run in Triton's CPU interpreter (TRITON_INTERPRET=1), "
           "and the GPU timing at the end is skipped")
 set_fp32_precision("ieee")  # full fp32 on both sides: cuBLAS, cuDNN and the kernels
-torch.manual_seed(0)
 
 # %% [markdown]
 # ## One step, B=8 rows, I=5 inputs, H=20 hidden units: the kernel against the equations
 
 # %%
+torch.manual_seed(0)
 B, I, H = 8, 5, 20
 x, h, c = torch.randn(B, I), torch.randn(B, H), torch.randn(B, H)
 w_ih, w_hh = torch.randn(4 * H, I) * 0.3, torch.randn(4 * H, H) * 0.3

@@ -37,6 +37,9 @@ LIMIT_S = 300  # a notebook's time limit: its defaults run in at most about 3 mi
 
 VOLATILE = [  # (pattern, replacement) in the outputs' text: what changes from run to run
     (re.compile(r"\d+(\.\d+)? s, \d+(\.\d+)? samples/s"), "… s, … samples/s"),  # the trainer's speed
+    (re.compile(r"ETA \d+:\d\d:\d\d"), "ETA …"),  # and its estimate of the time left
+    (re.compile(r"\bin \d+(\.\d+)? s\b"), "in … s"),  # a run's duration
+    (re.compile(r" at 0x[0-9a-f]+>"), " at 0x…>"),  # an object's address in its repr
     (re.compile(r"[^\s'\"]*/((?:scratch-lstm|why-gates)(?:-[a-z]+)*-)[A-Za-z0-9_]+"), r"…/\1…"),  # temp folders
 ]
 
@@ -121,6 +124,7 @@ def settle(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             continue
         count += 1
         cell.execution_count = count
+        cell.outputs = joined_streams(cell.outputs)
         for output in cell.outputs:
             if output.get("execution_count") is not None:
                 output.execution_count = count
@@ -130,6 +134,19 @@ def settle(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 if kind in output.get("data", {}):
                     output.data[kind] = scrub(output.data[kind])
     return nb
+
+
+def joined_streams(outputs: list) -> list:
+    """``outputs`` with each run of consecutive stdout (or stderr) pieces joined into one: how the
+    kernel cuts a cell's printing into messages depends on timing."""
+    joined = []
+    for output in outputs:
+        if (output.output_type == "stream" and joined and joined[-1].output_type == "stream"
+                and joined[-1].name == output.name):
+            joined[-1].text += output.text
+        else:
+            joined.append(output)
+    return joined
 
 
 def scrub(text: str) -> str:

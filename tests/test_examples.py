@@ -1,5 +1,6 @@
 """Every example runs as a script (fast settings), prints what it promises and leaves no
-temporary folders behind."""
+temporary folders behind. The examples that take no flags run the same code as their notebooks:
+tests/test_notebooks.py runs those (NOTEBOOK_RUNS) and checks the same lines, once."""
 
 import os
 import subprocess
@@ -38,6 +39,17 @@ EXAMPLES = [
 # the examples that train: they take --threads
 TRAINING = ("04_train_sequence_mnist.py", "05_gates.py", "07_why_gates.py")
 
+# run as notebooks only, by tests/test_notebooks.py: no flags, so the same code as the script
+NOTEBOOK_RUNS = ("02_parameters.py", "03_equivalence.py", "06_gpu_kernels.py")
+
+
+def header(script: str) -> str:
+    """What an example says first: its first text cell (jupytext's percent format) or its docstring."""
+    source = (ROOT / "examples" / script).read_text()
+    if source.startswith("# %% [markdown]"):
+        return source.split("\n# %%")[0].replace("\n# ", "\n")
+    return source.split('"""')[1]
+
 
 def run_example(script, args, tmp_path):
     """Run ``examples/<script>`` in ``tmp_path``, its temporary folders in ``tmp_path/tmp``."""
@@ -50,7 +62,7 @@ def run_example(script, args, tmp_path):
                           env={**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": pythonpath})
 
 
-@pytest.mark.parametrize("script, args, expected", EXAMPLES)
+@pytest.mark.parametrize("script, args, expected", [e for e in EXAMPLES if e[0] not in NOTEBOOK_RUNS])
 def test_example_runs(script, args, expected, tmp_path):
     if script == "05_gates.py":
         args = args + ["--out", str(tmp_path / "gates")]
@@ -68,10 +80,18 @@ def test_example_runs(script, args, expected, tmp_path):
     if script == "07_why_gates.py":
         assert (tmp_path / "why" / "why_gates.png").read_bytes()[:4] == b"\x89PNG"
         assert not list(tmp.glob("why-gates-*")) and not list(tmp_path.glob("*.png"))  # nothing elsewhere
-    header = (ROOT / "examples" / script).read_text().split('"""')[1]
-    assert "Teaches:" in header and ("Runs in" in header or "seconds" in header)
-    if script in TRAINING:  # a time says under which conditions it was measured
-        assert "--threads 1" in header and "AMD EPYC" in header
+    text = header(script)
+    assert "Teaches:" in text and ("Runs in" in text or "seconds" in text)
+    if script in TRAINING:  # a time says under which conditions it was measured (a Measured box at the end)
+        source = (ROOT / "examples" / script).read_text()
+        measured = source.split("# ## Measured")[-1] if "# ## Measured" in source else text
+        assert "--threads 1" in measured and "AMD EPYC" in measured
+
+
+def test_the_notebook_run_examples_say_what_they_teach():
+    """What test_example_runs checks of the others' headers."""
+    for script in NOTEBOOK_RUNS:
+        assert "Teaches:" in header(script) and "Runs in" in header(script).replace("**", ""), script
 
 
 def test_example_4_writes_the_training_loop_out():
