@@ -96,4 +96,4 @@ def test_the_notebook_runs_top_to_bottom(example, tmp_path, monkeypatch):
         for line in EXPECTED[example.name]:
             assert line in printed, line
     assert [p.name for p in tmp_path.iterdir()] == ["tmp"]  # nothing written beside it
-    assert not list((tmp_path / "tmp").iterdir()), "temporary folders left behind"
+    assert not list((tmp_path / "tmp").glob("scratch-lstm-*")), "temporary run folders left behind"
