@@ -3,7 +3,8 @@ code cells, ``# %% [markdown]`` text cells) becomes notebooks/<name>.ipynb, run 
 its defaults on the CPU, outputs and figures included, so it reads on a code-hosting site without
 running anything.
 
-    python scripts/build_notebooks.py                  # every example
+    python scripts/build_notebooks.py                  # every example (and removes the notebooks of
+                                                       # examples that are gone)
     python scripts/build_notebooks.py 02_parameters    # some of them
 
 Needs the ``[notebooks]`` extra (jupytext, nbclient, nbformat, ipykernel). Each notebook runs in
@@ -52,6 +53,12 @@ def examples() -> list[Path]:
 def notebook_path(example: Path) -> Path:
     """Where ``example``'s notebook lives: notebooks/<name>.ipynb."""
     return NOTEBOOKS / f"{example.stem}.ipynb"
+
+
+def stale() -> list[Path]:
+    """The notebooks whose example is gone (renamed or removed): this script's own earlier output."""
+    names = {p.stem for p in examples()}
+    return sorted(p for p in NOTEBOOKS.glob("0*.ipynb") if p.stem not in names)
 
 
 def read_example(example: Path) -> nbformat.NotebookNode:
@@ -180,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     for example in chosen:
         seconds = build(example)
         print(f"{notebook_path(example).relative_to(ROOT)}: executed in {seconds:.0f} s")
+    if not args.names:
+        for notebook in stale():
+            notebook.unlink()
+            print(f"{notebook.relative_to(ROOT)}: removed (examples/{notebook.stem}.py is gone)")
     return 0
 
 

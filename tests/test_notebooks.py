@@ -82,6 +82,18 @@ def test_the_scrub_takes_out_timings_and_temporary_folders():
                                            "test accuracy: 10.50%; run folder: …/scratch-lstm-gates-…/run\n")
 
 
+def test_a_full_build_removes_the_notebooks_of_examples_that_are_gone(tmp_path, monkeypatch):
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "examples" / "01_new.py").write_text("# %%\nprint(1)\n")
+    for name in ("01_new", "01_old"):
+        (tmp_path / "notebooks" / f"{name}.ipynb").write_text("{}")
+    (tmp_path / "notebooks" / "notes.ipynb").write_text("{}")  # not a lesson's: left alone
+    monkeypatch.setattr(build_notebooks, "EXAMPLES", tmp_path / "examples")
+    monkeypatch.setattr(build_notebooks, "NOTEBOOKS", tmp_path / "notebooks")
+    assert build_notebooks.stale() == [tmp_path / "notebooks" / "01_old.ipynb"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda p: p.stem)
 def test_the_notebook_runs_top_to_bottom(example, tmp_path, monkeypatch):
