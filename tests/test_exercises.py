@@ -230,3 +230,8 @@ def test_a_right_value_with_a_hidden_mistake_elsewhere_fails():
 def test_a_verdict_prints_as_its_message():
     verdict = exercises.check_initial_loss(1.0)
     assert str(verdict) == repr(verdict) == f"not yet: {verdict.message}" and not verdict
+
+
+def test_a_forget_bias_to_two_decimals_will_do():
+    assert exercises.check_forget_bias(4.59).ok and exercises.check_forget_bias(4.6).ok
+    assert not exercises.check_forget_bias(4.61).ok  # 101.5 steps
