@@ -1,5 +1,6 @@
 """Every example runs as a script (fast settings), prints what it promises and leaves no
-temporary folders behind."""
+temporary folders behind. The examples that take no flags run the same code as their notebooks:
+tests/test_notebooks.py runs those (NOTEBOOK_RUNS) and checks the same lines, once."""
 
 import json
 import os
@@ -31,7 +32,9 @@ EXAMPLES = [
                                "(ran fused_lstm_layer)",  # fused / padded
                                "(ran lstm_layer: packed input falls back to the teaching path)"]),
     ("04_train_sequence_mnist.py", ["--fast", "--threads", "1"], ["epoch 1: last batch's loss",
-                                                                  "the lecture's func_eval on the test split:"]),
+                                                                  "the lecture's func_eval on the test split:",
+                                                                  "data: mnist-sample from the embedded sample",
+                                                                  "CPU threads: 1 ("]),
     ("05_gates.py", ["--fast", "--threads", "1"],
      ["max |c_t - (f_t*c_(t-1) + i_t*g_t)| over 28 steps = 0.0e+00"]),
     ("06_gpu_kernels.py", [], ["largest difference over all 8x20 units"]),
@@ -47,6 +50,19 @@ EXAMPLES = [
 # the examples that train: they take --threads
 TRAINING = ("01_hand_wired_memory.py", "04_train_sequence_mnist.py", "05_gates.py", "07_why_gates.py")
 
+# run with their defaults as notebooks only, by tests/test_notebooks.py (the same code as the script
+# without flags); the tests of 04's --full and 05's --checkpoint below run those two as scripts
+NOTEBOOK_RUNS = ("02_parameters.py", "03_equivalence.py", "04_train_sequence_mnist.py", "05_gates.py",
+                 "06_gpu_kernels.py")
+
+
+def header(script: str) -> str:
+    """What an example says first: its first text cell (jupytext's percent format) or its docstring."""
+    source = (ROOT / "examples" / script).read_text()
+    if source.startswith("# %% [markdown]"):
+        return source.split("\n# %%")[0].replace("\n# ", "\n")
+    return source.split('"""')[1]
+
 
 def run_example(script, args, tmp_path):
     """Run ``examples/<script>`` in ``tmp_path``, its temporary folders in ``tmp_path/tmp``."""
@@ -59,7 +75,7 @@ def run_example(script, args, tmp_path):
                           env={**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": pythonpath})
 
 
-@pytest.mark.parametrize("script, args, expected", EXAMPLES)
+@pytest.mark.parametrize("script, args, expected", [e for e in EXAMPLES if e[0] not in NOTEBOOK_RUNS])
 def test_example_runs(script, args, expected, tmp_path):
     if script == "05_gates.py":
         args = args + ["--out", str(tmp_path / "gates")]
@@ -78,10 +94,22 @@ def test_example_runs(script, args, expected, tmp_path):
         assert (tmp_path / "why" / "why_gates.png").read_bytes()[:4] == b"\x89PNG"
         assert json.loads((tmp_path / "why" / "why_gates.json").read_text())["reach"]["lstm"]["c"]["49"] < 1e-9
         assert not list(tmp.glob("why-gates-*")) and not list(tmp_path.glob("*.png"))  # nothing elsewhere
-    header = (ROOT / "examples" / script).read_text().split('"""')[1]
-    assert "Teaches:" in header and ("Runs in" in header or "seconds" in header)
-    if script in TRAINING:  # a time says under which conditions it was measured
-        assert "--threads 1" in header and "AMD EPYC" in header
+    check_header(script)
+
+
+def check_header(script):
+    text = header(script)
+    assert "Teaches:" in text and ("Runs in" in text or "seconds" in text)
+    if script in TRAINING:  # a time says under which conditions it was measured (a Measured box at the end)
+        source = (ROOT / "examples" / script).read_text()
+        measured = source.split("# ## Measured")[-1] if "# ## Measured" in source else text
+        assert "--threads 1" in measured and "AMD EPYC" in measured
+
+
+@pytest.mark.parametrize("script", NOTEBOOK_RUNS)
+def test_the_notebook_run_examples_say_what_they_teach(script):
+    """What test_example_runs checks of the others' headers."""
+    check_header(script)
 
 
 def test_example_4_writes_the_training_loop_out():
@@ -103,6 +131,7 @@ def test_example_4_full_runs_the_apps_trainer_and_cleans_up(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "the lecture's func_eval on the test split:" in proc.stdout
     assert "run folder deleted (pass --out DIR to keep it)" in proc.stdout
+    assert proc.stdout.count("CPU threads: 1 (--threads 1)") == 1 and "data: mnist from" in proc.stdout
     assert not list((tmp_path / "tmp").glob("scratch-lstm-*")), "temporary run folders left behind"
     proc = run_example("04_train_sequence_mnist.py", ["--full", "--data-dir", "nowhere"], tmp_path)
     assert proc.returncode == 2 and proc.stderr.startswith("error: mnist not found: --data-dir nowhere")
@@ -124,7 +153,10 @@ def test_example_5_reads_the_checkpoint_of_a_first_run_on_the_sample(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "mnist-sample test image 0" in proc.stdout
     assert "max |c_t - (f_t*c_(t-1) + i_t*g_t)| over 28 steps = 0.0e+00" in proc.stdout
-    assert (tmp_path / "gates" / "gates.json").exists()
+    assert proc.stdout.count("CPU threads: 1 (--threads 1)") == 1 and "CPU threads: 2" not in proc.stdout
+    assert {p.name for p in (tmp_path / "gates").iterdir()} == {  # the outputs asked for with --out are kept
+        "gates_trained.png", "gates_fresh.png", "trajectory.png", "change.png", "gates.json"}
+    assert not list((tmp_path / "tmp").glob("scratch-lstm-*")), "temporary run folders left behind"
 
 
 def test_every_example_is_tested():
