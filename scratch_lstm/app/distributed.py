@@ -33,7 +33,9 @@ here changes what it does. With several processes:
 from __future__ import annotations
 
 import os
+import re
 import signal
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -83,7 +85,12 @@ class Terminated(KeyboardInterrupt):
 
 
 def _terminate(signum, frame) -> None:
-    raise Terminated
+    """SIGTERM's handler: raise :class:`Terminated`, once, and only where the process is not
+    already ending through another error (torchrun's SIGTERM often comes just after a collective
+    failed: that failure is the one to report)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the process is ending: once is enough
+    if sys.exc_info()[1] is None:
+        raise Terminated
 
 
 def start() -> bool:
@@ -113,11 +120,13 @@ def start() -> bool:
 
 
 def stop() -> None:
-    """Leave the process group that :func:`start` joined (the end of a run, however it ends)."""
+    """Leave the process group that :func:`start` joined (the end of a run, however it ends). The
+    process ends next: from here on it ignores SIGTERM, so that torchrun, which stops the others
+    as soon as one has ended, does not cut off the line that says how the run ended."""
     if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
         if signal.getsignal(signal.SIGTERM) is _terminate:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        dist.destroy_process_group()
 
 
 def _own_triton_cache(local_rank: int) -> None:
@@ -269,6 +278,12 @@ def lost(e: BaseException) -> bool:
         s in text for s in ("connection closed", "connection reset", "broken pipe", "timed out", "gloo"))
 
 
+def _reason(e: BaseException) -> str:
+    """A failed collective's message without its source location and advice: its first sentence."""
+    text = re.sub(r"\[[^\]]*:\d+\]\s*", "", one_line(e, 10**6))  # "[.../pair.cc:561] "
+    return one_line(text.split(". ")[0], 160)
+
+
 def stopped_by_another(e: BaseException, stopped) -> None:
     """With several processes, end a run that ``e`` stopped in one line, where ``e`` came from the
     others: SIGTERM (:class:`Interrupted`: torchrun stops every process when one has ended), or a
@@ -282,7 +297,7 @@ def stopped_by_another(e: BaseException, stopped) -> None:
                           f"of a run when one of them ends). {stopped()}") from None
     if lost(e):
         raise TrainingError(f"process {rank()} of {size()} stopped: another process of the run is gone "
-                            f"({one_line(e, 160)}). {stopped()}") from None
+                            f"({_reason(e)}). {stopped()}") from None
     if caused_by_interrupt(e) and not is_main():
         raise SystemExit(130)
 
