@@ -331,7 +331,10 @@ def make_step(run: Run, log):
     model = distributed.wrap(run.model, run.device)  # one process: the model itself
 
     def step(x, y):
-        return train_step(model, run.optimizer, x, y, run.cfg, distributed.loss_weight(y))
+        weight = distributed.loss_weight(y)  # this process's share of the batch; alone: None
+        if weight is None:
+            return train_step(model, run.optimizer, x, y, run.cfg)
+        return train_step(model, run.optimizer, x, y, run.cfg, weight)
 
     if distributed.several():
         log(distributed.describe(run.cfg.batch_size, _wants_cuda_graph(run.cfg, run.device)))
