@@ -156,3 +156,31 @@ def test_an_error_every_process_finds_is_said_once(tmp_path):
     errors = [line for line in lines(result) if line.startswith("error:")]
     assert len(errors) == 1 and "holds files that are not a run's" in errors[0], lines(result)
     assert sorted(p.name for p in (tmp_path / "taken").iterdir()) == ["notes.txt"]
+
+
+def test_alone_every_hook_leaves_the_run_as_it_was(monkeypatch):
+    """Without torchrun (no WORLD_SIZE, or 1) nothing joins a group and every hook is the identity:
+    one process trains exactly as before."""
+    from scratch_lstm import LSTMClassifier
+    from scratch_lstm.app import distributed
+    from scratch_lstm.app.errors import TrainingError
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert distributed.start() is False and not distributed.several()
+    assert (distributed.rank(), distributed.size(), distributed.shard(), distributed.is_main()) == (0, 1, (0, 1), True)
+    model = LSTMClassifier(28, 4, 10, 1)
+    assert distributed.wrap(model, torch.device("cpu")) is model
+    assert distributed.loss_weight(torch.arange(5)) is None
+    assert distributed.sum_over(1.5, 2, 3) == (1.5, 2, 3)
+    result = {"loss": 0.5, "acc": 0.25, "confusion": [[1, 0], [3, 0]]}
+    assert distributed.combine_test(result) is result
+    assert distributed.record(128) == {} and distributed.local_device(torch.device("cpu")) == torch.device("cpu")
+    distributed.check_batches(3, 2)  # a batch of 1 is fine for one process
+    log = print
+    assert distributed.quiet_unless_main(log) is log
+    assert distributed.agree(lambda: 7) == 7
+    with pytest.raises(TrainingError, match="mine"):
+        distributed.agree(lambda: (_ for _ in ()).throw(TrainingError("mine")))
+    distributed.stopped_by_another(RuntimeError("Connection closed by peer"), lambda: "")  # returns
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert distributed.asked() == 1 and distributed.start() is False

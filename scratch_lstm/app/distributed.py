@@ -131,9 +131,11 @@ def stop() -> None:
 
 def _own_triton_cache(local_rank: int) -> None:
     """Give each process of a machine its own Triton cache folder (``TRITON_CACHE_DIR``, or
-    Triton's ``~/.triton/cache``, with ``/rank-K`` added): processes that compile the same
-    kernels at once into one folder race on its files."""
-    base = os.environ.get("TRITON_CACHE_DIR") or str(Path.home() / ".triton" / "cache")
+    Triton's default ``$TRITON_HOME/.triton/cache``, ``TRITON_HOME`` being the home folder unless
+    set, with ``/rank-K`` added): processes that compile the same kernels at once into one folder
+    race on its files. Triton reads the variable when it compiles, after this."""
+    home = os.environ.get("TRITON_HOME") or str(Path.home())
+    base = os.environ.get("TRITON_CACHE_DIR") or str(Path(home) / ".triton" / "cache")
     os.environ["TRITON_CACHE_DIR"] = str(Path(base) / f"rank-{local_rank}")
 
 
