@@ -148,13 +148,19 @@ def test_a_killed_process_ends_the_other_in_one_line_and_the_run_resumes_to_the_
            [{k: v for k, v in m.items() if k not in timing} for m in reference]
 
 
-def test_an_error_every_process_finds_is_said_once(tmp_path):
+@pytest.mark.parametrize("case", ["folder", "batch"])
+def test_an_error_every_process_finds_is_said_once(tmp_path, case):
+    """Both processes refuse the run before anything is written, and one line says why: a folder of
+    other files (the run folder's checks), or a last batch of 1 for 2 processes (33 = 2 x 16 + 1)."""
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "notes.txt").write_text("mine")
-    result = torchrun(flags({**TINY, "epochs": 1}) + ["--out", "taken"], tmp_path)
+    settings = {**TINY, "epochs": 1, "train_subset": 67 if case == "folder" else 33}
+    result = torchrun(flags(settings) + ["--out", "taken" if case == "folder" else "new"], tmp_path)
     assert result.returncode != 0
     errors = [line for line in lines(result) if line.startswith("error:")]
-    assert len(errors) == 1 and "holds files that are not a run's" in errors[0], lines(result)
+    expected = "holds files that are not a run's" if case == "folder" else "leave a last batch of 1"
+    assert len(errors) == 1 and expected in errors[0], lines(result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
     assert sorted(p.name for p in (tmp_path / "taken").iterdir()) == ["notes.txt"]
 
 

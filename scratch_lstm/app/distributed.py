@@ -191,18 +191,20 @@ def from_main(value):
 
 
 def check_batches(n: int, batch_size: int) -> None:
-    """:class:`TrainingError` if a batch of ``n`` training sequences (the last one included) has
-    fewer sequences than there are processes: each process needs at least one in every step."""
+    """:class:`TrainingError` if, of ``n`` training sequences in batches of ``batch_size``, a batch
+    (the last one included) holds fewer than there are processes: each needs one in every step."""
     if not several():
         return
-    last = n - (len(range(0, n, batch_size)) - 1) * batch_size
-    smallest = min(batch_size, last)
-    if smallest < size():
-        raise TrainingError(
-            f"--batch-size {batch_size} is the batch of all {size()} processes together, and with "
-            f"{n:,} training sequences a batch has {smallest} (the {'last' if last < batch_size else 'first'} "
-            f"one): fewer than the processes, and each needs at least one. Choose a --batch-size "
-            f"(or --train-subset) that leaves every batch at least {size()}")
+    if batch_size < size():
+        raise TrainingError(f"--batch-size {batch_size} is the batch of all {size()} processes together: "
+                            f"fewer sequences than processes, and each needs at least one; pass "
+                            f"--batch-size {size()} or more")
+    last = n - (len(range(0, n, batch_size)) - 1) * batch_size  # the last batch's size
+    if last < size():
+        raise TrainingError(f"--batch-size {batch_size} is the batch of all {size()} processes together, and "
+                            f"{n:,} training sequences leave a last batch of {last}: fewer than the "
+                            f"processes, and each needs at least one. Choose a --batch-size (or "
+                            f"--train-subset) that leaves a last batch of at least {size()}")
 
 
 def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
