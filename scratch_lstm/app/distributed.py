@@ -36,6 +36,7 @@ import os
 import re
 import signal
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -114,9 +115,14 @@ def start() -> bool:
         raise TrainingError(f"process {os.environ.get('RANK', '?')} could not join the other processes of "
                             f"the run ({one_line(e, 200)}); check torchrun's --rdzv-endpoint and "
                             "--nnodes") from None
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    if _main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)
     return True
+
+
+def _main_thread() -> bool:
+    """Whether this is the main thread, the only one that may set a signal's handler."""
+    return threading.current_thread() is threading.main_thread()
 
 
 def stop() -> None:
@@ -124,7 +130,7 @@ def stop() -> None:
     process ends next: from here on it ignores SIGTERM, so that torchrun, which stops the others
     as soon as one has ended, does not cut off the line that says how the run ended."""
     if dist.is_available() and dist.is_initialized():
-        if signal.getsignal(signal.SIGTERM) is _terminate:
+        if _main_thread() and signal.getsignal(signal.SIGTERM) is _terminate:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         dist.destroy_process_group()
 
@@ -222,10 +228,10 @@ def loss_weight(y: torch.Tensor) -> torch.Tensor | None:
     """The weight ``w_r = N n_r / B`` of this process's mean loss over its ``n_r`` labels ``y`` in
     a batch of ``B`` (the shards' sum; N processes), so that ``DistributedDataParallel``'s average
     of the gradients is the gradient of the batch's mean loss; None when the process trains alone.
-    The sum runs on ``y``'s device, without waiting for it."""
+    The sum runs on ``y``'s device (on a GPU, queued there: the host does not wait for it)."""
     if not several():
         return None
-    n = torch.tensor([y.numel()], dtype=torch.float32, device=y.device)  # (1,) n_r
+    n = torch.tensor([y.numel()], dtype=torch.float64, device=y.device)  # (1,) n_r
     total = n.clone()
     dist.all_reduce(total)  # (1,) B = Σ_r n_r
     return (size() * n / total).squeeze(0)
@@ -259,7 +265,7 @@ def describe(batch_size: int, graph_wanted: bool) -> str:
     """The line a run in several processes starts with: how many, the backend, what each process
     takes of a batch, and (``graph_wanted``) that the steps run without a CUDA graph."""
     line = (f"DistributedDataParallel: {size()} processes ({dist.get_backend()}); --batch-size {batch_size} "
-            f"is the global batch, {batch_size / size():g} sequences a process; rank 0 writes the run folder")
+            f"is the global batch, {_part(batch_size)} sequences a process; rank 0 writes the run folder")
     if graph_wanted:
         line += ("; no CUDA graph with several processes (--cuda-graph is ignored): the steps run "
                  "eagerly")
@@ -279,7 +285,7 @@ def lost(e: BaseException) -> bool:
     backend_error = getattr(dist, "DistBackendError", ())
     text = str(e).lower()
     return isinstance(e, backend_error) or any(
-        s in text for s in ("connection closed", "connection reset", "broken pipe", "timed out", "gloo"))
+        s in text for s in ("connection closed", "connection reset", "broken pipe", "timed out"))
 
 
 def _reason(e: BaseException) -> str:
@@ -311,7 +317,12 @@ def record(batch_size: int) -> dict:
     trains alone): how many, the backend, and what ``--batch-size`` means."""
     if not several():
         return {}
-    per = batch_size / size()
     return {"processes": size(), "process_group": dist.get_backend(),
             "batch_size_means": f"the global batch: each step's {batch_size} sequences are split among the "
-                                f"{size()} processes ({per:g} each)"}
+                                f"{size()} processes ({_part(batch_size)} each)"}
+
+
+def _part(batch_size: int) -> str:
+    """How many sequences of a full batch each process takes: ``8``, or ``5 or 6``."""
+    low, extra = divmod(batch_size, size())
+    return f"{low}" if extra == 0 else f"{low} or {low + 1}"
