@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -48,12 +49,17 @@ def torchrun(args: list[str], cwd: Path, env: dict | None = None, timeout: float
     try:
         out, err = proc.communicate(timeout=timeout)
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        kill_group(proc.pid)
         proc.wait()
     return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL to the process group of a launch (torchrun and its workers), if any is left."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def lines(result) -> list[str]:
@@ -146,6 +152,37 @@ def test_a_killed_process_ends_the_other_in_one_line_and_the_run_resumes_to_the_
     reference = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
     assert [{k: v for k, v in m.items() if k not in timing} for m in history] == \
            [{k: v for k, v in m.items() if k not in timing} for m in reference]
+
+
+def test_ctrl_c_ends_both_processes_in_one_line_and_the_run_resumes(tmp_path):
+    """Ctrl-C in a terminal reaches the launch's whole process group: after the first epoch, rank 0
+    alone says `error: interrupted.` and what is kept; `--resume` then finishes the run."""
+    settings = {**TINY, "epochs": 3, "train_subset": 1600, "batch_size": 32, "hidden_size": 16}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "scratch_lstm", "train", *flags(settings), "--out", "run"]
+    environment = {k: v for k, v in os.environ.items() if k != "SCRATCH_LSTM_FAULT"}
+    environment.update({"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    proc = subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    said, watchdog = [], threading.Timer(240, kill_group, (proc.pid,))  # a launch that hangs: killed
+    watchdog.start()
+    try:
+        for line in proc.stdout:
+            said.append(line.rstrip("\n"))
+            if line.startswith("epoch 1/3:"):
+                os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C does
+        proc.wait(timeout=120)
+    finally:
+        watchdog.cancel()
+        kill_group(proc.pid)
+        proc.wait()
+    assert proc.returncode != 0 and any(line.startswith("epoch 1/3:") for line in said), said
+    errors = [line for line in said if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: interrupted.") and "--resume" in errors[0], said
+    check_not_locked(tmp_path / "run")
+    again = torchrun(["--out", "run", "--resume"], tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["epoch"] == 3
 
 
 @pytest.mark.parametrize("case", ["folder", "batch"])
