@@ -18,6 +18,7 @@ from here. Reading order, from the command line down::
     evaluate.py       accuracy and the confusion matrix; the eval command
     progress.py       progress bars and log lines
     cuda_graphs.py    a training step replayed from a CUDA graph
+    distributed.py    training in several processes (torchrun): who writes, what is summed
     plots.py          every figure
     gates_report.py   the gates command
     flow_report.py    the gradient-flow command

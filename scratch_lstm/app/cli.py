@@ -149,7 +149,9 @@ def _train_flags(t: argparse.ArgumentParser) -> None:
     t.add_argument("--dropout", type=probability, default=0.0,
                    help="dropout between LSTM layers (not after the last), in [0, 1]")
     t.add_argument("--epochs", type=count, default=10, help="epochs to train in all")
-    t.add_argument("--batch-size", type=positive_int, default=128, help="training batch size")
+    t.add_argument("--batch-size", type=positive_int, default=128,
+                   help="training batch size: the global batch of a step, which several processes "
+                        "started by torchrun share (each takes its part; docs/training.md)")
     t.add_argument("--lr", type=positive_float, default=1e-3,
                    help="Adam's learning rate (peak of the schedule)")
     t.add_argument("--schedule", choices=SCHEDULES, default="cosine",

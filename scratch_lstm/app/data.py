@@ -493,25 +493,40 @@ class Batches:
     """Iterate ``(x, y)`` batches over ``uint8`` images, turning each batch into sequences.
 
     With ``shuffle``, the order comes from ``generator`` (so a run can be resumed exactly).
+    ``shard=(r, N)``: of each batch, only the r-th of N nearly equal consecutive parts (sizes
+    differ by at most one), for the r-th of N processes that train together
+    (:mod:`~scratch_lstm.app.distributed`): with the same generator state in each, the N parts of
+    a step are together the batch one process would take. A part with nothing in it is skipped.
     """
 
     def __init__(self, images: Tensor, labels: Tensor, batch_size: int, sequence: str = "rows",
                  stats: tuple[float, float] = STATS["mnist"], permutation: Tensor | None = None,
                  shuffle: bool = False, generator: torch.Generator | None = None,
-                 device: str | torch.device = "cpu") -> None:
+                 device: str | torch.device = "cpu", shard: tuple[int, int] = (0, 1)) -> None:
         self.images, self.labels = images, labels
         self.batch_size, self.sequence, self.stats = batch_size, sequence, stats
         self.permutation, self.shuffle, self.generator, self.device = (
             permutation, shuffle, generator, device)
+        self.rank, self.shards = shard
 
     def __len__(self) -> int:
         return (len(self.labels) + self.batch_size - 1) // self.batch_size
+
+    def samples(self) -> int:
+        """How many sequences one pass yields: all of them, or this shard's share of each batch."""
+        n, B, N = len(self.labels), self.batch_size, self.shards
+        sizes = [min(B, n - start) for start in range(0, n, B)]  # each batch's
+        return sum(m // N + (self.rank < m % N) for m in sizes)  # tensor_split's part sizes
 
     def __iter__(self):
         n = len(self.labels)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
         for start in range(0, n, self.batch_size):
             idx = order[start : start + self.batch_size]
+            if self.shards > 1:
+                idx = idx.tensor_split(self.shards)[self.rank]  # (n_r,) this process's part
+                if len(idx) == 0:
+                    continue
             x = sequence_view(self.images[idx], self.sequence, *self.stats, self.permutation)
             yield to_device(x, self.device), to_device(self.labels[idx], self.device)
 

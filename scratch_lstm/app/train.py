@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ..classifier import LSTMClassifier
 from ..precision import set_fp32_precision
+from . import distributed
 from .checkpoints import check_checkpoint, load_checkpoint, make_checkpoint, state_is_finite
 from .config import TrainConfig, check_backend_device, resolve_device, threads_line, use_threads
 from .cuda_graphs import CUDAGraphStep
@@ -101,7 +102,10 @@ class Run:
 
     def write(self, path: Path, save) -> None:
         """``save(path)``, a failed write (a full disk, a file too large, a deleted folder)
-        becoming a :class:`TrainingError` that names the file and the system's reason."""
+        becoming a :class:`TrainingError` that names the file and the system's reason. Of several
+        processes, rank 0 alone writes (:mod:`~scratch_lstm.app.distributed`)."""
+        if not distributed.is_main():
+            return
         try:
             save(path)
         except OSError as e:
@@ -133,22 +137,29 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None, given=None)
     gave (the command line's flags); a ``--resume`` takes the others from the run. None: all of
     them, as for a config built in code. Raises :class:`DataError` or :class:`TrainingError` for
     problems the user can fix, and :class:`Interrupted` on Ctrl-C, each saying what was kept.
+    Started by torchrun in several processes, they train the run together
+    (:mod:`~scratch_lstm.app.distributed`); rank 0 writes and speaks for it.
     """
     run, threads = None, torch.get_num_threads()
     try:
-        run = prepare(cfg, log, given)  # every check; nothing is written before this returns
+        distributed.start()  # with several processes: join the others (one process: nothing)
+        log = distributed.quiet_unless_main(log)
+        run = distributed.agree(lambda: prepare(cfg, log, given))  # every check; nothing written yet
         if run.ckpt is not None and run.start_epoch >= run.cfg.epochs:
             take_folder(run)
+            if not distributed.is_main():
+                return {}  # rank 0 repairs the folder and says what it holds
             return finish_without_training(run.cfg, run.ckpt, run.out, run.ds, run.device,
                                            run.history, run.best_acc, run.write, log)
         open_run_folder(run, log)
         step = make_step(run, log)
-        bar = sys.stderr.isatty() if progress is None else progress
+        bar = (sys.stderr.isatty() if progress is None else progress) and distributed.is_main()
         for epoch in range(run.start_epoch + 1, run.cfg.epochs + 1):
             metrics = train_epoch(run, step, epoch, bar, log)
             save_epoch(run, metrics, log)
         return finish(run, log)
     except (KeyboardInterrupt, RuntimeError, MemoryError) as e:
+        distributed.stopped_by_another(e, lambda: stopped(cfg, run))  # several processes: one line
         if caused_by_interrupt(e):
             raise Interrupted(f"interrupted. {stopped(cfg, run)}") from None
         if out_of_memory(e):
@@ -160,6 +171,7 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None, given=None)
         if run is not None:
             run.release()
         torch.set_num_threads(threads)
+        distributed.stop()
 
 
 def stopped(cfg: TrainConfig, run: Run | None) -> str:
@@ -210,7 +222,7 @@ def prepare(cfg: TrainConfig, log, given=None) -> Run:
     cfg.validate()
     cfg = cfg.with_init_defaults()  # the init's values as the run records them
     use_threads(cfg.threads)  # train() puts torch's count back at the end
-    device = resolve_device(cfg.device)
+    device = distributed.local_device(resolve_device(cfg.device))  # several processes: one GPU each
     check_backend_device(cfg.backend, device)
     set_fp32_precision(cfg.precision)  # for the whole process: cuBLAS, cuDNN and the triton kernels
     ds = load_dataset(cfg.dataset, cfg.data_dir, cfg.download)
@@ -229,6 +241,7 @@ def prepare(cfg: TrainConfig, log, given=None) -> Run:
                 f"training images of {ds.name}: training on all {len(train_labels):,}")
         n = min(cfg.train_subset, len(train_labels))
         train_images, train_labels = train_images[:n], train_labels[:n]
+    distributed.check_batches(len(train_labels), cfg.batch_size)
     model_config = cfg.model_config()
     check_training_fits(model_config["input_size"], 28 if cfg.sequence == "rows" else 784,
                         cfg.hidden_size, cfg.num_layers, min(cfg.batch_size, len(train_labels)),
@@ -236,9 +249,10 @@ def prepare(cfg: TrainConfig, log, given=None) -> Run:
     perm = pixel_permutation(cfg.permutation_seed) if cfg.sequence == "permuted" else None
     shuffle_gen = torch.Generator().manual_seed(cfg.seed)
     train_batches = Batches(train_images, train_labels, cfg.batch_size, cfg.sequence, ds.stats,
-                            perm, shuffle=True, generator=shuffle_gen, device=device)
+                            perm, shuffle=True, generator=shuffle_gen, device=device,
+                            shard=distributed.shard())  # several processes: a part of each batch
     test_batches = Batches(ds.test_images, ds.test_labels, 1000, cfg.sequence, ds.stats, perm,
-                           device=device)
+                           device=device, shard=distributed.shard())
     torch.manual_seed(cfg.seed)
     model = LSTMClassifier(**model_config, backend=cfg.backend, device=device,
                            dtype=getattr(torch, cfg.dtype))
@@ -257,7 +271,14 @@ def prepare(cfg: TrainConfig, log, given=None) -> Run:
 def take_folder(run: Run) -> None:
     """Create the run folder if needed and take its lock; refuse (:class:`TrainingError`) if
     another process holds it, or wrote to it since :func:`prepare` looked (then nothing is
-    written)."""
+    written). Of several processes, rank 0 takes it, and the others learn its name."""
+    distributed.agree(lambda: _take_folder(run) if distributed.is_main() else None)
+    if not distributed.is_main():
+        run.lock = FolderLock(None, None)  # the folder is open; rank 0 holds its lock
+    run.out = distributed.from_main(run.out)
+
+
+def _take_folder(run: Run) -> None:
     try:
         run.out = make_folder(run.out, run.numbered)
         run.lock = lock_folder(run.out)
@@ -276,6 +297,8 @@ def open_run_folder(run: Run, log) -> None:
     take_folder(run)
     run.cfg = replace(run.cfg, out=str(run.out))
     out, cfg = run.out, run.cfg
+    if not distributed.is_main():
+        return
     if run.ckpt is not None:
         log(f"resumed {out} after epoch {run.start_epoch} (last.pt)")
         restore_run_folder(out, run.ckpt, run.history, log, run.write)
@@ -285,7 +308,7 @@ def open_run_folder(run: Run, log) -> None:
         log(f"run folder: {out} ({held}: no epoch had finished, so the run starts again from epoch 1)")
     else:
         log(f"run folder: {out}")
-    run.write(out / "config.json", lambda p: save_json(p, asdict(cfg)))
+    run.write(out / "config.json", lambda p: save_json(p, {**asdict(cfg), **distributed.record(cfg.batch_size)}))
     try:  # after config.json: a killed writer's complete copy of it may hold the run's settings
         removed = remove_stale_run_temp_files(out)
     except OSError as e:
@@ -303,9 +326,18 @@ def open_run_folder(run: Run, log) -> None:
 
 def make_step(run: Run, log):
     """The function that steps one batch: :func:`train_step`, replayed from a CUDA graph where
-    :func:`uses_cuda_graph` says so (:mod:`~scratch_lstm.app.cuda_graphs`)."""
+    :func:`uses_cuda_graph` says so (:mod:`~scratch_lstm.app.cuda_graphs`); with several processes
+    through ``DistributedDataParallel`` (:mod:`~scratch_lstm.app.distributed`)."""
+    model = distributed.wrap(run.model, run.device)  # one process: the model itself
+
     def step(x, y):
-        return train_step(run.model, run.optimizer, x, y, run.cfg)
+        weight = distributed.loss_weight(y)  # this process's share of the batch; alone: None
+        if weight is None:
+            return train_step(model, run.optimizer, x, y, run.cfg)
+        return train_step(model, run.optimizer, x, y, run.cfg, weight)
+
+    if distributed.several():
+        log(distributed.describe(run.cfg.batch_size, _wants_cuda_graph(run.cfg, run.device)))
 
     if not uses_cuda_graph(run.cfg, run.device):
         return step
@@ -324,7 +356,7 @@ def train_epoch(run: Run, step, epoch: int, bar: bool, log) -> dict:
     model.train()
     t0 = time.perf_counter()
     tally = StepTally(len(run.train_batches), run.device)
-    n_train, steps_per_epoch = len(run.train_batches.labels), len(run.train_batches)
+    n_train, steps_per_epoch = run.train_batches.samples(), len(run.train_batches)
 
     def read() -> tuple[float, int, int]:
         """The epoch's ``(loss sum, correct, seen)`` so far; raises on a non-finite loss."""
@@ -359,14 +391,14 @@ def train_epoch(run: Run, step, epoch: int, bar: bool, log) -> dict:
                                 f"{k + 1} ({one_line(e)}): --lr {cfg.lr:g} is far too large; "
                                 f"stopped. {run.kept()}. Try --lr 1e-3") from None
         tally.add(loss, logits, y)
-    loss_sum, correct, seen = read()
+    loss_sum, correct, seen = distributed.sum_over(*read())  # several processes: all their shards
     train_seconds = time.perf_counter() - t0
     if not state_is_finite(model, optimizer):
         raise TrainingError(f"the weights became non-finite in epoch {epoch} (its last step; the "
                             f"losses were finite); stopped. {run.kept()}. Try a lower --lr or "
                             "--grad-clip 1.0")
-    test = evaluate(model, with_progress(run.test_batches, f"test after epoch {epoch}", bar=bar,
-                                         log=log, every=cfg.log_every))
+    test = distributed.combine_test(evaluate(model, with_progress(
+        run.test_batches, f"test after epoch {epoch}", bar=bar, log=log, every=cfg.log_every)))
     if not (math.isfinite(test["loss"]) and math.isfinite(loss_sum)):
         raise TrainingError(f"test loss became {test['loss']} after epoch {epoch}; stopped. "
                             f"{run.kept()}. Try a lower --lr or --grad-clip 1.0")
@@ -385,6 +417,8 @@ def save_epoch(run: Run, metrics: dict, log) -> None:
     is_best = metrics["test_acc"] > run.best_acc
     if is_best:
         run.best_acc, run.best_epoch = metrics["test_acc"], epoch
+    if not distributed.is_main():
+        return  # rank 0 alone writes the run folder
     checkpoint = make_checkpoint(cfg, run.model, run.optimizer, epoch, run.ds, run.best_acc,
                                  run.best_epoch, run.history, run.shuffle_gen, run.device)
     check_checkpoint(checkpoint, out / "last.pt")  # never write what the loader would refuse
@@ -467,16 +501,18 @@ def at_most_every(seconds: float, status):
 
 # ---- one step, and the optimizer it steps ----------------------------------------------------
 
-def train_step(model, optimizer, x, y, cfg: TrainConfig):
+def train_step(model, optimizer, x, y, cfg: TrainConfig, weight=None):
     """One optimisation step on a batch: forward, cross-entropy, backward, clipping, Adam.
 
     Returns the batch's ``(loss, logits)``, detached. This is the one place where a batch is
     stepped, so another way to step (a captured CUDA graph, another backend) can replace it.
+    ``weight``: the loss's weight in the gradient, for one process's part of a batch
+    (:func:`~scratch_lstm.app.distributed.loss_weight`); None: 1.
     """
     logits = model(x)  # (B, 10)
     loss = F.cross_entropy(logits, y)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    (loss if weight is None else weight * loss).backward()
     if cfg.grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
     optimizer.step()
@@ -485,7 +521,12 @@ def train_step(model, optimizer, x, y, cfg: TrainConfig):
 
 def uses_cuda_graph(cfg: TrainConfig, device: torch.device) -> bool:
     """Whether training steps replay from a CUDA graph: ``--cuda-graph auto`` does for the triton
-    backend on CUDA (its per-step kernel launches are what a graph removes), ``on`` for any."""
+    backend on CUDA (its per-step kernel launches are what a graph removes), ``on`` for any; never
+    with several processes (``DistributedDataParallel``'s collectives are not recorded here)."""
+    return _wants_cuda_graph(cfg, device) and not distributed.several()
+
+
+def _wants_cuda_graph(cfg: TrainConfig, device: torch.device) -> bool:
     return device.type == "cuda" and (cfg.cuda_graph == "on" or
                                       (cfg.cuda_graph == "auto" and cfg.backend == "triton"))
 
