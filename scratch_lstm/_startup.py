@@ -12,6 +12,13 @@ Ctrl-C end it with one line; the command's ``main()`` then hands Ctrl-C back to 
 left alone. This module imports nothing that Python has not loaded before running any code
 (``_signal`` is the C half of ``signal``, whose Python half imports ``enum``): the sooner its
 handler is in place, the shorter the moment in which a Ctrl-C still gets Python's traceback.
+
+The same moment, before torch loads its OpenMP runtime, is the last one at which OpenMP's way of
+waiting can be chosen: :func:`choose_wait_policy` makes the command's waiting threads sleep
+(``OMP_WAIT_POLICY=PASSIVE``) when other programs keep a CPU busy as it starts. OpenMP's default
+is to spin, which is fastest on an idle machine and many times slower on a busy one, where a
+spinning thread holds a core that the thread it waits for needs (docs/performance.md measures
+both).
 """
 
 import _signal
@@ -19,6 +26,9 @@ import os
 import sys
 
 _MESSAGE = b"error: interrupted while scratch-lstm was starting. Nothing was written\n"
+BUSY_CPUS = 0.5  # others' CPU use, in CPUs, from which waiting threads sleep rather than spin
+PROBE_SECONDS = 0.1  # how long the start-up watches the CPUs
+wait_policy_note = ""  # why the command set OMP_WAIT_POLICY, for its threads line ("": it did not)
 
 
 def _is_a_benchmark_script(path: str) -> bool:
@@ -75,4 +85,46 @@ def restore_interrupts() -> None:
         _signal.signal(_signal.SIGINT, _signal.default_int_handler)
 
 
+def busy_cpus(seconds: float = PROBE_SECONDS) -> float | None:
+    """How many CPUs other programs kept busy over the next ``seconds`` (this process sleeps
+    meanwhile), from the kernel's counters in /proc/stat; None where there are none to read."""
+    def ticks():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]  # user nice system idle iowait ...
+        return sum(values), values[3] + (values[4] if len(values) > 4 else 0)
+
+    try:
+        total0, idle0 = ticks()
+        _sleep(seconds)
+        total1, idle1 = ticks()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 <= total0:
+        return None
+    return (1 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or 1)
+
+
+def _sleep(seconds: float) -> None:
+    import time  # loaded by Python's own start-up: costs nothing
+
+    time.sleep(seconds)
+
+
+def choose_wait_policy() -> None:
+    """In the command's own process, before torch loads: if other programs keep at least
+    :data:`BUSY_CPUS` CPUs busy, set ``OMP_WAIT_POLICY=PASSIVE`` (a waiting thread sleeps at once);
+    else leave OpenMP's default (it spins a while first, the fastest on an idle machine). A user's
+    own ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is kept, and so is a one-CPU machine's default."""
+    global wait_policy_note
+    if (not is_the_command() or "torch" in sys.modules or (os.cpu_count() or 1) < 2
+            or any(os.environ.get(v, "").strip() for v in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"))):
+        return
+    busy = busy_cpus()
+    if busy is not None and busy >= BUSY_CPUS:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        wait_policy_note = (f"other programs kept {busy:.1f} CPUs busy as it started, so waiting "
+                            "threads sleep (OMP_WAIT_POLICY=PASSIVE)")
+
+
 quiet_interrupt_while_starting()
+choose_wait_policy()

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -319,14 +320,30 @@ def test_a_long_epoch_logs_progress_with_a_run_eta(tmp_path, capsys):
     assert "epoch 1/2: train loss" in text
 
 
-def test_inspect_prints_the_lectures_walk_through(capsys):
-    assert main(["inspect"]) == 0
+def test_inspect_prints_the_walk_through_in_the_projects_notation(capsys):
+    assert main(["inspect", "--threads", "1"]) == 0
     text = capsys.readouterr().out
-    assert "x:[2x20x28] => rnn_out:[2x20x256]" in text
-    assert "hn:[2x2x256] cn:[2x2x256]  (K=2 layers, N=2, D=256)" in text
+    assert text.startswith("CPU threads: 1 (--threads 1)\n")
+    assert "x (B, T, I) -> rnn_out (B, T, H), hn, cn (K, B, H)" in text
+    assert "x (2, 20, 28) -> rnn_out (2, 20, 256)" in text
+    assert "hn (2, 2, 256), cn (2, 2, 256)  (K=2 layers, B=2, H=256)" in text
     assert "Total number of parameters:[821,770]." in text
-    assert main(["inspect", "--num-layers", "1", "--hidden-size", "4"]) == 0
-    assert "hn:[1x2x4] cn:[1x2x4]  (K=1 layer, N=2, D=4)" in capsys.readouterr().out
+    mapped = "[the lecture writes N, L, Q, D for B, T, I, H]"
+    assert mapped in text
+    assert not re.search(r"N x L|D=\d|\bQ\b", text.replace(mapped, ""))  # the lecture's letters only there
+    assert main(["inspect", "--num-layers", "1", "--hidden-size", "4", "--threads", "1"]) == 0
+    assert "hn (1, 2, 4), cn (1, 2, 4)  (K=1 layer, B=2, H=4)" in capsys.readouterr().out
+
+
+def test_inspects_help_names_the_sizes_in_the_projects_notation(capsys):
+    with pytest.raises(SystemExit):
+        main(["inspect", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag, letter in [("--input-size", "I"), ("--hidden-size", "H"), ("--num-layers", "K"),
+                         ("--batch-size", "B"), ("--seq-len", "T")]:
+        assert re.search(rf"{flag} \S+ [^-]*\({letter}\)", text), flag
+    assert "(D)" not in text and "(N)" not in text and "(Q)" not in text and "(L)" not in text
+    assert "--threads N" in text
 
 
 def test_the_lecture_is_never_called_the_seed_where_a_user_reads():
@@ -623,3 +640,62 @@ def test_gates_and_gradient_flow_read_the_first_sample_runs_checkpoint(tmp_path,
     for command in ("gates", "gradient-flow"):
         (flag,) = [a for a in build_parser().subparsers[command]._actions if a.dest == "checkpoint"]
         assert "e.g. runs/exp1/best.pt of a first `scratch-lstm train`" in flag.help, command
+
+
+def test_gradient_flow_without_out_writes_a_new_numbered_folder(tmp_path, capsys, monkeypatch):
+    """As `train` without --out makes runs/expN, gradient-flow makes runs/gradient-flowN: the
+    README's `scratch-lstm gradient-flow --data-dir data` runs as written, and never replaces."""
+    monkeypatch.chdir(tmp_path)
+    Path("runs/gradient-flow7").mkdir(parents=True)  # someone's earlier output: left alone
+    small = ["gradient-flow", "--hidden-size", "4", "--batch-size", "2", "--sequence", "rows",
+             "--init", "default", "--threads", "1"]
+    assert main(small) == 0
+    assert "wrote runs/gradient-flow8/gradient_flow.png" in capsys.readouterr().out
+    assert main(small) == 0
+    assert sorted(p.name for p in Path("runs").iterdir()) == ["gradient-flow7", "gradient-flow8", "gradient-flow9"]
+    assert list(Path("runs/gradient-flow7").iterdir()) == []
+
+
+def fake_mnist_run(tmp_path: Path) -> Path:
+    """A micro run trained with `--dataset mnist --data-dir data` on a tiny MNIST-shaped split
+    (files that are not MNIST's train all the same, with a note), in ``tmp_path``; its best.pt."""
+    from test_data import write_split
+
+    write_split(tmp_path / "data" / "MNIST" / "raw", n_train=40, n_test=12)
+    flags = [f for f in MICRO if f not in ("--dataset", "mnist-sample")]
+    assert main(["train", *flags, "--dataset", "mnist", "--data-dir", "data", "--out", "runs/mnist"]) == 0
+    return Path("runs/mnist/best.pt")
+
+
+def test_explore_reads_the_data_folder_its_run_recorded(tmp_path, capsys, monkeypatch):
+    """`explore --checkpoint runs/mnist/best.pt --out ...` without --data-dir reads the test split
+    from the folder the run's config.json names, and says so; from Python too."""
+    from scratch_lstm import explore
+
+    monkeypatch.chdir(tmp_path)
+    ckpt = fake_mnist_run(tmp_path)
+    assert json.loads(Path("runs/mnist/config.json").read_text())["data_dir"] == "data"
+    capsys.readouterr()
+    assert main(["explore", "--checkpoint", str(ckpt), "--out", "runs/page.html", "--threads", "1"]) == 0
+    said = capsys.readouterr().out
+    assert "data: the test split from data, the folder best.pt's run read" in said
+    assert "mnist test image" in Path("runs/page.html").read_text()
+    page = explore(str(ckpt), digits=[3], threads=1)
+    assert page.digits[0][1] == "mnist test image 3"
+
+
+def test_explore_in_python_names_its_arguments_not_the_flags(tmp_path, capsys, monkeypatch):
+    """Without the run's data folder, scratch_lstm.explore() says data_dir=, the command --data-dir."""
+    from scratch_lstm import explore
+    from scratch_lstm.app.errors import DataError
+
+    monkeypatch.chdir(tmp_path)
+    ckpt = fake_mnist_run(tmp_path)
+    shutil.rmtree("data")
+    with pytest.raises(DataError) as e:
+        explore(str(ckpt), threads=1)
+    assert "pass data_dir=DIR" in str(e.value) and "download=True" in str(e.value)
+    assert "--data-dir" not in str(e.value) and "--download" not in str(e.value)
+    capsys.readouterr()
+    assert main(["explore", "--checkpoint", str(ckpt), "--out", "runs/page.html", "--threads", "1"]) == 2
+    assert "pass --data-dir DIR" in capsys.readouterr().err
