@@ -110,21 +110,51 @@ def _sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
+def wait_policy(busy: float | None, environ, cpus: int) -> str | None:
+    """The ``OMP_WAIT_POLICY`` the command sets, or None to leave OpenMP's default: ``PASSIVE``
+    when others keep at least :data:`BUSY_CPUS` of the ``cpus`` busy (``busy``), unless the
+    user set OMP_WAIT_POLICY or GOMP_SPINCOUNT (theirs is kept) or there is one CPU only."""
+    if cpus < 2 or any(environ.get(v, "").strip() for v in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")):
+        return None
+    return "PASSIVE" if busy is not None and busy >= BUSY_CPUS else None
+
+
 def choose_wait_policy() -> None:
-    """In the command's own process, before torch loads: if other programs keep at least
-    :data:`BUSY_CPUS` CPUs busy, set ``OMP_WAIT_POLICY=PASSIVE`` (a waiting thread sleeps at once);
-    else leave OpenMP's default (it spins a while first, the fastest on an idle machine). A user's
-    own ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is kept, and so is a one-CPU machine's default."""
+    """In the command's own process, before torch loads: look at the CPUs for
+    :data:`PROBE_SECONDS` and set ``OMP_WAIT_POLICY`` as :func:`wait_policy` says (a waiting
+    thread then sleeps at once; OpenMP's default spins a while first, the fastest on an idle
+    machine). A program that imports the package, or one that loaded torch first, is left alone."""
     global wait_policy_note
-    if (not is_the_command() or "torch" in sys.modules or (os.cpu_count() or 1) < 2
-            or any(os.environ.get(v, "").strip() for v in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"))):
-        return
+    cpus = os.cpu_count() or 1
+    if not is_the_command() or "torch" in sys.modules or wait_policy(1.0 * cpus, os.environ, cpus) is None:
+        return  # not ours to choose: no need to look
     busy = busy_cpus()
-    if busy is not None and busy >= BUSY_CPUS:
+    if wait_policy(busy, os.environ, cpus) == "PASSIVE":
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
         wait_policy_note = (f"other programs kept {busy:.1f} CPUs busy as it started, so waiting "
                             "threads sleep (OMP_WAIT_POLICY=PASSIVE)")
 
 
+def answer_version() -> None:
+    """``scratch-lstm --version``: answered here, before torch loads (a second, not several), from
+    the installed package's metadata; where there is none (a checkout on ``PYTHONPATH``), the
+    command's parser answers it after the imports."""
+    if not is_the_command() or sys.argv[1:] != ["--version"]:
+        return
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            text = f"scratch-lstm {version('scratch-lstm')}\n"
+        except PackageNotFoundError:
+            return
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except (OSError, ValueError):  # a closed or full standard output: nothing to say it on
+        pass
+    raise SystemExit(0)
+
+
 quiet_interrupt_while_starting()
+answer_version()
 choose_wait_policy()

@@ -17,6 +17,7 @@ import sys
 
 import torch
 
+from .. import __version__
 from ..classifier import BACKENDS
 from ..precision import PRECISIONS
 from . import command
@@ -291,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="scratch-lstm", allow_abbrev=False,
         description="An LSTM from its gate equations, trained on sequence-MNIST.")
     accept_negative_numbers(parser)
+    parser.add_argument("--version", action="version", version=f"scratch-lstm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     parser.subparsers = {}
     for name, (help, description, add_flags, run) in COMMANDS.items():
