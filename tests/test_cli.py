@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import torch
 
 from scratch_lstm.app import train as train_module
 from scratch_lstm.app.cli import build_parser, main
+from scratch_lstm.app.limits import cpu_count
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--dataset", "mnist-sample", "--log-every", "0"]
@@ -596,8 +598,7 @@ def test_every_command_that_computes_says_how_many_threads_and_why(tmp_path, cap
     from scratch_lstm.app.config import threads_line
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    default = f"CPU threads: {torch.get_num_threads()} (torch's default, one per core; on a busy machine " \
-              "--threads 1 can be faster)"
+    default = f"CPU threads: {torch.get_num_threads()} (torch's default, one per core)"  # not the command's process
     given = "CPU threads: 1 (--threads 1)"
     monkeypatch.setitem(bench.CONFIGS, "lecture", bench.BenchConfig("lecture", 2, 3, 28, 8, 1))
     out, ckpt = tmp_path / "run", str(tmp_path / "run" / "best.pt")
@@ -608,6 +609,7 @@ def test_every_command_that_computes_says_how_many_threads_and_why(tmp_path, cap
         (["gates", "--checkpoint", ckpt, "--out", str(tmp_path / "g")], "mnist-sample test image 0"),
         (["gradient-flow", "--checkpoint", ckpt, "--out", str(tmp_path / "f")], "gradient through time"),
         (["explore", "--checkpoint", ckpt, "--digits", "0", "--out", str(tmp_path / "e.html")], "wrote "),
+        (["inspect", "--hidden-size", "4", "--seq-len", "2"], "How the LSTM works"),
     ]
     for threads, expected in (([], default), (["--threads", "1"], given)):
         for argv, before in commands:
@@ -699,3 +701,70 @@ def test_explore_in_python_names_its_arguments_not_the_flags(tmp_path, capsys, m
     capsys.readouterr()
     assert main(["explore", "--checkpoint", str(ckpt), "--out", "runs/page.html", "--threads", "1"]) == 2
     assert "pass --data-dir DIR" in capsys.readouterr().err
+
+
+def test_the_wait_policy_is_passive_only_where_others_keep_a_cpu_busy():
+    from scratch_lstm._startup import wait_policy
+
+    assert wait_policy(0.0, {}, 2) is None and wait_policy(0.3, {}, 2) is None  # idle: OpenMP's default
+    assert wait_policy(0.5, {}, 2) == wait_policy(1.9, {}, 2) == "PASSIVE"
+    assert wait_policy(None, {}, 2) is None  # nothing to read: as torch does
+    assert wait_policy(1.9, {"OMP_WAIT_POLICY": "ACTIVE"}, 2) is None  # the user's own is kept
+    assert wait_policy(1.9, {"GOMP_SPINCOUNT": "1000"}, 2) is None
+    assert wait_policy(0.9, {}, 1) is None  # one CPU: no thread waits for another
+
+
+@pytest.mark.skipif(cpu_count() < 2, reason="needs two CPUs: one kept busy, one for the command")
+def test_the_command_started_beside_a_busy_cpu_makes_its_threads_sleep(tmp_path):
+    """With another program spinning on a CPU, the command (not a program that imports the
+    package) sets OMP_WAIT_POLICY=PASSIVE before torch loads, and its threads line says so."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        done = run_cli(["inspect", "--hidden-size", "4", "--seq-len", "2", "--threads", "1"], tmp_path)
+        assert done.returncode == 0, done.stderr
+        line = done.stdout.splitlines()[0]
+        assert line.startswith("CPU threads: 1 (--threads 1; other programs kept ")
+        assert line.endswith(" CPUs busy as it started, so waiting threads sleep (OMP_WAIT_POLICY=PASSIVE))")
+        env = {**{k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"},
+               "PYTHONPATH": str(ROOT), "OMP_WAIT_POLICY": "ACTIVE"}  # the user's own choice
+        done = subprocess.run([sys.executable, "-m", "scratch_lstm", "inspect", "--hidden-size", "4"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300, env=env)
+        assert done.stdout.splitlines()[0].endswith("(torch's default, one per core)")
+        code = "import os, scratch_lstm; print(os.environ.get('OMP_WAIT_POLICY'))"
+        imported = subprocess.run([sys.executable, "-c", code],
+                                  cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                                  env={k: v for k, v in env.items() if k != "OMP_WAIT_POLICY"})
+        assert imported.stdout.strip() == "None"  # a program that imports the package is left alone
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+def test_version_is_answered_and_before_torch_loads(tmp_path, capsys):
+    from importlib.metadata import PackageNotFoundError, version
+
+    import scratch_lstm
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out == f"scratch-lstm {scratch_lstm.__version__}\n"
+    try:
+        installed = version("scratch-lstm")
+    except PackageNotFoundError:
+        pytest.skip("the package is not installed: its parser answers --version, after torch loads")
+    assert installed == scratch_lstm.__version__
+    fake = tmp_path / "no-torch" / "torch"  # a torch that cannot be imported: --version must not need it
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('torch was imported')\n")
+    env = {**os.environ, "PYTHONPATH": f"{fake.parent}{os.pathsep}{ROOT}"}
+    done = subprocess.run([sys.executable, "-m", "scratch_lstm", "--version"], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path, env=env)
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"scratch-lstm {installed}\n", "")
+
+
+def test_explores_digits_are_named_test_set_indices_not_labels(capsys):
+    with pytest.raises(SystemExit):
+        main(["explore", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "by their index in the test split, not by label: --digits 0 1 2 embeds test images 0, 1 and 2" in text
