@@ -13,12 +13,13 @@ left alone. This module imports nothing that Python has not loaded before runnin
 (``_signal`` is the C half of ``signal``, whose Python half imports ``enum``): the sooner its
 handler is in place, the shorter the moment in which a Ctrl-C still gets Python's traceback.
 
-The same moment, before torch loads its OpenMP runtime, is the last one at which OpenMP's way of
-waiting can be chosen: :func:`choose_wait_policy` makes the command's waiting threads sleep
-(``OMP_WAIT_POLICY=PASSIVE``) when other programs keep a CPU busy as it starts. OpenMP's default
-is to spin, which is fastest on an idle machine and many times slower on a busy one, where a
-spinning thread holds a core that the thread it waits for needs (docs/performance.md measures
-both).
+The same moment answers ``--version`` and ``--help`` without waiting for torch
+(:func:`answer_version`, :func:`answer_help`). It is also the last one, before torch loads its
+OpenMP runtime, at which OpenMP's way of waiting can be chosen: :func:`choose_wait_policy` makes
+the command's waiting threads sleep (``OMP_WAIT_POLICY=PASSIVE``) when other programs keep a CPU
+busy as it starts. OpenMP's default is to spin, which is fastest on an idle machine and many
+times slower on a busy one, where a spinning thread holds a core that the thread it waits for
+needs (docs/performance.md measures both).
 """
 
 import _signal
@@ -28,6 +29,8 @@ import sys
 _MESSAGE = b"error: interrupted while scratch-lstm was starting. Nothing was written\n"
 BUSY_CPUS = 0.5  # others' CPU use, in CPUs, from which waiting threads sleep rather than spin
 PROBE_SECONDS = 0.1  # how long the start-up watches the CPUs
+HELP_FILE = "app/help.txt"  # the command's help texts, by command, for answer_help (read_help)
+HELP_COLUMNS = 80  # the terminal width they are written for
 wait_policy_note = ""  # why the command set OMP_WAIT_POLICY, for its threads line ("": it did not)
 
 
@@ -135,11 +138,16 @@ def choose_wait_policy() -> None:
                             "threads sleep (OMP_WAIT_POLICY=PASSIVE)")
 
 
+def is_the_cli() -> bool:
+    """Whether this process is ``scratch-lstm ...`` itself (not a script of ``benchmarks/``)."""
+    return is_the_command() and not _is_a_benchmark_script(sys.argv[0])
+
+
 def answer_version() -> None:
-    """``scratch-lstm --version``: answered here, before torch loads (a second, not several), from
-    the installed package's metadata; where there is none (a checkout on ``PYTHONPATH``), the
-    command's parser answers it after the imports."""
-    if not is_the_command() or sys.argv[1:] != ["--version"]:
+    """``scratch-lstm --version``: answered here, before torch loads (a tenth of a second, not
+    several), from the installed package's metadata; where there is none (a checkout on
+    ``PYTHONPATH``), the command's parser answers it after the imports."""
+    if not is_the_cli() or sys.argv[1:] != ["--version"]:
         return
     try:
         from importlib.metadata import PackageNotFoundError, version
@@ -155,6 +163,54 @@ def answer_version() -> None:
     raise SystemExit(0)
 
 
+def read_help(path: str) -> tuple[str, int, dict[str, str]]:
+    """The help texts :data:`HELP_FILE` holds: ``(python version, columns, {command: text})``.
+    Its records are separated by form feeds (which no help text holds): the first says for which
+    Python and width they were written, each other starts with its command's name on a line of
+    its own (empty for ``scratch-lstm --help``). Read without importing anything."""
+    with open(path, encoding="utf-8") as f:
+        head, *records = f.read().split("\f")
+    python, columns = head.split()
+    return python, int(columns), dict(record.split("\n", 1) for record in records)
+
+
+def _terminal_columns() -> int:
+    """The width argparse wraps help to, as :func:`shutil.get_terminal_size` finds it (COLUMNS,
+    else the terminal of standard output, else 80), without importing shutil."""
+    try:
+        if int(os.environ.get("COLUMNS", "0")) > 0:
+            return int(os.environ["COLUMNS"])
+        return os.get_terminal_size(1).columns
+    except (ValueError, OSError):
+        return 80
+
+
+def answer_help() -> None:
+    """``scratch-lstm --help`` and ``scratch-lstm COMMAND --help``: answered here, before torch
+    loads, with the texts the command's own parser wrote into :data:`HELP_FILE`
+    (``python scripts/make_help.py``; a test holds them equal), where the terminal is at least as
+    wide as they were written for and Python's version is the one they were written with
+    (argparse lays help out a little differently in each); elsewhere (a narrower terminal,
+    another Python, other arguments) the parser answers, after the imports."""
+    args = sys.argv[1:]
+    if not is_the_cli() or not (args in (["-h"], ["--help"]) or (len(args) == 2 and args[1] in ("-h", "--help"))):
+        return
+    try:
+        python, columns, texts = read_help(os.path.join(os.path.dirname(__file__), HELP_FILE))
+    except (OSError, ValueError):
+        return
+    text = texts.get(args[0] if len(args) == 2 else "")
+    if python != "{}.{}".format(*sys.version_info[:2]) or _terminal_columns() < columns or text is None:
+        return
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except (OSError, ValueError):  # a closed or full standard output
+        pass
+    raise SystemExit(0)
+
+
 quiet_interrupt_while_starting()
 answer_version()
+answer_help()
 choose_wait_policy()

@@ -768,3 +768,41 @@ def test_explores_digits_are_named_test_set_indices_not_labels(capsys):
         main(["explore", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "by their index in the test split, not by label: --digits 0 1 2 embeds test images 0, 1 and 2" in text
+
+
+def written_help() -> tuple[str, int, dict]:
+    from scratch_lstm import _startup
+
+    return _startup.read_help(str(Path(_startup.__file__).parent / _startup.HELP_FILE))
+
+
+def test_the_help_answered_before_torch_loads_is_the_parsers():
+    """scratch_lstm/app/help.txt holds what the parser prints: after a flag changes, run
+    `python scripts/make_help.py`."""
+    from scratch_lstm import _startup
+    from scratch_lstm.app.cli import help_texts
+
+    python, columns, texts = written_help()
+    if python != "{}.{}".format(*sys.version_info[:2]):
+        pytest.skip(f"written with Python {python}: this Python's users get the parser's answer")
+    assert columns == _startup.HELP_COLUMNS
+    stale = [name or "scratch-lstm" for name, text in help_texts(columns).items() if texts.get(name) != text]
+    assert stale == [], "the help texts changed: run `python scripts/make_help.py`"
+
+
+def test_help_is_answered_without_importing_torch(tmp_path):
+    python, columns, texts = written_help()
+    if python != "{}.{}".format(*sys.version_info[:2]):
+        pytest.skip(f"written with Python {python}")
+    fake = tmp_path / "no-torch" / "torch"  # a torch that cannot be imported
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('torch was imported')\n")
+    env = {**os.environ, "PYTHONPATH": f"{fake.parent}{os.pathsep}{ROOT}", "COLUMNS": str(columns + 20)}
+    for args, key in ((["--help"], ""), (["train", "--help"], "train"), (["gradient-flow", "-h"], "gradient-flow")):
+        done = subprocess.run([sys.executable, "-m", "scratch_lstm", *args], capture_output=True, text=True,
+                              timeout=60, cwd=tmp_path, env=env)
+        assert (done.returncode, done.stderr) == (0, ""), args
+        assert done.stdout == texts[key]
+    narrow = subprocess.run([sys.executable, "-m", "scratch_lstm", "--help"], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path, env={**env, "COLUMNS": str(columns - 20)})
+    assert "torch was imported" in narrow.stderr  # a narrow terminal: the parser answers, after torch

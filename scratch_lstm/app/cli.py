@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 
 import torch
@@ -303,6 +304,22 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=run)
         parser.subparsers[name] = p
     return parser
+
+
+def help_texts(columns: int) -> dict[str, str]:
+    """What ``--help`` prints on a terminal ``columns`` wide, by command (``""``: ``scratch-lstm
+    --help``): the texts the start-up answers with before torch loads
+    (:func:`scratch_lstm._startup.answer_help`; ``python scripts/make_help.py`` writes them)."""
+    before = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(columns)  # argparse wraps to the terminal's width, read from here first
+    try:
+        parser = build_parser()
+        return {"": parser.format_help(), **{name: p.format_help() for name, p in parser.subparsers.items()}}
+    finally:
+        if before is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = before
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
