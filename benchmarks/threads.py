@@ -1,6 +1,6 @@
 """Benchmark: how torch's CPU threads should be set, on an idle and on a loaded machine.
 
-    python benchmarks/threads.py                     # 3-5 minutes on 2 quiet cores (see below)
+    python benchmarks/threads.py                     # each run's time is printed as it ends
     python benchmarks/threads.py --steps 3 --rounds 1 --loads pinned
 
 Times the training step of the README's first command (`scratch-lstm train`: LSTM(28, 256,
@@ -22,7 +22,8 @@ touches them alike; the table gives each option's median seconds per step over t
 round's figure: the median of ``--steps`` timed steps after an untimed one, fewer
 where they pass 6 s), the spread over the rounds, and the 1-minute load average read
 before each load's runs. Where torch's default collapses (tens of seconds a step on a machine
-already busy), each of its runs still takes two steps, so the whole can take half an hour.
+already busy), each of its runs still takes two steps: ``--steps 5 --rounds 3`` took 30 minutes
+under a load average of 7-10 on 2 cores (docs/performance.md).
 """
 
 from __future__ import annotations
