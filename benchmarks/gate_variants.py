@@ -39,6 +39,7 @@ import multiprocessing
 import signal
 import statistics
 import sys
+import textwrap
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,6 +54,7 @@ from scratch_lstm.app import flags
 from scratch_lstm.app.data import Batches, load_dataset, sequence_view
 from scratch_lstm.app.files import atomic_write_bytes, make_folders, save_json
 from scratch_lstm.app.limits import cpu_count
+from scratch_lstm.app.progress import plural
 from scratch_lstm.app.runs import check_out_folder
 from scratch_lstm.params import gru_num_parameters, lstm_num_parameters, rnn_num_parameters
 
@@ -301,8 +303,8 @@ def run(args) -> dict:
     if mnist and mnist[0].ds.name == "mnist-sample":
         print("note: the MNIST tasks read the embedded sample (5,000 train / 1,000 test images); pass "
               "--data-dir for full MNIST", flush=True)
-    print(f"gate variants: {len(jobs)} runs ({', '.join(args.tasks)} x {len(args.cells)} cells x {len(seeds)} "
-          f"seeds) on {where}; {budget}; init {args.init}", flush=True)
+    print(f"gate variants: {plural(len(jobs), 'run')} ({', '.join(args.tasks)} x {plural(len(args.cells), 'cell')} "
+          f"x {plural(len(seeds), 'seed')}) on {where}; {budget}; init {args.init}", flush=True)
     sizes = "" if (budget.hidden_size, budget.batch_size) == (64, 64) else (
         " for hidden 64 and batch 64; more with these sizes")
     minutes = estimate_seconds(budget, tasks.values(), args.cells, args.jobs) / 60
@@ -376,7 +378,7 @@ def table(results: dict) -> str:
                           f"{diverged} | {loss_text} | {s['parameters']:,}{used} | {s['seconds']:.0f} |")
         blocks.append("")
     b = results["budget"]
-    blocks.append(f"{len(results['seeds'])} seeds ({', '.join(map(str, results['seeds']))}); hidden "
+    blocks.append(f"{seeds_text(results['seeds'])}; hidden "
                   f"{b['hidden_size']}, batch {b['batch_size']}, Adam {b['lr']:g} with cosine decay, clipping "
                   f"{b['grad_clip']:g}, {b['adding_steps']:,} adding steps, {b['mnist_steps']:,} MNIST steps, "
                   f"init {results['init']}; {results['where']}, torch {results['torch']}"
@@ -384,16 +386,34 @@ def table(results: dict) -> str:
     return "\n".join(blocks)
 
 
-def plot(results: dict, path: Path) -> None:
+# one look per cell: a cell drawn later is thinner and dashed otherwise, so that two cells with the
+# same values (the plain RNN and the LSTM without an input gate at the baseline) both stay in sight
+LINE_STYLES = ("-", "--", "-.", (0, (1, 1)))
+
+
+def line_style(n: int) -> dict:
+    """The ``n``-th cell's line: the earlier, the wider; the style cycles."""
+    return {"ls": LINE_STYLES[n % len(LINE_STYLES)], "lw": max(3.2 - 0.3 * n, 1.0)}
+
+
+def seeds_text(seeds: list[int]) -> str:
+    """``1 seed (0)``, ``3 seeds (0, 1, 2)``."""
+    return f"{plural(len(seeds), 'seed')} ({', '.join(map(str, seeds))})"
+
+
+def figure(results: dict):
     """Per task: test score and loss over training steps, the median over seeds, one line per cell
-    (the band: lowest to highest seed)."""
-    from scratch_lstm.app.plots import STYLE, _pyplot, _save
+    (the band: lowest to highest seed); the title wrapped to the figure's width."""
+    from scratch_lstm.app.plots import STYLE, _pyplot
 
     plt = _pyplot()
+    from matplotlib.font_manager import FontProperties
+
     keys = [k for k, runs in results["runs"].items() if any(runs.values())]
     colors = plt.get_cmap("tab10")
+    width = max(5.2 * len(keys), 7.0)
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(2, len(keys), figsize=(5.2 * len(keys), 8.4), squeeze=False)
+        fig, axes = plt.subplots(2, len(keys), figsize=(width, 8.4), squeeze=False)
         for col, key in enumerate(keys):
             task, adding = results["tasks"][key], key.startswith("adding")
             for n, (cell, by_seed) in enumerate(results["runs"][key].items()):
@@ -406,8 +426,8 @@ def plot(results: dict, path: Path) -> None:
                     values = [[v * scale for v in vs if v is not None] for vs in values]
                     keep = [i for i, vs in enumerate(values) if vs]
                     x = [steps[i] for i in keep]
-                    axes[row, col].plot(x, [statistics.median(values[i]) for i in keep], "-", color=colors(n),
-                                        label=cell, lw=1.6)
+                    axes[row, col].plot(x, [statistics.median(values[i]) for i in keep], color=colors(n),
+                                        label=cell, **line_style(n))
                     axes[row, col].fill_between(x, [min(values[i]) for i in keep], [max(values[i]) for i in keep],
                                                 color=colors(n), alpha=0.12, lw=0)
             base = task["baseline"]
@@ -422,11 +442,21 @@ def plot(results: dict, path: Path) -> None:
                 ax.grid(alpha=0.3)
             axes[0, col].legend(fontsize=9, ncol=2)
         b = results["budget"]
-        fig.suptitle(f"Every cell, the same seeds ({len(results['seeds'])}), batches and budget: hidden "
-                     f"{b['hidden_size']}, batch {b['batch_size']}, Adam {b['lr']:g} cosine, clip {b['grad_clip']:g}, "
-                     f"init {results['init']} (lines: median over seeds; bands: lowest to highest)")
+        title = (f"Every cell, the same {seeds_text(results['seeds'])}, batches and budget: hidden "
+                 f"{b['hidden_size']}, batch {b['batch_size']}, Adam {b['lr']:g} cosine, clip {b['grad_clip']:g}, "
+                 f"init {results['init']} (lines: median over seeds; bands: lowest to highest)")
+        points = FontProperties(size=plt.rcParams["figure.titlesize"]).get_size_in_points()
+        per_inch = 72 / (0.6 * points)  # characters an inch: one is about 0.6 em wide
+        fig.suptitle(textwrap.fill(title, width=int(per_inch * width)))
         fig.tight_layout()
-        _save(fig, path)
+    return fig
+
+
+def plot(results: dict, path: Path) -> None:
+    """Write :func:`figure` to ``path``."""
+    from scratch_lstm.app.plots import _save
+
+    _save(figure(results), path)
 
 
 def jobs_flag(text: str) -> int:

@@ -12,6 +12,14 @@ Ctrl-C end it with one line; the command's ``main()`` then hands Ctrl-C back to 
 left alone. This module imports nothing that Python has not loaded before running any code
 (``_signal`` is the C half of ``signal``, whose Python half imports ``enum``): the sooner its
 handler is in place, the shorter the moment in which a Ctrl-C still gets Python's traceback.
+
+The same moment answers ``--version`` and ``--help`` without waiting for torch
+(:func:`answer_version`, :func:`answer_help`). It is also the last one, before torch loads its
+OpenMP runtime, at which OpenMP's way of waiting can be chosen: :func:`choose_wait_policy` makes
+the command's waiting threads sleep (``OMP_WAIT_POLICY=PASSIVE``) when other programs keep a CPU
+busy as it starts. OpenMP's default is to spin, which is fastest on an idle machine and many
+times slower on a busy one, where a spinning thread holds a core that the thread it waits for
+needs (docs/performance.md measures both).
 """
 
 import _signal
@@ -19,6 +27,11 @@ import os
 import sys
 
 _MESSAGE = b"error: interrupted while scratch-lstm was starting. Nothing was written\n"
+BUSY_CPUS = 0.5  # others' CPU use, in CPUs, from which waiting threads sleep rather than spin
+PROBE_SECONDS = 0.1  # how long the start-up watches the CPUs
+HELP_FILE = "app/help.txt"  # the command's help texts, by command, for answer_help (read_help)
+HELP_COLUMNS = 80  # the terminal width they are written for
+wait_policy_note = ""  # why the command set OMP_WAIT_POLICY, for its threads line ("": it did not)
 
 
 def _is_a_benchmark_script(path: str) -> bool:
@@ -75,4 +88,129 @@ def restore_interrupts() -> None:
         _signal.signal(_signal.SIGINT, _signal.default_int_handler)
 
 
+def busy_cpus(seconds: float = PROBE_SECONDS) -> float | None:
+    """How many CPUs other programs kept busy over the next ``seconds`` (this process sleeps
+    meanwhile), from the kernel's counters in /proc/stat; None where there are none to read."""
+    def ticks():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]  # user nice system idle iowait ...
+        return sum(values), values[3] + (values[4] if len(values) > 4 else 0)
+
+    try:
+        total0, idle0 = ticks()
+        _sleep(seconds)
+        total1, idle1 = ticks()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 <= total0:
+        return None
+    return (1 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or 1)
+
+
+def _sleep(seconds: float) -> None:
+    import time  # loaded by Python's own start-up: costs nothing
+
+    time.sleep(seconds)
+
+
+def wait_policy(busy: float | None, environ, cpus: int) -> str | None:
+    """The ``OMP_WAIT_POLICY`` the command sets, or None to leave OpenMP's default: ``PASSIVE``
+    when others keep at least :data:`BUSY_CPUS` of the ``cpus`` busy (``busy``), unless the
+    user set OMP_WAIT_POLICY or GOMP_SPINCOUNT (theirs is kept) or there is one CPU only."""
+    if cpus < 2 or any(environ.get(v, "").strip() for v in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")):
+        return None
+    return "PASSIVE" if busy is not None and busy >= BUSY_CPUS else None
+
+
+def choose_wait_policy() -> None:
+    """In the command's own process, before torch loads: look at the CPUs for
+    :data:`PROBE_SECONDS` and set ``OMP_WAIT_POLICY`` as :func:`wait_policy` says (a waiting
+    thread then sleeps at once; OpenMP's default spins a while first, the fastest on an idle
+    machine). A program that imports the package, or one that loaded torch first, is left alone."""
+    global wait_policy_note
+    cpus = os.cpu_count() or 1
+    if not is_the_command() or "torch" in sys.modules or wait_policy(1.0 * cpus, os.environ, cpus) is None:
+        return  # not ours to choose: no need to look
+    busy = busy_cpus()
+    if wait_policy(busy, os.environ, cpus) == "PASSIVE":
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        wait_policy_note = (f"other programs kept {busy:.1f} CPUs busy as it started, so waiting "
+                            "threads sleep (OMP_WAIT_POLICY=PASSIVE)")
+
+
+def is_the_cli() -> bool:
+    """Whether this process is ``scratch-lstm ...`` itself (not a script of ``benchmarks/``)."""
+    return is_the_command() and not _is_a_benchmark_script(sys.argv[0])
+
+
+def answer_version() -> None:
+    """``scratch-lstm --version``: answered here, before torch loads (a tenth of a second, not
+    several), from the installed package's metadata; where there is none (a checkout on
+    ``PYTHONPATH``), the command's parser answers it after the imports."""
+    if not is_the_cli() or sys.argv[1:] != ["--version"]:
+        return
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            text = f"scratch-lstm {version('scratch-lstm')}\n"
+        except PackageNotFoundError:
+            return
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except (OSError, ValueError):  # a closed or full standard output: nothing to say it on
+        pass
+    raise SystemExit(0)
+
+
+def read_help(path: str) -> tuple[str, int, dict[str, str]]:
+    """The help texts :data:`HELP_FILE` holds: ``(python version, columns, {command: text})``.
+    Its records are separated by form feeds (which no help text holds): the first says for which
+    Python and width they were written, each other starts with its command's name on a line of
+    its own (empty for ``scratch-lstm --help``). Read without importing anything."""
+    with open(path, encoding="utf-8") as f:
+        head, *records = f.read().split("\f")
+    python, columns = head.split()
+    return python, int(columns), dict(record.split("\n", 1) for record in records)
+
+
+def _terminal_columns() -> int:
+    """The width argparse wraps help to, as :func:`shutil.get_terminal_size` finds it (COLUMNS,
+    else the terminal of standard output, else 80), without importing shutil."""
+    try:
+        if int(os.environ.get("COLUMNS", "0")) > 0:
+            return int(os.environ["COLUMNS"])
+        return os.get_terminal_size(1).columns
+    except (ValueError, OSError):
+        return 80
+
+
+def answer_help() -> None:
+    """``scratch-lstm --help`` and ``scratch-lstm COMMAND --help``: answered here, before torch
+    loads, with the texts the command's own parser wrote into :data:`HELP_FILE`
+    (``python scripts/make_help.py``; a test holds them equal), where the terminal is at least as
+    wide as they were written for and Python's version is the one they were written with
+    (argparse lays help out a little differently in each); elsewhere (a narrower terminal,
+    another Python, other arguments) the parser answers, after the imports."""
+    args = sys.argv[1:]
+    if not is_the_cli() or not (args in (["-h"], ["--help"]) or (len(args) == 2 and args[1] in ("-h", "--help"))):
+        return
+    try:
+        python, columns, texts = read_help(os.path.join(os.path.dirname(__file__), HELP_FILE))
+    except (OSError, ValueError):
+        return
+    text = texts.get(args[0] if len(args) == 2 else "")
+    if python != "{}.{}".format(*sys.version_info[:2]) or _terminal_columns() < columns or text is None:
+        return
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except (OSError, ValueError):  # a closed or full standard output
+        pass
+    raise SystemExit(0)
+
+
 quiet_interrupt_while_starting()
+answer_version()
+answer_help()
+choose_wait_policy()

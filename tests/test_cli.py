@@ -2,9 +2,11 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import torch
 
 from scratch_lstm.app import train as train_module
 from scratch_lstm.app.cli import build_parser, main
+from scratch_lstm.app.limits import cpu_count
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--dataset", "mnist-sample", "--log-every", "0"]
@@ -319,14 +322,30 @@ def test_a_long_epoch_logs_progress_with_a_run_eta(tmp_path, capsys):
     assert "epoch 1/2: train loss" in text
 
 
-def test_inspect_prints_the_lectures_walk_through(capsys):
-    assert main(["inspect"]) == 0
+def test_inspect_prints_the_walk_through_in_the_projects_notation(capsys):
+    assert main(["inspect", "--threads", "1"]) == 0
     text = capsys.readouterr().out
-    assert "x:[2x20x28] => rnn_out:[2x20x256]" in text
-    assert "hn:[2x2x256] cn:[2x2x256]  (K=2 layers, N=2, D=256)" in text
+    assert text.startswith("CPU threads: 1 (--threads 1)\n")
+    assert "x (B, T, I) -> rnn_out (B, T, H), hn, cn (K, B, H)" in text
+    assert "x (2, 20, 28) -> rnn_out (2, 20, 256)" in text
+    assert "hn (2, 2, 256), cn (2, 2, 256)  (K=2 layers, B=2, H=256)" in text
     assert "Total number of parameters:[821,770]." in text
-    assert main(["inspect", "--num-layers", "1", "--hidden-size", "4"]) == 0
-    assert "hn:[1x2x4] cn:[1x2x4]  (K=1 layer, N=2, D=4)" in capsys.readouterr().out
+    mapped = "[the lecture writes N, L, Q, D for B, T, I, H]"
+    assert mapped in text
+    assert not re.search(r"N x L|D=\d|\bQ\b", text.replace(mapped, ""))  # the lecture's letters only there
+    assert main(["inspect", "--num-layers", "1", "--hidden-size", "4", "--threads", "1"]) == 0
+    assert "hn (1, 2, 4), cn (1, 2, 4)  (K=1 layer, B=2, H=4)" in capsys.readouterr().out
+
+
+def test_inspects_help_names_the_sizes_in_the_projects_notation(capsys):
+    with pytest.raises(SystemExit):
+        main(["inspect", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag, letter in [("--input-size", "I"), ("--hidden-size", "H"), ("--num-layers", "K"),
+                         ("--batch-size", "B"), ("--seq-len", "T")]:
+        assert re.search(rf"{flag} \S+ [^-]*\({letter}\)", text), flag
+    assert "(D)" not in text and "(N)" not in text and "(Q)" not in text and "(L)" not in text
+    assert "--threads N" in text
 
 
 def test_the_lecture_is_never_called_the_seed_where_a_user_reads():
@@ -579,8 +598,7 @@ def test_every_command_that_computes_says_how_many_threads_and_why(tmp_path, cap
     from scratch_lstm.app.config import threads_line
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    default = f"CPU threads: {torch.get_num_threads()} (torch's default, one per core; on a busy machine " \
-              "--threads 1 can be faster)"
+    default = f"CPU threads: {torch.get_num_threads()} (torch's default, one per core)"  # not the command's process
     given = "CPU threads: 1 (--threads 1)"
     monkeypatch.setitem(bench.CONFIGS, "lecture", bench.BenchConfig("lecture", 2, 3, 28, 8, 1))
     out, ckpt = tmp_path / "run", str(tmp_path / "run" / "best.pt")
@@ -591,6 +609,7 @@ def test_every_command_that_computes_says_how_many_threads_and_why(tmp_path, cap
         (["gates", "--checkpoint", ckpt, "--out", str(tmp_path / "g")], "mnist-sample test image 0"),
         (["gradient-flow", "--checkpoint", ckpt, "--out", str(tmp_path / "f")], "gradient through time"),
         (["explore", "--checkpoint", ckpt, "--digits", "0", "--out", str(tmp_path / "e.html")], "wrote "),
+        (["inspect", "--hidden-size", "4", "--seq-len", "2"], "How the LSTM works"),
     ]
     for threads, expected in (([], default), (["--threads", "1"], given)):
         for argv, before in commands:
@@ -623,3 +642,167 @@ def test_gates_and_gradient_flow_read_the_first_sample_runs_checkpoint(tmp_path,
     for command in ("gates", "gradient-flow"):
         (flag,) = [a for a in build_parser().subparsers[command]._actions if a.dest == "checkpoint"]
         assert "e.g. runs/exp1/best.pt of a first `scratch-lstm train`" in flag.help, command
+
+
+def test_gradient_flow_without_out_writes_a_new_numbered_folder(tmp_path, capsys, monkeypatch):
+    """As `train` without --out makes runs/expN, gradient-flow makes runs/gradient-flowN: the
+    README's `scratch-lstm gradient-flow --data-dir data` runs as written, and never replaces."""
+    monkeypatch.chdir(tmp_path)
+    Path("runs/gradient-flow7").mkdir(parents=True)  # someone's earlier output: left alone
+    small = ["gradient-flow", "--hidden-size", "4", "--batch-size", "2", "--sequence", "rows",
+             "--init", "default", "--threads", "1"]
+    assert main(small) == 0
+    assert "wrote runs/gradient-flow8/gradient_flow.png" in capsys.readouterr().out
+    assert main(small) == 0
+    assert sorted(p.name for p in Path("runs").iterdir()) == ["gradient-flow7", "gradient-flow8", "gradient-flow9"]
+    assert list(Path("runs/gradient-flow7").iterdir()) == []
+
+
+def fake_mnist_run(tmp_path: Path) -> Path:
+    """A micro run trained with `--dataset mnist --data-dir data` on a tiny MNIST-shaped split
+    (files that are not MNIST's train all the same, with a note), in ``tmp_path``; its best.pt."""
+    from test_data import write_split
+
+    write_split(tmp_path / "data" / "MNIST" / "raw", n_train=40, n_test=12)
+    flags = [f for f in MICRO if f not in ("--dataset", "mnist-sample")]
+    assert main(["train", *flags, "--dataset", "mnist", "--data-dir", "data", "--out", "runs/mnist"]) == 0
+    return Path("runs/mnist/best.pt")
+
+
+def test_explore_reads_the_data_folder_its_run_recorded(tmp_path, capsys, monkeypatch):
+    """`explore --checkpoint runs/mnist/best.pt --out ...` without --data-dir reads the test split
+    from the folder the run's config.json names, and says so; from Python too."""
+    from scratch_lstm import explore
+
+    monkeypatch.chdir(tmp_path)
+    ckpt = fake_mnist_run(tmp_path)
+    assert json.loads(Path("runs/mnist/config.json").read_text())["data_dir"] == "data"
+    capsys.readouterr()
+    assert main(["explore", "--checkpoint", str(ckpt), "--out", "runs/page.html", "--threads", "1"]) == 0
+    said = capsys.readouterr().out
+    assert "data: the test split from data, the folder best.pt's run read" in said
+    assert "mnist test image" in Path("runs/page.html").read_text()
+    page = explore(str(ckpt), digits=[3], threads=1)
+    assert page.digits[0][1] == "mnist test image 3"
+
+
+def test_explore_in_python_names_its_arguments_not_the_flags(tmp_path, capsys, monkeypatch):
+    """Without the run's data folder, scratch_lstm.explore() says data_dir=, the command --data-dir."""
+    from scratch_lstm import explore
+    from scratch_lstm.app.errors import DataError
+
+    monkeypatch.chdir(tmp_path)
+    ckpt = fake_mnist_run(tmp_path)
+    shutil.rmtree("data")
+    with pytest.raises(DataError) as e:
+        explore(str(ckpt), threads=1)
+    assert "pass data_dir=DIR" in str(e.value) and "download=True" in str(e.value)
+    assert "--data-dir" not in str(e.value) and "--download" not in str(e.value)
+    capsys.readouterr()
+    assert main(["explore", "--checkpoint", str(ckpt), "--out", "runs/page.html", "--threads", "1"]) == 2
+    assert "pass --data-dir DIR" in capsys.readouterr().err
+
+
+def test_the_wait_policy_is_passive_only_where_others_keep_a_cpu_busy():
+    from scratch_lstm._startup import wait_policy
+
+    assert wait_policy(0.0, {}, 2) is None and wait_policy(0.3, {}, 2) is None  # idle: OpenMP's default
+    assert wait_policy(0.5, {}, 2) == wait_policy(1.9, {}, 2) == "PASSIVE"
+    assert wait_policy(None, {}, 2) is None  # nothing to read: as torch does
+    assert wait_policy(1.9, {"OMP_WAIT_POLICY": "ACTIVE"}, 2) is None  # the user's own is kept
+    assert wait_policy(1.9, {"GOMP_SPINCOUNT": "1000"}, 2) is None
+    assert wait_policy(0.9, {}, 1) is None  # one CPU: no thread waits for another
+
+
+@pytest.mark.skipif(cpu_count() < 2, reason="needs two CPUs: one kept busy, one for the command")
+def test_the_command_started_beside_a_busy_cpu_makes_its_threads_sleep(tmp_path):
+    """With another program spinning on a CPU, the command (not a program that imports the
+    package) sets OMP_WAIT_POLICY=PASSIVE before torch loads, and its threads line says so."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        done = run_cli(["inspect", "--hidden-size", "4", "--seq-len", "2", "--threads", "1"], tmp_path)
+        assert done.returncode == 0, done.stderr
+        line = done.stdout.splitlines()[0]
+        assert line.startswith("CPU threads: 1 (--threads 1; other programs kept ")
+        assert line.endswith(" CPUs busy as it started, so waiting threads sleep (OMP_WAIT_POLICY=PASSIVE))")
+        env = {**{k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"},
+               "PYTHONPATH": str(ROOT), "OMP_WAIT_POLICY": "ACTIVE"}  # the user's own choice
+        done = subprocess.run([sys.executable, "-m", "scratch_lstm", "inspect", "--hidden-size", "4"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300, env=env)
+        assert done.stdout.splitlines()[0].endswith("(torch's default, one per core)")
+        code = "import os, scratch_lstm; print(os.environ.get('OMP_WAIT_POLICY'))"
+        imported = subprocess.run([sys.executable, "-c", code],
+                                  cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                                  env={k: v for k, v in env.items() if k != "OMP_WAIT_POLICY"})
+        assert imported.stdout.strip() == "None"  # a program that imports the package is left alone
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+def test_version_is_answered_and_before_torch_loads(tmp_path, capsys):
+    from importlib.metadata import PackageNotFoundError, version
+
+    import scratch_lstm
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out == f"scratch-lstm {scratch_lstm.__version__}\n"
+    try:
+        installed = version("scratch-lstm")
+    except PackageNotFoundError:
+        pytest.skip("the package is not installed: its parser answers --version, after torch loads")
+    assert installed == scratch_lstm.__version__
+    fake = tmp_path / "no-torch" / "torch"  # a torch that cannot be imported: --version must not need it
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('torch was imported')\n")
+    env = {**os.environ, "PYTHONPATH": f"{fake.parent}{os.pathsep}{ROOT}"}
+    done = subprocess.run([sys.executable, "-m", "scratch_lstm", "--version"], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path, env=env)
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"scratch-lstm {installed}\n", "")
+
+
+def test_explores_digits_are_named_test_set_indices_not_labels(capsys):
+    with pytest.raises(SystemExit):
+        main(["explore", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "by their index in the test split, not by label: --digits 0 1 2 embeds test images 0, 1 and 2" in text
+
+
+def written_help() -> tuple[str, int, dict]:
+    from scratch_lstm import _startup
+
+    return _startup.read_help(str(Path(_startup.__file__).parent / _startup.HELP_FILE))
+
+
+def test_the_help_answered_before_torch_loads_is_the_parsers():
+    """scratch_lstm/app/help.txt holds what the parser prints: after a flag changes, run
+    `python scripts/make_help.py`."""
+    from scratch_lstm import _startup
+    from scratch_lstm.app.cli import help_texts
+
+    python, columns, texts = written_help()
+    if python != "{}.{}".format(*sys.version_info[:2]):
+        pytest.skip(f"written with Python {python}: this Python's users get the parser's answer")
+    assert columns == _startup.HELP_COLUMNS
+    stale = [name or "scratch-lstm" for name, text in help_texts(columns).items() if texts.get(name) != text]
+    assert stale == [], "the help texts changed: run `python scripts/make_help.py`"
+
+
+def test_help_is_answered_without_importing_torch(tmp_path):
+    python, columns, texts = written_help()
+    if python != "{}.{}".format(*sys.version_info[:2]):
+        pytest.skip(f"written with Python {python}")
+    fake = tmp_path / "no-torch" / "torch"  # a torch that cannot be imported
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('torch was imported')\n")
+    env = {**os.environ, "PYTHONPATH": f"{fake.parent}{os.pathsep}{ROOT}", "COLUMNS": str(columns + 20)}
+    for args, key in ((["--help"], ""), (["train", "--help"], "train"), (["gradient-flow", "-h"], "gradient-flow")):
+        done = subprocess.run([sys.executable, "-m", "scratch_lstm", *args], capture_output=True, text=True,
+                              timeout=60, cwd=tmp_path, env=env)
+        assert (done.returncode, done.stderr) == (0, ""), args
+        assert done.stdout == texts[key]
+    narrow = subprocess.run([sys.executable, "-m", "scratch_lstm", "--help"], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path, env={**env, "COLUMNS": str(columns - 20)})
+    assert "torch was imported" in narrow.stderr  # a narrow terminal: the parser answers, after torch

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 
 import torch
 
+from .. import __version__
 from ..classifier import BACKENDS
 from ..precision import PRECISIONS
 from . import command
@@ -78,7 +80,7 @@ def _cmd_inspect(args) -> int:
     from ..classifier import LSTMClassifier
     from ..gates import forgetting_times
     from ..params import format_parameters
-    from .config import TrainConfig, check_backend_device
+    from .config import TrainConfig, check_backend_device, threads_line, use_threads
     from .limits import check_fits, lstm_classifier_parameters
     from .progress import plural
 
@@ -86,29 +88,32 @@ def _cmd_inspect(args) -> int:
     init = TrainConfig(init=args.init, forget_bias=args.forget_bias, seed=args.seed,
                        chrono_t_max=args.chrono_t_max or (args.seq_len if args.init == "chrono" else None))
     init.validate()  # --init and its values, as `train` checks them
-    B, L, Q, H, K, C = (args.batch_size, args.seq_len, args.input_size, args.hidden_size,
+    B, T, I, H, K, C = (args.batch_size, args.seq_len, args.input_size, args.hidden_size,
                         args.num_layers, args.num_classes)
-    check_fits(4 * (lstm_classifier_parameters(Q, H, K, C) + B * L * Q + 2 * B * L * K * H + B * C),
-               f"--batch-size {B} --seq-len {L} --input-size {Q} --hidden-size {H} --num-layers {K} "
+    check_fits(4 * (lstm_classifier_parameters(I, H, K, C) + B * T * I + 2 * B * T * K * H + B * C),
+               f"--batch-size {B} --seq-len {T} --input-size {I} --hidden-size {H} --num-layers {K} "
                f"--num-classes {C} (the weights, the batch, h and c of every step, the logits)")
-    torch.manual_seed(args.seed)
-    model = LSTMClassifier(args.input_size, args.hidden_size, args.num_classes, args.num_layers,
-                           backend=args.backend)
-    init.apply_init(model)  # as `train` does, after the weights are drawn
-    x = torch.randn(args.batch_size, args.seq_len, args.input_size)
-    rnn_out, (hn, cn) = model.rnn(x)
-    N, L, Q = x.shape
-    K, D = args.num_layers, args.hidden_size
-    print(f"How the LSTM works ({args.backend} backend): x [N x L x Q] -> rnn_out [N x L x D], "
-          f"hn, cn [K x N x D]")
-    print(f"x:[{N}x{L}x{Q}] => rnn_out:[{'x'.join(map(str, rnn_out.shape))}]")
-    print(f"hn:[{'x'.join(map(str, hn.shape))}] cn:[{'x'.join(map(str, cn.shape))}]  "
-          f"(K={plural(K, 'layer')}, N={N}, D={D})")
-    print(f"logits = lin(rnn_out[:, -1]): [{'x'.join(map(str, model(x).shape))}]")
+    before = use_threads(args.threads)
+    try:
+        print(threads_line(args.threads), flush=True)
+        torch.manual_seed(args.seed)
+        model = LSTMClassifier(I, H, C, K, backend=args.backend)
+        init.apply_init(model)  # as `train` does, after the weights are drawn
+        x = torch.randn(B, T, I)
+        rnn_out, (hn, cn) = model.rnn(x)
+        logits = model(x)
+    finally:
+        torch.set_num_threads(before)
+    shape = lambda t: f"({', '.join(map(str, t.shape))})"  # noqa: E731
+    print(f"How the LSTM works ({args.backend} backend): x (B, T, I) -> rnn_out (B, T, H), "
+          f"hn, cn (K, B, H)  [the lecture writes N, L, Q, D for B, T, I, H]")
+    print(f"x {shape(x)} -> rnn_out {shape(rnn_out)}")
+    print(f"hn {shape(hn)}, cn {shape(cn)}  (K={plural(K, 'layer')}, B={B}, H={H})")
+    print(f"logits = lin(rnn_out[:, -1]): {shape(logits)}  (B, {C} classes)")
     times = forgetting_times(model.rnn).flatten()
     print(f"init {init.init_text()}: the forget gates start at f = σ(b_if + b_hf), so a cell keeps "
           f"about 1/(1 - f) steps of memory: {times.min():.1f} .. {times.max():.1f} steps (median "
-          f"{times.median():.1f}), for sequences of {L} steps")
+          f"{times.median():.1f}), for sequences of T = {T} steps")
     print()
     print(format_parameters(model))
     return 0
@@ -201,15 +206,16 @@ def _eval_flags(e: argparse.ArgumentParser) -> None:
 
 
 def _inspect_flags(i: argparse.ArgumentParser) -> None:
-    i.add_argument("--input-size", type=positive_int, default=28, help="features per step (Q)")
-    i.add_argument("--hidden-size", type=positive_int, default=256, help="hidden units per layer (D)")
+    i.add_argument("--input-size", type=positive_int, default=28, help="features per step (I)")
+    i.add_argument("--hidden-size", type=positive_int, default=256, help="hidden units per layer (H)")
     i.add_argument("--num-layers", type=positive_int, default=2, help="stacked layers (K)")
     i.add_argument("--num-classes", type=positive_int, default=10, help="outputs of the Linear head")
-    i.add_argument("--batch-size", type=positive_int, default=2, help="sequences in the batch (N)")
-    i.add_argument("--seq-len", type=positive_int, default=20, help="steps per sequence (L)")
+    i.add_argument("--batch-size", type=positive_int, default=2, help="sequences in the batch (B)")
+    i.add_argument("--seq-len", type=positive_int, default=20, help="steps per sequence (T)")
     i.add_argument("--backend", choices=BACKENDS, default="scratch", help=BACKEND_HELP)
     i.add_argument("--seed", type=seed, default=0, help="seed of the weights and the random batch")
     add_init_flags(i)
+    add_threads_flag(i)
 
 
 def _bench_flags(b: argparse.ArgumentParser) -> None:
@@ -289,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="scratch-lstm", allow_abbrev=False,
         description="An LSTM from its gate equations, trained on sequence-MNIST.")
     accept_negative_numbers(parser)
+    parser.add_argument("--version", action="version", version=f"scratch-lstm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     parser.subparsers = {}
     for name, (help, description, add_flags, run) in COMMANDS.items():
@@ -299,6 +306,22 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=run)
         parser.subparsers[name] = p
     return parser
+
+
+def help_texts(columns: int) -> dict[str, str]:
+    """What ``--help`` prints on a terminal ``columns`` wide, by command (``""``: ``scratch-lstm
+    --help``): the texts the start-up answers with before torch loads
+    (:func:`scratch_lstm._startup.answer_help`; ``python scripts/make_help.py`` writes them)."""
+    before = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(columns)  # argparse wraps to the terminal's width, read from here first
+    try:
+        parser = build_parser()
+        return {"": parser.format_help(), **{name: p.format_help() for name, p in parser.subparsers.items()}}
+    finally:
+        if before is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = before
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

@@ -181,15 +181,18 @@ def check_threads(threads: int | None, source: str = "--threads") -> None:
 def threads_line(threads: int | None, source: str | None = None) -> str:
     """The line a command that computes prints before it computes: how many CPU threads torch uses, and why:
     ``threads`` (``--threads``, or ``source`` where the value came from elsewhere), else what sets
-    torch's default (``OMP_NUM_THREADS``, or one thread per core)."""
+    torch's default (``OMP_NUM_THREADS``, or one thread per core, and whether the command's
+    start-up made waiting threads sleep: :func:`scratch_lstm._startup.choose_wait_policy`)."""
+    from .._startup import wait_policy_note  # set as the command started, before torch loaded
+
     n = torch.get_num_threads()
     if threads is not None:
         why = source or f"--threads {threads}"
     elif os.environ.get("OMP_NUM_THREADS", "").strip():
         why = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS'].strip()}"
     else:
-        why = "torch's default, one per core; on a busy machine --threads 1 can be faster"
-    return f"CPU threads: {n} ({why})"
+        why = "torch's default, one per core"
+    return f"CPU threads: {n} ({why}" + (f"; {wait_policy_note})" if wait_policy_note else ")")
 
 
 def use_threads(threads: int | None) -> int:

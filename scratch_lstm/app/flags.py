@@ -126,8 +126,8 @@ def add_threads_flag(p: argparse.ArgumentParser, note: str = "") -> None:
     threads, at most the CPUs that exist."""
     p.add_argument("--threads", type=threads, default=None, metavar="N",
                    help="CPU threads torch may use (torch.set_num_threads; default: torch's, one per "
-                        "core; on a busy machine 1 can be faster), at most the CPUs this machine has"
-                        + note)
+                        "core, whose waiting threads sleep rather than spin when other programs keep "
+                        "a CPU busy as the command starts), at most the CPUs this machine has" + note)
 
 
 CLAMP_HELP = ("hold a gate of the trained LSTM at a value (a lesion) and report the accuracy beside the "

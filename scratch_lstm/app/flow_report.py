@@ -9,6 +9,7 @@ the command writes ``gradient_flow.png`` (log scale over t, one line per model) 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import torch
@@ -41,8 +42,9 @@ def add_arguments(p) -> None:
         seed,
     )
 
-    p.add_argument("--out", required=True, metavar="DIR", type=path,
-                   help="folder for gradient_flow.png and gradient_flow.json")
+    p.add_argument("--out", metavar="DIR", type=path,
+                   help="folder for gradient_flow.png and gradient_flow.json (default: a new "
+                        "runs/gradient-flow1, runs/gradient-flow2, ...)")
     p.add_argument("--init", nargs="+", choices=tuple(INITS), default=list(INITS),
                    help="fresh models to compare, one per init (the same seed and weights but for "
                         "the gate biases)")
@@ -132,8 +134,17 @@ def gradient_flow_report(args) -> dict:
         torch.set_num_threads(before)
 
 
+def next_out_folder(root: str | Path = "runs") -> Path:
+    """``root/gradient-flowN`` with N one more than the largest existing one: the default
+    ``--out``, a new folder each time, as ``train``'s ``runs/expN``."""
+    root = Path(root)
+    taken = [int(m.group(1)) for p in (root.iterdir() if root.is_dir() else ())
+             if (m := re.fullmatch(r"gradient-flow(\d+)", p.name))]
+    return root / f"gradient-flow{max(taken, default=0) + 1}"
+
+
 def _gradient_flow_report(args) -> dict:
-    out = Path(args.out)
+    out = Path(args.out) if args.out is not None else next_out_folder()
     check_out_folder(out)
     check_can_draw()  # before anything is computed
     note = None

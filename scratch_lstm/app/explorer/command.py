@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from ..config import threads_line, use_threads
-from .page import check_out_file, explore, megabytes
+from .page import check_out_file, make_page, megabytes
 
 
 def add_arguments(p) -> None:
@@ -20,8 +20,10 @@ def add_arguments(p) -> None:
     p.add_argument("--out", required=True, metavar="PAGE.html", type=path,
                    help="the page to write: one self-contained HTML file (replaced if it exists)")
     p.add_argument("--digits", nargs="+", type=non_negative_int, metavar="INDEX", default=None,
-                   help="test images to embed, by index into the test split (default: the first "
-                        "image of each class, 0 to 9); the page also reads digits drawn in it")
+                   help="test images to embed, by their index in the test split, not by label: "
+                        "--digits 0 1 2 embeds test images 0, 1 and 2 (in MNIST a 7, a 2 and a 1); "
+                        "default: the first image of each class, 0 to 9. The page also reads digits "
+                        "drawn in it")
 
 
 def explore_command(args) -> None:
@@ -31,8 +33,8 @@ def explore_command(args) -> None:
     before = use_threads(args.threads)
     try:
         print(threads_line(args.threads), flush=True)
-        page = explore(args.checkpoint, args.digits, dataset=args.dataset, data_dir=args.data_dir,
-                       download=args.download)
+        page = make_page(args.checkpoint, args.digits, dataset=args.dataset, data_dir=args.data_dir,
+                         download=args.download)
     finally:
         torch.set_num_threads(before)
     for note in page.notes:

@@ -31,6 +31,7 @@ import datetime
 import html
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -126,13 +127,43 @@ def explore(checkpoint: str | Path | dict | None = None, digits: list[int] | Non
     with ``data_dir`` (or ``download``) a checkpoint of the embedded sample reads full MNIST's
     (:func:`~scratch_lstm.app.evaluate.dataset_to_use`). ``threads`` sets torch's CPU threads for
     the call. Returns an :class:`ExplorerPage`; ``.save(path)`` writes it. Raises
-    :class:`TrainingError` or :class:`DataError` for a checkpoint, data or index that cannot be used.
+    :class:`TrainingError` or :class:`DataError` for a checkpoint, data or index that cannot be
+    used, naming the arguments as Python spells them (``data_dir=``, not ``--data-dir``).
     """
+    try:
+        return make_page(checkpoint, digits, dataset=dataset, data_dir=data_dir, download=download,
+                         threads=threads)
+    except (TrainingError, DataError) as e:
+        raise type(e)(_PYTHON_NAMES.sub(_python_name, str(e))) from None
+
+
+# the command's flags in a message, as explore()'s arguments: --data-dir data -> data_dir=data
+_PYTHON_NAMES = re.compile(r"--(data-dir|dataset|digits|checkpoint|threads|download)\b ?")
+
+
+def _python_name(flag: re.Match) -> str:
+    name = flag.group(1).replace("-", "_")
+    return "download=True" + flag.group(0)[len("--download"):] if name == "download" else name + "="
+
+
+def make_page(checkpoint=None, digits=None, *, dataset=None, data_dir=None, download=False,
+              threads=None) -> ExplorerPage:
+    """:func:`explore` for the command: its errors name the command's flags (``--data-dir``)."""
     before = use_threads(threads)
     try:
         return _explore(checkpoint, digits, dataset, data_dir, download)
     finally:
         torch.set_num_threads(before)
+
+
+def run_data_dir(ckpt: dict) -> str | None:
+    """The data folder the checkpoint's run read (its config's ``data_dir``, as config.json has
+    it), if that folder is still there; None for a run of the embedded sample."""
+    config = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+    folder = config.get("data_dir")
+    if ckpt.get("dataset") == "mnist-sample" or not isinstance(folder, str) or not folder.strip():
+        return None
+    return folder if Path(folder).is_dir() else None
 
 
 def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
@@ -144,7 +175,13 @@ def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
         ckpt, name = load_checkpoint(checkpoint), Path(checkpoint).name
     trained = model_from_checkpoint(ckpt, backend="scratch").eval()
     fresh = fresh_model(ckpt)
+    recorded = (run_data_dir(ckpt) if data_dir is None and not download and dataset in (None, ckpt.get("dataset"))
+                else None)
+    if recorded is not None:  # the run's own data folder, as its config.json records it
+        data_dir = recorded
     dataset, note = dataset_to_use(ckpt, name, dataset, data_dir, download)
+    if recorded is not None:
+        note = f"data: the test split from {recorded}, the folder {name}'s run read (its config's data_dir)"
     ds = load_dataset(dataset, data_dir, download, command="explore")
     n_test = len(ds.test_labels)
     if digits is None:
