@@ -1,19 +1,20 @@
-"""Example 1: an LSTM wired by hand. What the cell does with information, before any training.
-
-Teaches: what each part of the LSTM is for. A one-unit LSTM, its weights set by hand
-(scratch_lstm/hand_wired.py, each with its reason), reads a stream of random bits, writes the one
-that comes with a marker into its cell, holds it through the 56 bits that follow and says it when
-asked. A step table shows the story; three broken wirings (a forget gate at 0.5, an input gate
-always open, an output gate always open) show why each gate is there; then an LSTM of the same
-size, trained from scratch, learns gates that do the same job. Runs in seconds on a CPU; only
-the training takes any time.
-
-    python examples/01_hand_wired_memory.py
-    python examples/01_hand_wired_memory.py --threads 1
-
-Measured: 16 s in all, the training 4 s, with `--threads 1` on a 2-core AMD EPYC shared with
-other work (2026-12-06, torch 2.14.1).
-"""
+# %% [markdown]
+# # Example 1: an LSTM wired by hand
+#
+# **Teaches:** what each part of the LSTM is for, before any training. A one-unit LSTM, its
+# weights set by hand (scratch_lstm/hand_wired.py, each with its reason), reads a stream of random
+# bits, writes the one that comes with a marker into its cell, holds it through the 56 bits that
+# follow and says it when asked. A step table shows the story; three broken wirings (a forget gate
+# at 0.5, an input gate always open, an output gate always open) show why each gate is there; then
+# an LSTM of the same size, trained from scratch, learns gates that do the same job.
+#
+# **Know first:** PyTorch tensors, σ and tanh; nothing about LSTMs.
+#
+# **Runs in** about 15 seconds on a CPU (measured at the end), as a script or as a notebook; only
+# the training takes any time.
+#
+#     python examples/01_hand_wired_memory.py
+#     python examples/01_hand_wired_memory.py --threads 1
 
 # %% [markdown]
 # ## The task: remember one bit
@@ -37,12 +38,14 @@ other work (2026-12-06, torch 2.14.1).
 # %%
 import argparse
 import math
+import sys
 import time
 
 import torch
 from torch import nn
 
 import scratch_lstm
+from scratch_lstm.exercises import HOLD_STEPS, SECOND_MARKER_CHOICES, check_hold, check_second_marker
 from scratch_lstm.hand_wired import (
     BROKEN,
     example_stream,
@@ -53,9 +56,16 @@ from scratch_lstm.hand_wired import (
     step_table,
 )
 
+
+def in_notebook() -> bool:
+    """Whether this file runs as a notebook (in a Jupyter kernel, whose argv holds the kernel's own
+    arguments)."""
+    return "ipykernel" in sys.modules
+
+
 parser = argparse.ArgumentParser(description="an LSTM wired by hand to remember one bit")
 parser.add_argument("--threads", type=int, default=None, help="CPU threads torch may use")
-args, _ = parser.parse_known_args()  # parse_known_args: a notebook kernel passes flags of its own
+args = parser.parse_args([] if in_notebook() else None)  # a notebook runs with the defaults
 if args.threads:
     torch.set_num_threads(args.threads)
 
@@ -169,4 +179,37 @@ print(f"over the 1,000 streams: mean i at the marker {i_all[marker].mean():.2f},
       f"mean o at the query {o_all[:, -1].mean():.2f}, before it {o_all[:, :-1].mean():.2f}")
 
 # %% [markdown]
+# ## Exercises
+# **1.** Training rarely finds switches as sure as a weight of 20 and a bias of -10. `weak` below
+# is the wiring with the switches of i, f and o four times weaker (a weight of ±5, a bias of
+# ∓2.5: σ(2.5) = 0.92 open, σ(-2.5) = 0.08 closed). It solves none of the check's streams, where
+# the marked bit must be held 200 steps (the marker on one of the first five steps, the query on
+# step 205). Mend it, changing as few numbers as you can, and say why each change was needed; the
+# check names the first part of the story that still goes wrong.
+#
+# **2.** The cell holds -0.995 (the example stream above) when a second marker comes, on step 30,
+# with the value +1. What does the hand-wired cell hold after step 30? Choose a letter; the check
+# runs the wiring on that stream.
+
+# %%
+weak = hand_wired_weights()
+for row in (0, 1, 3):  # the rows of i, f and o: each switch four times weaker
+    weak["weight_ih_l0"][row] /= 4
+    weak["bias_ih_l0"][row] /= 4
+print(f"the weak wiring, its bit held {HOLD_STEPS} steps:", check_hold(weak))
+for letter, choice in SECOND_MARKER_CHOICES.items():
+    print(f"  {letter}) {choice}")
+my_weights = None  # exercise 1: the weak wiring, mended (the dict of four tensors)
+second_marker = None  # exercise 2: "a", "b", "c" or "d"
+
+# %%
+print(check_hold(my_weights))
+print(check_second_marker(second_marker))
+
+# %% [markdown]
 # Next: `scratch_lstm/cell.py`, the same six equations for any number of units, one line each.
+
+# %% [markdown]
+# ## Measured
+# 16 s in all, the training 4 s, with `--threads 1` on a 2-core AMD EPYC shared with other work
+# (2026-12-06, torch 2.14.1): `python examples/01_hand_wired_memory.py --threads 1`.

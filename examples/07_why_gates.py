@@ -1,20 +1,23 @@
-"""Example 7: why gates. The plain RNN beside the LSTM on the adding problem at T = 50.
-
-Teaches: why the LSTM has a cell state and gates, and why the cell path alone is not enough. Three
-models read 50 pairs (value, marker) and must answer 0.5 + (x1 + x2)/4 for the two marked values,
-which lie among the first 25 steps: the plain RNN, the LSTM with torch's draw of its biases, and
-the LSTM with its forget gates started near 1 (chrono). The example measures how much of the
-loss's gradient reaches each step of a fresh model, ||dL/dh_t|| and, for the LSTMs, ||dL/dc_t||,
-then trains the three with the same seed, batches and budget. Runs in under a minute on a CPU
-with one thread; --fast in a few seconds. Writes why_gates.png and why_gates.json (every number
-it prints) into --out (default: a new temporary folder, which it names).
-
-    python examples/07_why_gates.py --threads 1
-    python examples/07_why_gates.py --out runs/why-gates --threads 2
-
-Measured: 17.2-17.3 s in two runs with `--threads 1` on a 2-core AMD EPYC, nothing else running
-(2026-12-04, torch 2.14.1).
-"""
+# %% [markdown]
+# # Example 7: why gates
+#
+# **Teaches:** why the LSTM has a cell state and gates, and why the cell path alone is not
+# enough. The plain RNN beside the LSTM on the adding problem at T = 50: three models read 50
+# pairs (value, marker) and must answer 0.5 + (x1 + x2)/4 for the two marked values, which lie
+# among the first 25 steps. The example measures how much of the loss's gradient reaches each
+# step of a fresh model, ||dL/dh_t|| and, for the LSTMs, ||dL/dc_t||, then trains the three with
+# the same seed, batches and budget.
+#
+# **Know first:** example 01 and docs/why-lstm.md (the gradient along the cell path); a PyTorch
+# training loop.
+#
+# **Runs in** about 20 seconds on a CPU with one thread (measured at the end), as a script or as
+# a notebook; `--fast` in a few seconds. As a script it writes why_gates.png and why_gates.json
+# (every number it prints) into `--out` (default: a new temporary folder, which it names); as a
+# notebook it shows the figure below and writes nothing.
+#
+#     python examples/07_why_gates.py --threads 1
+#     python examples/07_why_gates.py --out runs/why-gates --threads 2
 
 # %% [markdown]
 # ## Three models, one task
@@ -40,18 +43,31 @@ from pathlib import Path
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # the adding problem
 
-from long_memory import ADDING_TOLERANCE, adding_batch  # noqa: E402
+def in_notebook() -> bool:
+    """Whether this file runs as a notebook (in a Jupyter kernel, whose argv holds the kernel's own
+    arguments, and where no __file__ is set)."""
+    return "ipykernel" in sys.modules
 
+
+# benchmarks/ (the adding problem) sits beside examples/ and notebooks/
+here = Path.cwd() if in_notebook() else Path(__file__).resolve().parent
+sys.path.insert(0, str(here.parent))
+
+from benchmarks.long_memory import ADDING_TOLERANCE, adding_batch  # noqa: E402
 from scratch_lstm import LSTM, RNN, init_gates, lstm_step, rnn_step  # noqa: E402
 from scratch_lstm.app.flags import threads  # noqa: E402
+from scratch_lstm.exercises import (  # noqa: E402
+    TORCH_DRAW_CHOICES,
+    check_cell_path_bias,
+    check_torch_draw,
+)
 
 parser = argparse.ArgumentParser(description="the plain RNN beside the LSTM on the adding problem")
 parser.add_argument("--out", default=None, help="folder for why_gates.png (default: a new temporary folder)")
 parser.add_argument("--threads", type=threads, default=None, help="CPU threads torch may use")
 parser.add_argument("--fast", action="store_true", help="a few seconds, for smoke tests")
-args, _ = parser.parse_known_args()  # parse_known_args: a notebook kernel passes flags of its own
+args = parser.parse_args([] if in_notebook() else None)  # a notebook runs with the defaults
 if args.threads:
     torch.set_num_threads(args.threads)
 
@@ -177,11 +193,10 @@ for kind in curves:
 
 import matplotlib  # noqa: E402
 
-matplotlib.use("Agg")
+if not in_notebook():
+    matplotlib.use("Agg")  # files only; a notebook shows the figure
 import matplotlib.pyplot as plt  # noqa: E402
 
-out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="why-gates-"))
-out.mkdir(parents=True, exist_ok=True)
 fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
 colors = {"rnn": "tab:red", "lstm": "tab:gray", "lstm-chrono": "tab:blue"}
 for kind, name in kinds.items():
@@ -203,14 +218,44 @@ right.legend(fontsize=9)
 for ax in (left, right):
     ax.grid(alpha=0.3)
 fig.tight_layout()
-fig.savefig(out / "why_gates.png", dpi=90)
 results = {"T": T, "hidden_size": H, "batch_size": B, "steps": STEPS, "always_half": always_half,
            "reach": {kind: {which: {str(back): v for back, v in r.items()} for which, r in reach[kind].items()}
                      for kind in kinds},
            "solved": {kind: curves[kind][-1][1] for kind in kinds}}
-(out / "why_gates.json").write_text(json.dumps(results, indent=1) + "\n")
-print(f"wrote {out / 'why_gates.png'} and {out / 'why_gates.json'}")
+if in_notebook():
+    plt.show()  # the figure below; a notebook writes no files
+else:
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="why-gates-"))
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / "why_gates.png", dpi=90)
+    (out / "why_gates.json").write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {out / 'why_gates.png'} and {out / 'why_gates.json'}")
+
+# %% [markdown]
+# ## Exercises
+# **1.** Along the cell path each step back multiplies dL/dc_t by f_t (docs/why-lstm.md). Take
+# one unit whose gates read nothing, so that f_t = σ(b_f) at every step: which forget-gate bias
+# b_f leaves 10% of dL/dc_t 49 steps back? Compare it with the biases chrono draws,
+# log U(1, T - 1). The check measures your bias with autograd through `lstm_step`.
+#
+# **2.** The two LSTMs have the same weights but for their gate biases, the same batches and
+# the same budget. Why does the one with torch's draw learn nothing? Choose a letter.
+
+# %%
+for letter, choice in TORCH_DRAW_CHOICES.items():
+    print(f"  {letter}) {choice}")
+forget_bias = None  # exercise 1: a number
+torch_draw = None  # exercise 2: "a", "b", "c" or "d"
+
+# %%
+print(check_cell_path_bias(forget_bias))
+print(check_torch_draw(torch_draw))
 
 # %% [markdown]
 # Next: docs/why-gates.md, every cell (the GRU and the LSTM without each of its parts) trained
 # alike; then scratch_lstm/params.py and example 02.
+
+# %% [markdown]
+# ## Measured
+# 17.2-17.3 s in two runs with `--threads 1` on a 2-core AMD EPYC, nothing else running
+# (2026-12-04, torch 2.14.1): `python examples/07_why_gates.py --threads 1`.

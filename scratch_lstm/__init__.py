@@ -16,8 +16,9 @@ cell.py)::
    10. triton_lstm.py     advanced: the same equations as GPU kernels (impl="triton")
 
 Beside the path: rnn.py (RNN and GRU, twins of nn.RNN and nn.GRU), clamps.py (lesions: a gate of
-a trained model held fixed), classifier.py (the lecture's classifier: an LSTM and a Linear head)
-and convert.py (from_torch, to_torch). Skippable, not about the LSTM: impls.py (which
+a trained model held fixed), classifier.py (the lecture's classifier: an LSTM and a Linear head),
+convert.py (from_torch, to_torch) and exercises.py (the examples' exercises: check_<name>(answer)
+says "correct" or what is wrong, with a hint). Skippable, not about the LSTM: impls.py (which
 implementation runs), autograd.py (the autograd glue the fast paths share), checks.py (nn.LSTM's
 argument and input checks), autocast.py (dtypes under autocast), precision.py (float32 or TF32 on
 GPUs), _startup.py (Ctrl-C while the command starts).

@@ -19,6 +19,10 @@ missing, tanh where σ belongs, ...) to name the one made.
     check_cifg_step(fn)          the CIFG step, against variants.cifg_step        (example 05)
     check_clamp_o1(choice)       what --clamp o=1 does to the lecture's model     (example 05)
     check_grid_programs(n)       the programs of a Triton launch                  (example 06)
+    check_hold(weights)          the hand-wired unit holding a bit 200 steps      (example 01)
+    check_second_marker(choice)  what a second marker does to the hand-wired cell (example 01)
+    check_cell_path_bias(b)      the forget bias that keeps 10% of dL/dc_t        (example 07)
+    check_torch_draw(choice)     why the LSTM with torch's draw learns nothing    (example 07)
 """
 
 from __future__ import annotations
@@ -27,13 +31,15 @@ import copy
 import itertools
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .cell import lstm_step
 from .gates import forgetting_times
+from .hand_wired import MARKER_STEPS, TOLERANCE, example_stream, hand_wired_weights, memory_task, run_steps, solved
 from .params import lstm_num_parameters
 from .variants import cifg_step, gru_step
 
@@ -549,6 +555,193 @@ def check_train_step(fn: Callable | None) -> Verdict:
     return _correct("two steps, the same weights as the loop of example 04")
 
 
-__all__ = ["CLAMP_O1_CHOICES", "COUNT_CONFIG", "Verdict", "check_cifg_step", "check_clamp_o1", "check_forget_bias",
-           "check_gate_rows", "check_grid_programs", "check_gru_step", "check_initial_loss", "check_lstm_step",
-           "check_parameter_count", "check_train_step"]
+# ---- example 01: the hand-wired memory --------------------------------------------------------------
+
+HOLD_STEPS = 200
+"""How many steps :func:`check_hold` asks the hand-wired unit to hold its bit: the marker falls on
+one of the first five steps and the query on step ``MARKER_STEPS + HOLD_STEPS``, 200 or more
+steps later."""
+
+_SHAPES = {"weight_ih_l0": (4, 3), "weight_hh_l0": (4, 1), "bias_ih_l0": (4,), "bias_hh_l0": (4,)}
+
+
+def check_hold(weights) -> Verdict:
+    """Check hand-set weights of an ``nn.LSTM(3, 1)`` (a dict of its four tensors under
+    ``nn.LSTM``'s names, as :func:`scratch_lstm.hand_wired.hand_wired_weights` returns) on the
+    memory task of :mod:`scratch_lstm.hand_wired` with the bit held :data:`HOLD_STEPS` steps:
+    every stream of a test set must be solved. A failure names the first part of the story that
+    goes wrong: the write, the distractors kept out, the hold, the silence, the answer."""
+    if weights is None:
+        return _not_done("set the four tensors of nn.LSTM(3, 1)")
+    names = ", ".join(f"{name} {shape}" for name, shape in _SHAPES.items())
+    if not isinstance(weights, Mapping) or set(weights) != set(_SHAPES):
+        given = sorted(weights) if isinstance(weights, Mapping) else type(weights).__name__
+        return _wrong(f"give a dict of nn.LSTM(3, 1)'s four tensors: {names}; got {given}")
+    for name, shape in _SHAPES.items():
+        t = weights[name]
+        if not isinstance(t, Tensor) or tuple(t.shape) != shape:
+            got = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
+            return _wrong(f"{name} is {got}, expected {shape}: rows i, f, g, o (one unit each), columns "
+                          f"value, marker, query (W_ih is (4H, I) with H = 1, I = 3)")
+    w = {name: t.detach().to(torch.float64) for name, t in weights.items()}
+    n, T = 200, MARKER_STEPS + HOLD_STEPS + 1
+    x, y = memory_task(n, T, torch.Generator().manual_seed(0))  # (n, T, 3), (n, T)
+    with torch.no_grad():
+        steps = run_steps(w, x)
+    i, f, g, o, c, h = (torch.cat([getattr(s, k) for s in steps], dim=1) for k in "ifgoch")  # each (n, T)
+    ok = solved(h, y)
+    if ok.all():
+        return _correct(f"all {n} streams of {T} steps solved: the marked bit written, held {HOLD_STEPS} steps "
+                        "and more, said at the query, silence before it")
+    marker, query = x[..., 1].bool(), x[..., 2].bool()  # (n, T)
+    others = ~marker & ~query  # the distractors' steps
+    at = marker.double().argmax(dim=1)  # (n,): the marked step
+    rows = torch.arange(n)
+    after = torch.arange(T) > at[:, None]  # (n, T): the steps after the marker
+    hold = after & ~query  # the steps that only keep
+    if i[marker].min() < 0.5:
+        return _wrong(f"nothing is written at the marker: the input gate is {i[marker].min():.2f} there. "
+                      "i_t must open (near 1) where marker = 1")
+    let_in = (i * g.abs() * hold).sum(dim=1).median()  # what the distractors write while it holds
+    if i[others].max() > 0.1 or let_in > 0.25:
+        return _wrong(f"the input gate is open at steps without the marker (i_t up to {i[others].max():.2f}; over "
+                      f"the hold the distractors write {let_in:.2f} in all): the marked bit drowns among them; "
+                      "close it where marker = 0")
+    kept = (c[:, -2] / c[rows, at]).median().clamp(min=0)  # what is left just before the query, of what was written
+    if kept < 0.9:
+        f_hold = f[hold].mean()
+        return _wrong(f"the bit fades: {HOLD_STEPS} steps after the marker the cell keeps {kept:.2f} of what was "
+                      f"written (f_t is {f_hold:.4f} a step while it holds, and c_t = f_t ⊙ c_(t-1) multiplies "
+                      "by f_t at every step): the forget gate must sit closer to 1 there")
+    loud = h[:, :-1].abs() >= TOLERANCE
+    if loud.any():
+        t = int(loud.any(dim=0).double().argmax())
+        return _wrong(f"h_t is heard before the query (|h_t| up to {h[:, :-1].abs().max():.2f}, first at step {t}; "
+                      f"the output gate is up to {o[:, :-1].max():.2f} there): keep o_t closed until query = 1")
+    if o[:, -1].min() < 0.5:
+        return _wrong(f"the output gate is {o[:, -1].min():.2f} at the query: h_t = o_t ⊙ tanh(c_t) does not show "
+                      "the cell when asked; open it where query = 1")
+    if (h[:, -1] * y[:, -1] < 0).double().mean() > 0.5:
+        return _wrong("the answer has the wrong sign: g_t = tanh(z_g), what is written, must carry the sign of "
+                      "the value")
+    return _wrong(f"{int((~ok).sum())} of {n} streams unsolved: the answer at the query, o_t ⊙ tanh(c_t), is "
+                  f"{h[:, -1].abs().min():.2f} at its faintest and must lie within {TOLERANCE} of ±1: write a "
+                  "larger value (g_t nearer ±1) or open the output gate wider")
+
+
+SECOND_MARKER_CHOICES = {
+    "a": "the new bit replaces the old one: c becomes about +0.995",
+    "b": "the two add up: c becomes about 0",
+    "c": "the old bit stays: the forget gate keeps it, c stays about -0.99",
+    "d": "the cell overflows past 1 and the stored bit is lost",
+}
+"""The choices of :func:`check_second_marker`: what the hand-wired cell holds after a second
+marker arrives with the value +1 while it holds -0.995."""
+
+
+def check_second_marker(answer) -> Verdict:
+    """Check a prediction (``"a"`` to ``"d"``, :data:`SECOND_MARKER_CHOICES`) of what the
+    hand-wired cell holds after a second marker comes with +1, by running the wiring on it."""
+    if answer is None:
+        return _not_done(f"choose one of {', '.join(SECOND_MARKER_CHOICES)}")
+    if not isinstance(answer, str) or answer.strip().lower() not in SECOND_MARKER_CHOICES:
+        return _wrong(f"choose one of the letters {', '.join(SECOND_MARKER_CHOICES)}")
+    x, _ = example_stream()  # the marker on step 2 with -1; a second one on step 30 with +1
+    x[0, 30, :2] = torch.tensor([1.0, 1.0], dtype=x.dtype)
+    c = run_steps(hand_wired_weights(), x)[30].c.item()
+    choice = answer.strip().lower()
+    if choice == "a":
+        return _correct(f"c_30 = {c:+.3f}: at a marker the wiring closes f (σ(10 - 20) = 0.00005) and opens i, "
+                        "so c_t = f_t c_(t-1) + i_t g_t is the new g alone. The forget gate's second job: make "
+                        "room where something new is written")
+    return _wrong({
+        "b": "the sum would need f_t = 1 at the marker; the forget gate reads the marker too (z_f = 10 - 20·marker)",
+        "c": "the forget gate reads the marker: at a marker z_f = 10 - 20 = -10, so f_t lets go of the old content",
+        "d": "c_t = f_t c_(t-1) + i_t g_t with f_t and i_t between 0 and 1 and |g_t| < 1: look at f_t at a marker",
+    }[choice])
+
+
+# ---- example 07: why gates -------------------------------------------------------------------------
+
+PATH_STEPS, PATH_LEFT = 49, 0.1
+""":func:`check_cell_path_bias` asks for the forget bias that leaves ``PATH_LEFT`` of dL/dc_t
+``PATH_STEPS`` steps back along the cell path."""
+
+
+def _cell_path_reach(b: float) -> float:
+    """|dc_T / dc_0| over ``PATH_STEPS`` steps of one unit whose gates read nothing, its forget
+    bias ``b``: what the cell path alone carries back, measured by autograd."""
+    w_ih, w_hh = torch.zeros(4, 1, dtype=torch.float64), torch.zeros(4, 1, dtype=torch.float64)
+    b_ih, b_hh = torch.zeros(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)
+    b_ih[1] = b  # the forget gate's row
+    x = torch.zeros(1, 1, dtype=torch.float64)
+    c0 = torch.ones(1, 1, dtype=torch.float64, requires_grad=True)
+    h, c = torch.zeros(1, 1, dtype=torch.float64), c0
+    for _ in range(PATH_STEPS):
+        step = lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh)
+        h, c = step.h, step.c
+    (grad,) = torch.autograd.grad(c.sum(), c0)
+    return grad.abs().item()
+
+
+def check_cell_path_bias(answer) -> Verdict:
+    """Check a forget-gate bias ``b_f`` at which 10% of dL/dc_t is left 49 steps back along the
+    cell path (within 10% of that), measured by autograd through :func:`lstm_step`."""
+    if answer is None:
+        return _not_done("give the bias b_f as a number")
+    b = _number(answer, "the bias")
+    if isinstance(b, str):
+        return _wrong(b)
+    reach = _cell_path_reach(b)
+    if abs(reach / PATH_LEFT - 1) < 0.1:
+        return _correct(f"autograd says {reach:.3f} of dL/dc_t is left {PATH_STEPS} steps back: the cell path "
+                        "multiplies it by f_t = σ(b_f) at every step, and chrono draws biases of this size and more")
+    if 0 < b < 1:
+        return _wrong(f"{b} looks like the gate's value f, not its bias: the bias is the pre-activation b_f with "
+                      "σ(b_f) = f")
+    if abs(math.tanh(b) ** PATH_STEPS / PATH_LEFT - 1) < 0.1:
+        return _wrong("that solves tanh(b_f)^49 = 0.1: a gate is σ(z_f), between 0 and 1, not tanh")
+    if b <= 0.5:
+        return _wrong(f"that bias leaves {reach:.1e}: with b_f near 0 (torch's draw) f_t = σ(0) = 0.5 halves "
+                      "dL/dc_t at every step back, and a negative one closes the gate further")
+    return _wrong(f"that bias leaves {reach:.2g} of dL/dc_t {PATH_STEPS} steps back (autograd), not "
+                  f"{PATH_LEFT:g}: each step back multiplies it by f_t = σ(b_f); solve for b_f")
+
+
+TORCH_DRAW_CHOICES = {
+    "a": "its forget gates start near σ(0) = 0.5, so dL/dc_t halves at every step back and almost nothing "
+         "reaches the marked values",
+    "b": "its tanh saturates and takes the gradient with it, as in the plain RNN",
+    "c": "its output gates block the gradient before it reaches the cell",
+    "d": "it has four times the RNN's weights and needs more training steps",
+}
+"""The choices of :func:`check_torch_draw`: why example 07's LSTM with torch's draw of its biases
+learns nothing."""
+
+
+def check_torch_draw(answer) -> Verdict:
+    """Check the reason (``"a"`` to ``"d"``, :data:`TORCH_DRAW_CHOICES`) example 07's LSTM with
+    torch's draw of its biases learns nothing while the one with chrono forget gates learns."""
+    if answer is None:
+        return _not_done(f"choose one of {', '.join(TORCH_DRAW_CHOICES)}")
+    if not isinstance(answer, str) or answer.strip().lower() not in TORCH_DRAW_CHOICES:
+        return _wrong(f"choose one of the letters {', '.join(TORCH_DRAW_CHOICES)}")
+    choice = answer.strip().lower()
+    if choice == "a":
+        return _correct("along the cell path dL/dc_(t-1) = f_t ⊙ dL/dc_t (+ the paths through h): with f_t near "
+                        "0.5 the dc columns fall like 0.5^k, and the marked values, 25 or more steps back, send "
+                        "the weights nothing to learn from")
+    return _wrong({
+        "b": "the cell path has no tanh: dL/dc_(t-1) = f_t ⊙ dL/dc_t, and the chrono LSTM has the same tanh and "
+             "keeps its gradient. Compare the two LSTMs' dc columns",
+        "c": "the output gate scales what enters the cell path from h_t, at every step alike; along the path "
+             "itself only f_t multiplies, and the chrono LSTM has the same output gates",
+        "d": "the two LSTMs have the same weights but for the gate biases, and the same budget: only one learns",
+    }[choice])
+
+
+__all__ = ["CLAMP_O1_CHOICES", "COUNT_CONFIG", "HOLD_STEPS", "PATH_LEFT", "PATH_STEPS", "SECOND_MARKER_CHOICES",
+           "TORCH_DRAW_CHOICES", "Verdict", "check_cell_path_bias", "check_cifg_step", "check_clamp_o1",
+           "check_forget_bias", "check_gate_rows", "check_grid_programs", "check_gru_step", "check_hold",
+           "check_initial_loss", "check_lstm_step", "check_parameter_count", "check_second_marker",
+           "check_torch_draw", "check_train_step"]

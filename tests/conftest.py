@@ -66,12 +66,13 @@ AUTOCAST_TOL = {
 
 # The quick check of an install (README: pytest -q -m "not slow", under a minute on 2 cores): the
 # equivalence with nn.LSTM and everything about the model itself, for the teaching and fused
-# paths. Every other test (the training app end to end, the fault injection, the Triton kernels in
-# their slow interpreter, PyTorch's modes, the examples, plots and benchmarks) is marked slow;
-# the full suite runs both.
+# paths, the hand-wired lesson and the exercises' checks (a few seconds each). Every other test
+# (the training app end to end, the fault injection, the Triton kernels in their slow
+# interpreter, PyTorch's modes, the examples, notebooks, plots and benchmarks) is marked slow; the
+# full suite runs both.
 QUICK = {"test_equivalence.py", "test_cell.py", "test_parameters.py", "test_lecture.py",
          "test_convert.py", "test_errors.py", "test_dropout.py", "test_fused.py", "test_layout.py",
-         "test_gates.py", "test_variants.py"}
+         "test_gates.py", "test_variants.py", "test_hand_wired.py", "test_exercises.py"}
 SLOW_IN_QUICK_FILES = {"test_plots_and_gates_command_write_pngs_and_json"}  # runs the CLI
 
 

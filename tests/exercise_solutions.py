@@ -45,6 +45,26 @@ forget_bias = math.log(99)  # 1 / (1 - σ(b)) = 1 + e^b = 100
 
 clamp_o1 = "b"
 
+# the cell path multiplies dL/dc_t by σ(b_f) a step: σ(b_f)^49 = 0.1
+cell_path_bias = math.log(0.1 ** (1 / 49) / (1 - 0.1 ** (1 / 49)))
+
+torch_draw = "a"
+
+second_marker = "a"
+
+
+def hold_weights():
+    """The hand-wired unit with a forget gate of σ(15) a step: 0.9999997, so 200 steps keep it all."""
+    w_ih = torch.zeros(4, 3, dtype=torch.float64)  # rows i, f, g, o; columns value, marker, query
+    b_ih = torch.zeros(4, dtype=torch.float64)
+    w_ih[0, 1], b_ih[0] = 20.0, -10.0  # i: open at the marker only
+    w_ih[1, 1], b_ih[1] = -30.0, 15.0  # f: σ(15) while it holds, σ(-15) at the marker (make room)
+    w_ih[2, 0] = 3.0  # g = tanh(3·value)
+    w_ih[3, 2], b_ih[3] = 20.0, -10.0  # o: open at the query only
+    return {"weight_ih_l0": w_ih, "weight_hh_l0": torch.zeros(4, 1, dtype=torch.float64),
+            "bias_ih_l0": b_ih, "bias_hh_l0": torch.zeros(4, dtype=torch.float64)}
+
+
 grid_programs = 7 * 4 * 4  # ceil(100 / 16) x ceil(200 / 64) tiles, four programs each
 
 

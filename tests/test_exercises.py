@@ -135,6 +135,21 @@ def train_step_softmax_first(model, optimizer, x, y):
     return loss
 
 
+def wiring(i=(20.0, -10.0), f=(-20.0, 10.0), o=(20.0, -10.0)):
+    """The hand-wired unit as a learner writes it: each gate's (weight on its signal, bias)."""
+    w_ih, b_ih = torch.zeros(4, 3, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)
+    (w_ih[0, 1], b_ih[0]), (w_ih[1, 1], b_ih[1]), (w_ih[3, 2], b_ih[3]) = i, f, o
+    w_ih[2, 0] = 3.0
+    return {"weight_ih_l0": w_ih, "weight_hh_l0": torch.zeros(4, 1, dtype=torch.float64),
+            "bias_ih_l0": b_ih, "bias_hh_l0": torch.zeros(4, dtype=torch.float64)}
+
+
+def wiring_with(name, tensor):
+    weights = wiring()
+    weights[name] = tensor
+    return weights
+
+
 H_64 = 64
 ONE_DIRECTION = 4 * 64 * (28 + 64 + 2) + 4 * 64 * (64 + 64 + 2)  # what one direction of a 2-layer LSTM holds
 CASES = {  # check -> (its solution, [(a wrong answer, words its hint must hold), ...])
@@ -167,6 +182,24 @@ CASES = {  # check -> (its solution, [(a wrong answer, words its hint must hold)
         ("c", "forget gate"), ("a", "relies on its output gates"), ("e", "choose one of")]),
     "check_grid_programs": (solutions.grid_programs, [
         (28, "one program a tile"), (6 * 3 * 4, "round up"), (6 * 3, "round up"), (100, "count the tiles")]),
+    "check_hold": (solutions.hold_weights(), [
+        (wiring(f=(-20.0, 5.0)), "the bit fades"),  # σ(5) a step: holds 60 steps, not 200
+        (wiring(f=(0.0, 0.0)), "the bit fades"),  # f = 0.5
+        (wiring(i=(0.0, 10.0)), "drowns among them"),  # the input gate always open
+        (wiring(i=(5.0, -2.5), f=(-5.0, 2.5), o=(5.0, -2.5)), "drowns among them"),  # example 01's weak switches
+        (wiring(i=(20.0, -10.0), f=(-5.0, 2.5)), "the bit fades"),  # ... with the input gate mended
+        (wiring(i=(-20.0, 10.0)), "nothing is written at the marker"),  # the input gate's switch reversed
+        (wiring(o=(0.0, 10.0)), "heard before the query"),  # the output gate always open
+        (wiring(o=(0.0, -10.0)), "at the query"),  # the output gate never open
+        (wiring_with("weight_ih_l0", torch.zeros(3, 4, dtype=torch.float64)), "expected (4, 3)"),
+        ({"weight_ih_l0": torch.zeros(4, 3)}, "four tensors")]),
+    "check_second_marker": (solutions.second_marker, [
+        ("b", "f_t = 1 at the marker"), ("c", "lets go of the old content"), ("x", "choose one of")]),
+    "check_cell_path_bias": (solutions.cell_path_bias, [
+        (0.1 ** (1 / 49), "the gate's value f"), (math.atanh(0.1 ** (1 / 49)), "not tanh"),
+        (0.0, "halves"), (5.0, "solve for b_f")]),
+    "check_torch_draw": (solutions.torch_draw, [
+        ("b", "the cell path has no tanh"), ("c", "only f_t multiplies"), ("d", "same budget")]),
     "check_train_step": (solutions.train_step, [
         (train_step_without_zero_grad, "optimizer.zero_grad()"), (train_step_without_step, "optimizer.step()"),
         (train_step_softmax_first, "no softmax first")]),
