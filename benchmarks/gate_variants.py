@@ -51,7 +51,7 @@ from torch import nn
 from scratch_lstm import GRU, INITS, LSTM, RNN, VARIANTS, init_gates
 from scratch_lstm.app import flags
 from scratch_lstm.app.data import Batches, load_dataset, sequence_view
-from scratch_lstm.app.files import atomic_write_bytes, make_folders, save_json
+from scratch_lstm.app.files import atomic_write_bytes, check_new_files, make_folders, save_json
 from scratch_lstm.app.limits import cpu_count
 from scratch_lstm.app.runs import check_out_folder
 from scratch_lstm.params import gru_num_parameters, lstm_num_parameters, rnn_num_parameters
@@ -283,9 +283,7 @@ def run(args) -> dict:
     budget = budget_from(args, Budget, FULL)
     out = Path(args.out)
     check_out_folder(out)
-    if (out / "gate_variants.json").exists() or (out / "gate_variants.json").is_symlink():
-        raise ValueError(f"--out {out} already holds gate_variants.json (an earlier experiment's), which is "
-                         "never replaced: choose another --out, or move it away")
+    check_new_files(out, ("gate_variants.json", "gate_variants.md", "gate_variants.png"))
     threads = args.threads or 1
     torch.set_num_threads(threads)
     tasks = {key: Task(key, budget, args.data_dir, torch.device("cpu")) for key in args.tasks}  # data first

@@ -142,7 +142,7 @@ def test_mistakes_are_one_error_line_and_nothing_written(args, message, tmp_path
 
 def test_an_out_that_is_a_folder_is_refused_before_any_work(tmp_path, capsys):
     assert main(["explore", "--out", str(tmp_path)]) == 2
-    assert "is a folder; give the page's file name" in capsys.readouterr().err
+    assert "is a folder; give a file name" in capsys.readouterr().err
 
 
 def test_a_checkpoint_of_the_sample_reads_full_mnist_with_data_dir():

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from scratch_lstm.app import files as files_module
 from scratch_lstm.app import runs as runs_module
 from scratch_lstm.app import train as train_module
 from scratch_lstm.app.cli import main
+from scratch_lstm.app.config import TrainConfig
 from scratch_lstm.app.errors import TrainingError
 from scratch_lstm.app.files import TEMP_MARKER, interrupts_deferred, temp_name
 from scratch_lstm.app.lock import LOCK_FILE, check_not_locked, lock_folder
@@ -96,16 +98,17 @@ def test_a_second_train_or_resume_is_refused_while_a_run_writes_the_folder(tmp_p
 def test_a_folder_written_while_a_run_prepared_is_left_alone(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     real = train_module.load_dataset
+    settings = json.dumps(asdict(TrainConfig(seed=3))).encode()  # another run's
 
     def another_writer_meanwhile(*args, **kwargs):
         out.mkdir()
-        (out / "config.json").write_text('{"seed": 3}\n')
+        (out / "config.json").write_bytes(settings)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(train_module, "load_dataset", another_writer_meanwhile)
     assert main(["train", *FLAGS, "--epochs", "1", "--out", str(out)]) == 2
     assert f"{out} changed while this run was starting" in one_error(capsys.readouterr().err)
-    assert snapshot(out) == {"config.json": b'{"seed": 3}\n'}
+    assert snapshot(out) == {"config.json": settings}
 
 
 # --- 2. only this program's temporary files are removed ------------------------------------------
@@ -745,7 +748,7 @@ def long_memory_main(argv):
     (["--test-size", "1000000000000"], "--test-size 1000000000000 on adding (200 steps; the weights"),
     (["--device", "cuda"], "--device cuda was asked for but is not available here"),
     (["--backend", "triton", "--device", "cpu"], "--backend triton runs its kernels on a CUDA GPU, not on cpu"),
-    (["--out", "{tmp}/earlier"], "already holds long_memory.json (an earlier experiment's), which is never"),
+    (["--out", "{tmp}/earlier"], "already holds long_memory.json, which is never replaced"),
 ])
 def test_the_long_memory_script_refuses_as_the_command_does(args, message, tmp_path, capsys, monkeypatch):
     if "cuda" in args or "triton" in args:

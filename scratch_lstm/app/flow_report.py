@@ -21,7 +21,7 @@ from .config import TrainConfig, init_of_checkpoint, threads_line, use_threads
 from .data import SEQUENCES, load_dataset, pixel_permutation, sequence_view
 from .errors import DataError, TrainingError
 from .evaluate import dataset_to_use
-from .files import make_folders, save_json
+from .files import check_target, is_our_figure, json_with_keys, make_folders, save_json
 from .limits import check_fits, lstm_classifier_parameters
 from .plots import check_can_draw, plot_gradient_flow
 from .runs import check_out_folder, check_out_is_not_data
@@ -135,6 +135,10 @@ def gradient_flow_report(args) -> dict:
 def _gradient_flow_report(args) -> dict:
     out = Path(args.out)
     check_out_folder(out)
+    for name, ours in (("gradient_flow.png", is_our_figure),
+                       ("gradient_flow.json", json_with_keys("dataset", "images", "models"))):
+        check_target(out / name, ours, inputs=args.checkpoint or [],
+                     what=f"a {name} that scratch-lstm gradient-flow wrote")
     check_can_draw()  # before anything is computed
     note = None
     if args.checkpoint:

@@ -18,7 +18,7 @@ def add_arguments(p) -> None:
                    help="the trained checkpoint to explore (last.pt or best.pt); default: the built-in "
                         "model, a 2 x 64 LSTM trained on the embedded sample (docs/explorer.md)")
     p.add_argument("--out", required=True, metavar="PAGE.html", type=path,
-                   help="the page to write: one self-contained HTML file (replaced if it exists)")
+                   help="the page to write: one self-contained HTML file (a new file, or a page it wrote before)")
     p.add_argument("--digits", nargs="+", type=non_negative_int, metavar="INDEX", default=None,
                    help="test images to embed, by index into the test split (default: the first "
                         "image of each class, 0 to 9); the page also reads digits drawn in it")
@@ -27,7 +27,7 @@ def add_arguments(p) -> None:
 def explore_command(args) -> None:
     """Run the command for parsed ``args``: check ``--out``, make the page, write it, say where."""
     out = Path(args.out)
-    check_out_file(out)
+    check_out_file(args.out, inputs=[args.checkpoint] if args.checkpoint else [])
     before = use_threads(args.threads)
     try:
         print(threads_line(args.threads), flush=True)

@@ -39,7 +39,7 @@ from ..config import use_threads
 from ..data import load_dataset, pixel_permutation, sequence_view
 from ..errors import DataError, TrainingError
 from ..evaluate import dataset_to_use
-from ..files import atomic_write_bytes
+from ..files import atomic_write_bytes, check_target, is_our_page
 from ..gates_report import drawn_on_gpu, fresh_model
 from ..runs import check_out_folder
 
@@ -88,12 +88,13 @@ class ExplorerPage:
                 'style="width: 100%; height: 900px; border: 1px solid #ddd;"></iframe>')
 
 
-def check_out_file(path: Path, flag: str = "--out") -> None:
-    """Refuse, before anything is computed or written, an output that is a folder or whose folder
-    cannot be created or written (:class:`TrainingError`)."""
-    path = Path(path)
-    if path.is_dir():
-        raise TrainingError(f"{flag} {path} is a folder; give the page's file name, e.g. {path / 'explorer.html'}")
+def check_out_file(path: str | Path, flag: str = "--out", inputs=()) -> None:
+    """Refuse, before anything is computed or written, an output the write rule forbids
+    (:func:`~scratch_lstm.app.files.check_target`: a folder, a device or FIFO, an input, a file
+    that is not an earlier page) or whose folder cannot be created or written
+    (:class:`TrainingError`)."""
+    path = check_target(path, is_our_page, inputs=inputs, flag=flag, what="a page scratch-lstm wrote",
+                        example="explorer.html")
     check_out_folder(path.parent if str(path.parent) else Path("."), flag)
 
 
