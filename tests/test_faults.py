@@ -215,7 +215,7 @@ def test_a_version_1_checkpoint_still_loads_and_resumes_by_dataset_name(one_epoc
     out = copy_run(one_epoch, tmp_path)
     flags = [*FLAGS, "--schedule", "constant", "--out", str(out)]
     ckpt = torch.load(out / "last.pt", weights_only=True)
-    for key in ("data", "history", "best_epoch"):
+    for key in ("data", "history", "best_epoch", "checksum"):
         del ckpt[key]
     for setting in ("cuda_graph", "threads"):  # settings version 1 predates: their defaults
         del ckpt["config"][setting]
@@ -237,7 +237,7 @@ def test_a_version_1_checkpoint_still_loads_and_resumes_by_dataset_name(one_epoc
 def test_a_version_1_checkpoint_on_another_dataset_is_refused(one_epoch, tmp_path, capsys):
     out = copy_run(one_epoch, tmp_path)
     ckpt = torch.load(out / "last.pt", weights_only=True)
-    del ckpt["data"]
+    del ckpt["data"], ckpt["checksum"]
     ckpt["version"], ckpt["dataset"] = 1, "fashion-mnist"
     torch.save(ckpt, out / "last.pt")
     before = snapshot(out)
