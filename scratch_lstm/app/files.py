@@ -232,7 +232,7 @@ def json_with_keys(*keys: str):
     def ours(path: Path) -> bool:
         value = json.loads(read_text(path))
         items = value if isinstance(value, list) else [value]
-        return all(isinstance(v, dict) and set(keys) <= set(v) for v in items)
+        return bool(items) and all(isinstance(v, dict) and set(keys) <= set(v) for v in items)
 
     return ours
 
