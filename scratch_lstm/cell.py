@@ -58,7 +58,7 @@ import torch
 from torch import Tensor, nn
 
 from .autocast import autocast_cell_dtype
-from .checks import cell_input, cell_state, check_cell_arguments
+from .checks import cell_input, cell_state, check_cell_arguments, torchscript_refused
 
 
 class LSTMStep(NamedTuple):
@@ -154,6 +154,10 @@ class LSTMCell(nn.Module):
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
+
+    def __prepare_scriptable__(self):
+        """``torch.jit.script`` calls this first: refused with one line (checks.py)."""
+        raise torchscript_refused(self)
 
     def reset_parameters(self) -> None:
         """Draw every parameter from ``U(-1/sqrt(H), 1/sqrt(H))``, as ``nn.LSTMCell`` does."""

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .autocast import autocast_output_dtype
-from .checks import Sequence, check_lstm_arguments, lstm_input, lstm_state
+from .checks import Sequence, check_lstm_arguments, lstm_input, lstm_state, torchscript_refused
 from .clamps import check_clamps, layer_hold
 from .impls import check_available, check_impl, layer_function
 from .variants import VARIANTS, check_variant, variant_step
@@ -79,6 +79,10 @@ class RNNBase(nn.Module):
                     names.append(base + sfx)
                 self._direction_names.append(tuple(names))
         self.reset_parameters()
+
+    def __prepare_scriptable__(self):
+        """``torch.jit.script`` calls this first: refused with one line (checks.py)."""
+        raise torchscript_refused(self)
 
     def suffix(self, k: int) -> str:
         """The parameter-name suffix of layer-direction ``k = layer * D + direction``:
