@@ -52,7 +52,7 @@ from scratch_lstm import GRU, INITS, LSTM, RNN, VARIANTS, init_gates
 from scratch_lstm.app import flags
 from scratch_lstm.app.data import Batches, load_dataset, sequence_view
 from scratch_lstm.app.files import atomic_write_bytes, check_new_files, make_folders, save_json
-from scratch_lstm.app.limits import cpu_count
+from scratch_lstm.app.limits import check_fits, cpu_count, lstm_classifier_parameters, overhead_bytes
 from scratch_lstm.app.runs import check_out_folder
 from scratch_lstm.params import gru_num_parameters, lstm_num_parameters, rnn_num_parameters
 
@@ -278,12 +278,30 @@ def estimate_seconds(budget: Budget, tasks, cells, jobs: int) -> float:
     return total * budget.seeds / jobs
 
 
+def check_budget_fits(key: str, budget: Budget) -> None:
+    """Refuse (:class:`~scratch_lstm.app.errors.TrainingError`) a budget whose model, batch and test
+    set cannot fit in memory on task ``key``, before anything is allocated: a lower bound (the
+    LSTM's weights with their gradients and Adam's moments, a batch, h and c of every step, the test
+    set, and what the teaching path records per step: :func:`~scratch_lstm.app.limits.overhead_bytes`)."""
+    T, Q, C = (int(key.split("-")[1]), 2, 1) if key.startswith("adding") else (
+        28 + (budget.blank_rows if key == "rows-blank" else 0), 28, 10)
+    B, H = budget.batch_size, budget.hidden_size
+    n_test = budget.test_size if key.startswith("adding") else min(budget.test_size, 10_000)
+    P = lstm_classifier_parameters(Q, H, 1, C)
+    check_fits(4 * (4 * P + B * T * Q + 2 * B * T * H + n_test * T * Q) + overhead_bytes(1, T),
+               f"--hidden-size {H} --batch-size {B} --test-size {n_test} on {key} ({T} steps; the weights "
+               "with their gradients and Adam's moments, a batch, h and c of every step, the test set)",
+               hint="lower --hidden-size, --batch-size or --test-size")
+
+
 def run(args) -> dict:
     """Every (task, cell, seed) run, the JSON after each, the table and figure at the end."""
     budget = budget_from(args, Budget, FULL)
     out = Path(args.out)
     check_out_folder(out)
     check_new_files(out, ("gate_variants.json", "gate_variants.md", "gate_variants.png"))
+    for key in args.tasks:  # before any data is read or model made
+        check_budget_fits(key, budget)
     threads = args.threads or 1
     torch.set_num_threads(threads)
     tasks = {key: Task(key, budget, args.data_dir, torch.device("cpu")) for key in args.tasks}  # data first

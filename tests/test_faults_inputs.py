@@ -786,3 +786,47 @@ def test_a_checksum_that_is_there_is_verified_whatever_the_version_says(one_epoc
         assert main(command) == 2
         assert f"{out / 'last.pt'} is damaged" in one_error(capsys.readouterr().err)
     assert snapshot(out) == before
+
+
+# --- unbounded sizes: what a layer costs beyond its tensors, and every script's sizes -----------------
+
+def test_many_tiny_layers_are_refused_by_what_each_layer_and_step_keeps(monkeypatch, capsys):
+    from scratch_lstm import classifier
+    from scratch_lstm.app import limits
+
+    monkeypatch.setattr(limits, "memory_limit", lambda device=None: (16 * 2**30, "a 16 GiB limit"))
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model was built: the size check let it through")
+
+    monkeypatch.setattr(classifier, "LSTMClassifier", never)
+    assert main(["inspect", "--num-layers", "100000", "--hidden-size", "1"]) == 2
+    err = one_error(capsys.readouterr().err)
+    assert "--num-layers 100000" in err and "what each layer and step keeps beside them" in err
+
+
+def test_std_bad_alloc_is_out_of_memory_in_one_line(capsys):
+    from scratch_lstm.app import command
+    from scratch_lstm.app.errors import out_of_memory
+
+    assert out_of_memory(RuntimeError("std::bad_alloc"))
+
+    def body():
+        raise RuntimeError("std::bad_alloc")
+
+    assert command.run(body) == 2
+    assert one_error(capsys.readouterr().err).startswith("error: out of memory (std::bad_alloc)")
+
+
+@pytest.mark.parametrize("flag", ["--hidden-size", "--test-size", "--batch-size"])
+def test_gate_variants_refuses_sizes_that_cannot_fit_before_anything_runs(flag, tmp_path, capsys):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import gate_variants
+
+    out = tmp_path / "gv"
+    assert gate_variants.main(["--out", str(out), flag, str(10**20)]) == 2
+    err = one_error(capsys.readouterr().err)
+    assert f"{flag} {10**20}" in err and "more than this machine can hold" in err
+    assert not out.exists()

@@ -79,7 +79,7 @@ def _cmd_inspect(args) -> int:
     from ..gates import forgetting_times
     from ..params import format_parameters
     from .config import TrainConfig, check_backend_device
-    from .limits import check_fits, lstm_classifier_parameters
+    from .limits import check_fits, lstm_classifier_parameters, overhead_bytes
     from .progress import plural
 
     check_backend_device(args.backend, torch.device("cpu"))
@@ -88,9 +88,11 @@ def _cmd_inspect(args) -> int:
     init.validate()  # --init and its values, as `train` checks them
     B, L, Q, H, K, C = (args.batch_size, args.seq_len, args.input_size, args.hidden_size,
                         args.num_layers, args.num_classes)
-    check_fits(4 * (lstm_classifier_parameters(Q, H, K, C) + B * L * Q + 2 * B * L * K * H + B * C),
+    check_fits(4 * (lstm_classifier_parameters(Q, H, K, C) + B * L * Q + 2 * B * L * K * H + B * C)
+               + overhead_bytes(K, L, args.backend),
                f"--batch-size {B} --seq-len {L} --input-size {Q} --hidden-size {H} --num-layers {K} "
-               f"--num-classes {C} (the weights, the batch, h and c of every step, the logits)")
+               f"--num-classes {C} (the weights, the batch, h and c of every step, the logits, and "
+               "what each layer and step keeps beside them)")
     torch.manual_seed(args.seed)
     model = LSTMClassifier(args.input_size, args.hidden_size, args.num_classes, args.num_layers,
                            backend=args.backend)
