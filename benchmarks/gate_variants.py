@@ -33,7 +33,11 @@ the start); ``--full`` is a longer run (more steps, seeds and test sequences, a 
 
 from __future__ import annotations
 
+import scratch_lstm  # noqa: F401  first, before torch: Ctrl-C while starting is one line (scratch_lstm/_startup.py)
+
+# isort: split
 import argparse
+import gc
 import math
 import multiprocessing
 import signal
@@ -337,9 +341,22 @@ def run(args) -> dict:
             record(*_run_job(job))
     else:
         context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch's threads
-        with context.Pool(args.jobs, initializer=_start_worker, initargs=(threads,)) as pool:
+        # The workers start with Ctrl-C ignored (an ignored signal stays ignored in a new process), so
+        # a Ctrl-C to the terminal's whole process group is this process's alone to answer, even while
+        # a worker still imports torch; SIGTERM here stops them (terminate) before the one line.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            pool = context.Pool(args.jobs, initializer=_start_worker, initargs=(threads,))
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        try:
             for done in pool.imap_unordered(_run_job, jobs):
                 record(*done)
+        finally:  # however it ends: the workers are stopped and their semaphores released
+            pool.terminate()
+            pool.join()
+            del pool
+            gc.collect()
     results["minutes"] = round((time.perf_counter() - t0) / 60, 1)
     save_json(out / "gate_variants.json", results)
     text = table(results) + "\n"

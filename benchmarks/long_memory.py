@@ -22,6 +22,9 @@ steps to do better.
 
 from __future__ import annotations
 
+import scratch_lstm  # noqa: F401  first, before torch: Ctrl-C while starting is one line (scratch_lstm/_startup.py)
+
+# isort: split
 import argparse
 import math
 import sys

@@ -102,10 +102,30 @@ def on_interrupt(signum, frame) -> None:
         raise KeyboardInterrupt
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM stopped the command (``kill PID``, a job scheduler, a container that stops): it is
+    answered as a Ctrl-C is (what was kept, one line), with exit code 143."""
+
+
+def on_terminate(signum, frame) -> None:
+    """The command's SIGTERM handler: noted as a Ctrl-C is (:func:`on_interrupt`), raised as
+    :class:`Terminated` the first time."""
+    first = not _INTERRUPTS
+    _INTERRUPTS.append(signum)
+    if first:
+        raise Terminated
+
+
+def terminated() -> bool:
+    """Whether a SIGTERM stopped the command (:func:`on_terminate`)."""
+    return signal.SIGTERM in _INTERRUPTS
+
+
 def raise_if_interrupted() -> None:
-    """Raise ``KeyboardInterrupt`` if a Ctrl-C was noted (:func:`on_interrupt`) and swallowed."""
+    """Raise ``KeyboardInterrupt`` (:class:`Terminated` for a SIGTERM) if a Ctrl-C was noted
+    (:func:`on_interrupt`) and swallowed."""
     if _INTERRUPTS:
-        raise KeyboardInterrupt
+        raise Terminated if terminated() else KeyboardInterrupt
 
 
 def forget_interrupts() -> None:
