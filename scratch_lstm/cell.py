@@ -58,7 +58,7 @@ import torch
 from torch import Tensor, nn
 
 from .autocast import autocast_cell_dtype
-from .checks import cell_input, cell_state, check_cell_arguments, torchscript_refused
+from .checks import NoTorchScript, cell_input, cell_state, check_cell_arguments
 
 
 class LSTMStep(NamedTuple):
@@ -114,7 +114,7 @@ def lstm_step(
     return LSTMStep(i, f, g, o, c, h, h_proj)
 
 
-class LSTMCell(nn.Module):
+class LSTMCell(NoTorchScript, nn.Module):
     r"""A drop-in replacement for :class:`torch.nn.LSTMCell`, computed from the gate equations.
 
     Parameters carry ``nn.LSTMCell``'s names, shapes, gate order (i, f, g, o) and
@@ -154,10 +154,6 @@ class LSTMCell(nn.Module):
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
-
-    def __prepare_scriptable__(self):
-        """``torch.jit.script`` calls this first: refused with one line (checks.py)."""
-        raise torchscript_refused(self)
 
     def reset_parameters(self) -> None:
         """Draw every parameter from ``U(-1/sqrt(H), 1/sqrt(H))``, as ``nn.LSTMCell`` does."""

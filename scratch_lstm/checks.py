@@ -117,12 +117,20 @@ def check_cell_arguments(input_size, hidden_size, bias) -> None:
             raise NegativeSizeError(f"LSTMCell: {name} must be zero or more, got {value}")
 
 
+class NoTorchScript:
+    """What the modules share so that ``torch.jit.script(model)`` is one clear line: TorchScript
+    calls ``__prepare_scriptable__`` before it reads any code, and this one refuses. The modules
+    are plain Python (keyword-only arguments, NamedTuples, the impl switch), which TorchScript does
+    not compile; ``torch.compile`` does, and :func:`scratch_lstm.to_torch` gives the ``torch.nn``
+    module that scripts."""
+
+    def __prepare_scriptable__(self):
+        """Refuse ``torch.jit.script`` (a ``RuntimeError`` that says what to use instead)."""
+        raise torchscript_refused(self)
+
+
 def torchscript_refused(module) -> RuntimeError:
-    """The one-line error for ``torch.jit.script(module)``, raised from the module's
-    ``__prepare_scriptable__`` before TorchScript reads any code: the modules are plain Python
-    (keyword-only arguments, NamedTuples, the impl switch), which TorchScript does not compile.
-    ``torch.compile`` does, and :func:`scratch_lstm.to_torch` gives the ``torch.nn`` module that
-    scripts."""
+    """The one-line error for ``torch.jit.script(module)`` (:class:`NoTorchScript`)."""
     name = type(module).__name__
     return RuntimeError(f"torch.jit.script does not compile scratch_lstm.{name}: its forward is plain Python "
                         f"that TorchScript cannot read. Use torch.compile(model), or script "
