@@ -306,6 +306,9 @@ def run(args) -> dict:
     check_new_files(out, ("gate_variants.json", "gate_variants.md", "gate_variants.png"))
     for key in args.tasks:  # before any data is read or model made
         check_budget_fits(key, budget)
+    if budget.seed + budget.seeds - 1 >= 2**64:  # seed, seed + 1, ...: each a torch seed
+        raise ValueError(f"--seed {budget.seed} with --seeds {budget.seeds} runs past the largest seed, "
+                         f"2**64 - 1; pass --seed {2**64 - budget.seeds} or lower")
     threads = args.threads or 1
     torch.set_num_threads(threads)
     tasks = {key: Task(key, budget, args.data_dir, torch.device("cpu")) for key in args.tasks}  # data first

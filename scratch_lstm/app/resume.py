@@ -21,7 +21,13 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import check_metrics, check_optimizer_fits, load_optimizer_state, state_is_finite
+from .checkpoints import (
+    check_metrics,
+    check_optimizer_fits,
+    load_checkpoint,
+    load_optimizer_state,
+    state_is_finite,
+)
 from .config import TrainConfig
 from .data import Dataset
 from .errors import TrainingError, one_line
@@ -344,7 +350,20 @@ def restore_run_folder(out: Path, ckpt: dict, history: list[dict], log, write) -
         if current != ckpt["epoch"]:
             write(best, lambda p: save_checkpoint(p, ckpt))
             log(f"{best} restored from last.pt (epoch {ckpt['epoch']} is the best)")
+    elif (out / "best.pt").exists():
+        _say_if_damaged(out / "best.pt", ckpt, log)
     return rewritten
+
+
+def _say_if_damaged(best: Path, ckpt: dict, log) -> None:
+    """A best.pt of an earlier epoch than last.pt's cannot be rebuilt from it: one that does not
+    load is left as it is, with a warning line (never in silence)."""
+    try:
+        load_checkpoint(best)
+    except TrainingError as e:
+        log(f"warning: {best} does not load ({one_line(e, 160)}); last.pt holds epoch {ckpt['epoch']}, not "
+            f"the best epoch {ckpt.get('best_epoch')}, so it cannot be rebuilt: it is left as it is, and "
+            "replaced once an epoch beats the best accuracy")
 
 
 def finish_without_training(cfg: TrainConfig, ckpt: dict, out: Path, ds: Dataset, device,

@@ -34,8 +34,8 @@ import torch
 from ... import __version__
 from ...classifier import LSTMClassifier
 from ...gradient_flow import gradient_flow
-from ..checkpoints import load_checkpoint, model_from_checkpoint
-from ..config import use_threads
+from ..checkpoints import check_checkpoint, load_checkpoint, model_from_checkpoint
+from ..config import is_int, use_threads
 from ..data import load_dataset, pixel_permutation, sequence_view
 from ..errors import DataError, TrainingError
 from ..evaluate import dataset_to_use
@@ -125,6 +125,7 @@ def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
         ckpt, name = sample_checkpoint(), "the built-in model"
     elif isinstance(checkpoint, dict):
         ckpt, name = checkpoint, "a checkpoint given in Python"
+        check_checkpoint(ckpt, name, checksum=False)  # every field, as a file's (it may be edited)
     else:
         ckpt, name = load_checkpoint(checkpoint), Path(checkpoint).name
     trained = model_from_checkpoint(ckpt, backend="scratch").eval()
@@ -136,6 +137,8 @@ def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
         labels = ds.test_labels.tolist()
         digits = [labels.index(c) for c in range(trained.num_classes) if c in labels]
     for index in digits:
+        if not is_int(index):
+            raise DataError(f"--digits {index!r} is not an index: give whole numbers from 0 to {n_test - 1}")
         if not 0 <= index < n_test:
             raise DataError(f"--digits {index} is out of range: the test split of {ds.name} has {n_test} "
                             f"images (0 to {n_test - 1})")
