@@ -184,3 +184,88 @@ def test_the_write_rule_refuses_before_anything_is_written(tmp_path):
     assert files.check_target(tmp_path / "b.json") == tmp_path / "b.json"
     with pytest.raises(TrainingError, match="already holds a.json, which is never replaced"):
         files.check_new_files(tmp_path, ["b.json", "a.json"])
+
+
+# --- minor faults ----------------------------------------------------------------------------
+
+def test_gate_variants_refuses_seeds_past_the_largest_before_anything_runs(tmp_path, capsys):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import gate_variants
+
+    out = tmp_path / "gv"
+    assert gate_variants.main(["--out", str(out), "--seed", str(2**64 - 1), "--seeds", "2"]) == 2
+    assert f"--seed {2**64 - 1} with --seeds 2 runs past the largest seed" in one_error(capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_a_one_layer_checkpoint_with_dropout_evaluates_without_a_warning(one_epoch, tmp_path, capsys):
+    import warnings
+
+    import torch
+
+    from scratch_lstm.app.checkpoints import seal_checkpoint
+
+    out = copy_run(one_epoch, tmp_path)
+    ckpt = torch.load(out / "best.pt", weights_only=True)
+    ckpt["model_config"]["dropout"] = ckpt["config"]["dropout"] = 0.5  # one layer: it drops nothing
+    torch.save(seal_checkpoint(ckpt), out / "best.pt")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["eval", "--checkpoint", str(out / "best.pt")]) == 0
+    assert [str(w.message) for w in caught if issubclass(w.category, UserWarning)] == []
+
+
+def test_a_lock_that_cannot_be_written_leaves_no_file(tmp_path, monkeypatch):
+    import errno
+
+    from scratch_lstm.app import lock as lock_module
+
+    def full_disk(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(lock_module.os, "pwrite", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        lock_module.lock_folder(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_threads_zero_is_one_line_not_torchs_error():
+    from scratch_lstm.app.config import use_threads
+
+    with pytest.raises(TrainingError, match="--threads must be a positive integer"):
+        use_threads(0)
+
+
+@pytest.mark.parametrize("digits, message", [([1.5], "--digits 1.5 is not an index"),
+                                             ([True], "--digits True is not an index")])
+def test_explore_refuses_digits_that_are_not_indices(digits, message):
+    import scratch_lstm.app.explorer as explorer
+    from scratch_lstm.app.errors import DataError
+
+    with pytest.raises(DataError, match=message):
+        explorer.explore(digits=digits)
+
+
+def test_explore_checks_every_field_of_a_checkpoint_dict(one_epoch):
+    import torch
+
+    import scratch_lstm.app.explorer as explorer
+
+    ckpt = torch.load(one_epoch / "best.pt", weights_only=True)
+    ckpt["config"]["seed"] = -1
+    with pytest.raises(TrainingError, match="'config' holds a bad setting: --seed must be an integer"):
+        explorer.explore(ckpt)
+
+
+def test_a_damaged_best_pt_that_cannot_be_rebuilt_is_a_warning_on_resume(tmp_path):
+    from scratch_lstm.app.resume import restore_run_folder
+
+    (tmp_path / "best.pt").write_bytes(b"half a checkpoint")
+    (tmp_path / "metrics.jsonl").write_text("")
+    said = []
+    restore_run_folder(tmp_path, {"epoch": 2, "best_epoch": 1}, [], said.append, write=None)
+    assert len(said) == 1 and said[0].startswith(f"warning: {tmp_path / 'best.pt'} does not load (")
+    assert "it is left as it is" in said[0]
+    assert (tmp_path / "best.pt").read_bytes() == b"half a checkpoint"
