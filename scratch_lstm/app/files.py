@@ -1,5 +1,11 @@
 """Files that are never half-written and never written through a link: atomic replacement,
-JSON, checkpoints, files read only when they are regular files, and a fault hook.
+JSON, checkpoints, files read only when they are regular files, the write rule, and a fault hook.
+
+The write rule (:func:`check_target`, the one place that says it): a command writes only a new
+file or its own earlier output (told by content: :data:`MARKER`, a JSON file's keys), never its
+input (compared by ``os.stat``, not by spelling), never anything that exists and is not a regular
+file (a device, a FIFO, a folder, a link): refused before anything is computed, and refused again
+by :func:`atomic_write_bytes` at the rename, whatever the caller checked.
 
 Every file of a run folder (and every figure and report) is written to a temporary sibling
 ``.NAME.scratch-lstm-tmp-PID``, flushed to disk, then renamed over ``NAME``: a reader sees the old
