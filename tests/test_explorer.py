@@ -162,7 +162,7 @@ def test_repr_html_is_the_page_in_an_iframe(default_page):
 
 def test_save_replaces_the_page_atomically(default_page, tmp_path):
     out = tmp_path / "page.html"
-    out.write_text("old")
+    out.write_text('<meta name="generator" content="scratch-lstm">an earlier page')  # its own: replaced
     assert default_page.save(out) == out
     assert out.read_text() == default_page.html
     assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]
