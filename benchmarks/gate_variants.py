@@ -33,7 +33,11 @@ the start); ``--full`` is a longer run (more steps, seeds and test sequences, a 
 
 from __future__ import annotations
 
+import scratch_lstm  # noqa: F401  first, before torch: Ctrl-C while starting is one line (scratch_lstm/_startup.py)
+
+# isort: split
 import argparse
+import gc
 import math
 import multiprocessing
 import signal
@@ -52,8 +56,8 @@ from torch import nn
 from scratch_lstm import GRU, INITS, LSTM, RNN, VARIANTS, init_gates
 from scratch_lstm.app import flags
 from scratch_lstm.app.data import Batches, load_dataset, sequence_view
-from scratch_lstm.app.files import atomic_write_bytes, make_folders, save_json
-from scratch_lstm.app.limits import cpu_count
+from scratch_lstm.app.files import atomic_write_bytes, check_new_files, make_folders, save_json
+from scratch_lstm.app.limits import check_fits, cpu_count, lstm_classifier_parameters, overhead_bytes
 from scratch_lstm.app.progress import plural
 from scratch_lstm.app.runs import check_out_folder
 from scratch_lstm.params import gru_num_parameters, lstm_num_parameters, rnn_num_parameters
@@ -280,14 +284,33 @@ def estimate_seconds(budget: Budget, tasks, cells, jobs: int) -> float:
     return total * budget.seeds / jobs
 
 
+def check_budget_fits(key: str, budget: Budget) -> None:
+    """Refuse (:class:`~scratch_lstm.app.errors.TrainingError`) a budget whose model, batch and test
+    set cannot fit in memory on task ``key``, before anything is allocated: a lower bound (the
+    LSTM's weights with their gradients and Adam's moments, a batch, h and c of every step, the test
+    set, and what the teaching path records per step: :func:`~scratch_lstm.app.limits.overhead_bytes`)."""
+    T, Q, C = (int(key.split("-")[1]), 2, 1) if key.startswith("adding") else (
+        28 + (budget.blank_rows if key == "rows-blank" else 0), 28, 10)
+    B, H = budget.batch_size, budget.hidden_size
+    n_test = budget.test_size if key.startswith("adding") else min(budget.test_size, 10_000)
+    P = lstm_classifier_parameters(Q, H, 1, C)
+    check_fits(4 * (4 * P + B * T * Q + 2 * B * T * H + n_test * T * Q) + overhead_bytes(1, T),
+               f"--hidden-size {H} --batch-size {B} --test-size {n_test} on {key} ({T} steps; the weights "
+               "with their gradients and Adam's moments, a batch, h and c of every step, the test set)",
+               hint="lower --hidden-size, --batch-size or --test-size")
+
+
 def run(args) -> dict:
     """Every (task, cell, seed) run, the JSON after each, the table and figure at the end."""
     budget = budget_from(args, Budget, FULL)
     out = Path(args.out)
     check_out_folder(out)
-    if (out / "gate_variants.json").exists() or (out / "gate_variants.json").is_symlink():
-        raise ValueError(f"--out {out} already holds gate_variants.json (an earlier experiment's), which is "
-                         "never replaced: choose another --out, or move it away")
+    check_new_files(out, ("gate_variants.json", "gate_variants.md", "gate_variants.png"))
+    for key in args.tasks:  # before any data is read or model made
+        check_budget_fits(key, budget)
+    if budget.seed + budget.seeds - 1 >= 2**64:  # seed, seed + 1, ...: each a torch seed
+        raise ValueError(f"--seed {budget.seed} with --seeds {budget.seeds} runs past the largest seed, "
+                         f"2**64 - 1; pass --seed {2**64 - budget.seeds} or lower")
     threads = args.threads or 1
     torch.set_num_threads(threads)
     tasks = {key: Task(key, budget, args.data_dir, torch.device("cpu")) for key in args.tasks}  # data first
@@ -323,9 +346,22 @@ def run(args) -> dict:
             record(*_run_job(job))
     else:
         context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch's threads
-        with context.Pool(args.jobs, initializer=_start_worker, initargs=(threads,)) as pool:
+        # The workers start with Ctrl-C ignored (an ignored signal stays ignored in a new process), so
+        # a Ctrl-C to the terminal's whole process group is this process's alone to answer, even while
+        # a worker still imports torch; SIGTERM here stops them (terminate) before the one line.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            pool = context.Pool(args.jobs, initializer=_start_worker, initargs=(threads,))
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        try:
             for done in pool.imap_unordered(_run_job, jobs):
                 record(*done)
+        finally:  # however it ends: the workers are stopped and their semaphores released
+            pool.terminate()
+            pool.join()
+            del pool
+            gc.collect()
     results["minutes"] = round((time.perf_counter() - t0) / 60, 1)
     save_json(out / "gate_variants.json", results)
     text = table(results) + "\n"

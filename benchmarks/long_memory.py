@@ -22,6 +22,9 @@ steps to do better.
 
 from __future__ import annotations
 
+import scratch_lstm  # noqa: F401  first, before torch: Ctrl-C while starting is one line (scratch_lstm/_startup.py)
+
+# isort: split
 import argparse
 import math
 import sys
@@ -37,7 +40,7 @@ from scratch_lstm.app import command, flags
 from scratch_lstm.app.config import check_backend_device, resolve_device, threads_line, use_threads
 from scratch_lstm.app.data import Batches, load_dataset, pixel_permutation, sequence_view
 from scratch_lstm.app.errors import TrainingError
-from scratch_lstm.app.files import atomic_write_bytes, make_folders, save_json
+from scratch_lstm.app.files import atomic_write_bytes, check_new_files, make_folders, save_json
 from scratch_lstm.app.limits import check_fits, lstm_classifier_parameters
 from scratch_lstm.app.progress import plural
 from scratch_lstm.app.runs import check_out_folder, check_out_is_not_data
@@ -254,9 +257,7 @@ def run(args) -> dict:
     earlier experiment's long_memory.json is never replaced."""
     out = Path(args.out)
     check_out_folder(out)
-    if (out / "long_memory.json").exists() or (out / "long_memory.json").is_symlink():
-        raise TrainingError(f"--out {out} already holds long_memory.json (an earlier experiment's), which is "
-                            "never replaced: choose another --out, or move it away")
+    check_new_files(out, ("long_memory.json", "long_memory.md", "long_memory.png"))
     if args.device == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:

@@ -28,6 +28,15 @@ import contextlib
 import torch
 
 
+def autocast_enabled(device_type: str) -> bool:
+    """Whether autocast is on for ``device_type``; ``False`` for a device autocast does not know
+    (``meta``, where shapes are inferred without data, as ``nn.LSTM`` allows)."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except RuntimeError:  # "unknown device type for autocast"
+        return False
+
+
 def _eligible(dtype: torch.dtype) -> bool:
     return dtype.is_floating_point and dtype != torch.float64
 
@@ -38,7 +47,7 @@ def autocast_output_dtype(device_type: str, weight_dtype: torch.dtype) -> torch.
     ``None`` when autocast is off for ``device_type`` or the weights are not eligible
     (float64); otherwise the autocast dtype of that device.
     """
-    if not torch.is_autocast_enabled(device_type) or not _eligible(weight_dtype):
+    if not autocast_enabled(device_type) or not _eligible(weight_dtype):
         return None
     return torch.get_autocast_dtype(device_type)
 
@@ -64,12 +73,12 @@ def autocast_accepts(dtype: torch.dtype, weight_dtype: torch.dtype, device_type:
     True when autocast is on for ``device_type`` and both dtypes are eligible (it then lowers
     both to one dtype); float64 is never lowered, so it must match exactly.
     """
-    return torch.is_autocast_enabled(device_type) and _eligible(dtype) and _eligible(weight_dtype)
+    return autocast_enabled(device_type) and _eligible(dtype) and _eligible(weight_dtype)
 
 
 def autocast_note(device_type: str) -> str:
     """What a dtype error raised under autocast adds to its message (empty outside autocast)."""
-    if not torch.is_autocast_enabled(device_type):
+    if not autocast_enabled(device_type):
         return ""
     return (
         " and autocast cannot reconcile them (it lowers float32, float16 and bfloat16 tensors, "
@@ -83,6 +92,6 @@ def autocast_disabled(device_type: str):
     The fast paths compute in the dtype of their inputs, forward and backward, whatever the
     caller's autocast state; :class:`scratch_lstm.LSTM` casts around them.
     """
-    if torch.is_autocast_enabled(device_type):
+    if autocast_enabled(device_type):
         return torch.autocast(device_type, enabled=False)
     return contextlib.nullcontext()

@@ -60,7 +60,7 @@ import torch
 from torch import Tensor, nn
 
 from .autocast import autocast_cell_dtype
-from .checks import cell_input, cell_state, check_cell_arguments
+from .checks import NoTorchScript, cell_input, cell_state, check_cell_arguments
 
 
 class LSTMStep(NamedTuple):
@@ -116,7 +116,7 @@ def lstm_step(
     return LSTMStep(i, f, g, o, c, h, h_proj)
 
 
-class LSTMCell(nn.Module):
+class LSTMCell(NoTorchScript, nn.Module):
     r"""A drop-in replacement for :class:`torch.nn.LSTMCell`, computed from the gate equations.
 
     Parameters carry ``nn.LSTMCell``'s names, shapes, gate order (i, f, g, o) and

@@ -3,7 +3,10 @@
 Skippable on the reading path: nothing here is about the LSTM's arithmetic.
 
 The conditions and exception types are ``torch.nn``'s (``tests/test_errors.py`` runs every bad
-call on both and lists where the types differ); the messages add what came and what to do.
+call on both); the messages add what came and what to do. Where torch.nn's type is an accident of
+its code (an ``AttributeError`` for a list, because it calls ``input.dim()``), ours is a class
+that is both that type and the telling one (:class:`NotATensorError` is a ``TypeError`` and an
+``AttributeError``), so code that catches either catches it.
 :class:`~scratch_lstm.LSTM` and :class:`~scratch_lstm.LSTMCell` call these before any arithmetic,
 so the files that hold the equations stay about the equations.
 """
@@ -20,18 +23,48 @@ from torch.nn.utils.rnn import PackedSequence
 
 from .autocast import autocast_accepts, autocast_note
 
+# ---- exception types: torch.nn's, and the telling one -------------------------------------------
+
+class NotATensorError(TypeError, AttributeError):
+    """Something that is not a tensor where one is needed (a list, a NumPy array, None): a
+    ``TypeError``, and the ``AttributeError`` torch.nn raises when it calls a tensor's method."""
+
+
+class StateFormError(TypeError, IndexError, RuntimeError):
+    """``hx`` not in the state's form (one tensor where an LSTM takes ``(h_0, c_0)``, a tuple of one
+    or three): a ``TypeError``, and the ``IndexError`` or ``RuntimeError`` torch.nn raises for it,
+    depending on the form."""
+
+
+class DtypeMismatchError(ValueError, RuntimeError):
+    """Dtypes that do not go together (the input's and the weights', ``hx``'s and the input's): a
+    ``ValueError``, as torch.nn's own check of the input, and the ``RuntimeError`` its kernels
+    raise where no check comes first."""
+
+
+class EmptySequenceError(RuntimeError, IndexError):
+    """A sequence with no time step: torch.nn's ``RuntimeError`` (an empty ``PackedSequence``
+    there is an ``IndexError``)."""
+
+
+class NegativeSizeError(ValueError, RuntimeError):
+    """A negative size: a ``ValueError``, and the ``RuntimeError`` torch raises when it makes a
+    tensor of negative size."""
+
+
 # ---- constructor arguments --------------------------------------------------------------------
 
 def check_argument_types(ints: dict, bools: dict) -> None:
     """``nn.LSTM``'s constructor type checks: each of ``bools`` a bool, each of ``ints`` an int.
 
-    A bool is not accepted as an int. Raises ``TypeError`` naming the argument and what came.
+    A bool is an int, as for torch.nn (``LSTM(True, 4)`` has one input feature). Raises
+    ``TypeError`` naming the argument and what came.
     """
     for name, value in bools.items():
         if not isinstance(value, bool):
             raise TypeError(f"{name} should be of type bool, got: {type(value).__name__}")
     for name, value in ints.items():
-        if not isinstance(value, int) or isinstance(value, bool):
+        if not isinstance(value, int):
             raise TypeError(f"{name} should be of type int, got: {type(value).__name__}")
 
 
@@ -76,12 +109,32 @@ def check_lstm_arguments(input_size, hidden_size, num_layers, bias, batch_first,
 
 
 def check_cell_arguments(input_size, hidden_size, bias) -> None:
-    """nn.LSTMCell's constructor checks, with nn.LSTM's type checks (a bool is no size)."""
-    check_argument_types(ints={"input_size": input_size, "hidden_size": hidden_size},
-                         bools={"bias": bias})
+    """nn.LSTMCell's constructor checks: sizes that are ints, zero or more (``bias`` is any value,
+    read as true or false, as nn.LSTMCell reads it)."""
+    check_argument_types(ints={"input_size": input_size, "hidden_size": hidden_size}, bools={})
     for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
         if value < 0:  # nn.LSTMCell accepts 0 (an empty weight), so this does too
-            raise ValueError(f"LSTMCell: {name} must be zero or more, got {value}")
+            raise NegativeSizeError(f"LSTMCell: {name} must be zero or more, got {value}")
+
+
+class NoTorchScript:
+    """What the modules share so that ``torch.jit.script(model)`` is one clear line: TorchScript
+    calls ``__prepare_scriptable__`` before it reads any code, and this one refuses. The modules
+    are plain Python (keyword-only arguments, NamedTuples, the impl switch), which TorchScript does
+    not compile; ``torch.compile`` does, and :func:`scratch_lstm.to_torch` gives the ``torch.nn``
+    module that scripts."""
+
+    def __prepare_scriptable__(self):
+        """Refuse ``torch.jit.script`` (a ``RuntimeError`` that says what to use instead)."""
+        raise torchscript_refused(self)
+
+
+def torchscript_refused(module) -> RuntimeError:
+    """The one-line error for ``torch.jit.script(module)`` (:class:`NoTorchScript`)."""
+    name = type(module).__name__
+    return RuntimeError(f"torch.jit.script does not compile scratch_lstm.{name}: its forward is plain Python "
+                        f"that TorchScript cannot read. Use torch.compile(model), or script "
+                        f"scratch_lstm.to_torch(model) (a torch.nn.{name} with the same weights)")
 
 
 # ---- LSTM input ---------------------------------------------------------------------------------
@@ -132,7 +185,7 @@ def lstm_input(lstm, input) -> Sequence:
             raise empty_sequence_error(data.shape, time_dim=None)
         return Sequence(data, sizes[0], False, sizes, packed_sizes, sorted_indices, unsorted_indices)
     if not isinstance(input, Tensor):
-        raise TypeError(
+        raise NotATensorError(
             f"{type(lstm).__name__}: Expected input to be a Tensor or a PackedSequence, got "
             f"{type(input).__name__}; convert it with torch.as_tensor(...)"
         )
@@ -155,7 +208,7 @@ def lstm_input(lstm, input) -> Sequence:
 def _check_features(lstm, x: Tensor, expected_dim: int) -> None:
     weight = lstm.weight_ih_l0
     if x.dtype != weight.dtype and not autocast_accepts(x.dtype, weight.dtype, x.device.type):
-        raise ValueError(
+        raise DtypeMismatchError(
             f"{type(lstm).__name__} input dtype ({x.dtype}) does not match weight dtype ({weight.dtype})"
             f"{autocast_note(x.device.type)}. Convert input: input.to({weight.dtype}), or "
             f"convert model: model.to({x.dtype})"
@@ -179,9 +232,11 @@ def lstm_state(lstm, hx, seq: Sequence) -> tuple[Tensor, Tensor]:
     if hx is None:
         return x.new_zeros(KD, B, P), x.new_zeros(KD, B, H)
     if not (isinstance(hx, (tuple, list)) and len(hx) == 2):
-        raise TypeError(
+        raise StateFormError(
             f"LSTM: hx must be a tuple (h_0, c_0) of two tensors, got {type(hx).__name__}"
         )
+    if not all(isinstance(t, Tensor) for t in hx):
+        raise NotATensorError(f"LSTM: hx must be a tuple (h_0, c_0) of two tensors, got {_describe(hx)}")
     h0, c0 = hx
     want_dim = 2 if unbatched else 3
     if h0.dim() != want_dim or c0.dim() != want_dim:
@@ -211,7 +266,8 @@ def rnn_state(rnn, hx, seq: Sequence) -> Tensor:
         return x.new_zeros(KD, B, H)
     name = type(rnn).__name__
     if not isinstance(hx, Tensor):
-        raise TypeError(f"{name}: hx must be one Tensor h_0 (num_layers * num_directions, batch, hidden_size), "
+        error = StateFormError if isinstance(hx, (tuple, list)) else NotATensorError
+        raise error(f"{name}: hx must be one Tensor h_0 (num_layers * num_directions, batch, hidden_size), "
                         f"got {type(hx).__name__}: a {name} has no cell state, so no (h_0, c_0) pair")
     want_dim = 2 if unbatched else 3
     if hx.dim() != want_dim:
@@ -238,13 +294,13 @@ def _check_state(module, name: str, value: Tensor, size: int, size_name: str, se
         )
     weight_dtype = module.weight_ih_l0.dtype
     if value.dtype != x.dtype and not autocast_accepts(value.dtype, weight_dtype, x.device.type):
-        raise ValueError(
+        raise DtypeMismatchError(
             f"{type(module).__name__}: {name} dtype ({value.dtype}) does not match input dtype ({x.dtype})"
             f"{autocast_note(x.device.type)}. Convert it: .to({x.dtype})"
         )
 
 
-def empty_sequence_error(shape, time_dim: int | None) -> RuntimeError:
+def empty_sequence_error(shape, time_dim: int | None) -> EmptySequenceError:
     """``nn.LSTM``'s error for a sequence of length 0, saying what came and what to do.
 
     ``time_dim`` is the dimension of ``shape`` that counts steps (``None`` for packed data).
@@ -253,7 +309,7 @@ def empty_sequence_error(shape, time_dim: int | None) -> RuntimeError:
         came = f"a PackedSequence with no time steps (data of shape {list(shape)})"
     else:
         came = f"input of shape {list(shape)}, whose time dimension (dim {time_dim}) has length 0"
-    return RuntimeError(
+    return EmptySequenceError(
         f"Expected sequence length to be larger than 0 in RNN: got {came}. Pass at least one "
         f"time step, or skip the call for an empty sequence"
     )
@@ -268,7 +324,10 @@ def check_has_steps(x: Tensor) -> None:
 # ---- LSTMCell input -----------------------------------------------------------------------------
 
 def cell_input(cell, input: Tensor) -> None:
-    """Check ``LSTMCell``'s input: 1-D or 2-D, ``input_size`` features, the weights' dtype."""
+    """Check ``LSTMCell``'s input: a tensor, 1-D or 2-D, ``input_size`` features, the weights' dtype."""
+    if not isinstance(input, Tensor):
+        raise NotATensorError(f"LSTMCell: Expected input to be a Tensor (B, I) or (I,), got "
+                              f"{type(input).__name__}; convert it with torch.as_tensor(...)")
     if input.dim() not in (1, 2):
         raise ValueError(
             f"LSTMCell: Expected input to be 1D (I,) or 2D (B, I), got {input.dim()}D "
@@ -285,7 +344,7 @@ def cell_input(cell, input: Tensor) -> None:
 def _check_cell_dtype(cell, name: str, dtype: torch.dtype) -> None:
     weight = cell.weight_ih.dtype
     if dtype != weight and not autocast_accepts(dtype, weight, cell.weight_ih.device.type):
-        raise ValueError(
+        raise DtypeMismatchError(
             f"LSTMCell: {name} dtype ({dtype}) does not match weight dtype ({weight})"
             f"{autocast_note(cell.weight_ih.device.type)}. "
             f"Convert {name}: {name}.to({weight}), or convert model: model.to({dtype})"
@@ -300,7 +359,8 @@ def cell_state(cell, hx, x: Tensor, is_batched: bool) -> tuple[Tensor, Tensor]:
         return zeros, zeros
     pair = isinstance(hx, (tuple, list)) and len(hx) == 2
     if not (pair and all(isinstance(t, Tensor) for t in hx)):
-        raise TypeError(
+        form = pair or isinstance(hx, (Tensor, tuple, list))
+        raise (StateFormError if form and not pair else NotATensorError)(
             f"LSTMCell: hx must be a tuple (h, c) of two tensors, got {_describe(hx)}. A "
             f"stacked (2, B, H) tensor is not split: pass hx=(h, c), e.g. tuple(hx)"
         )

@@ -21,13 +21,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .autocast import autocast_output_dtype
-from .checks import Sequence, check_lstm_arguments, lstm_input, lstm_state
+from .checks import NoTorchScript, Sequence, check_lstm_arguments, lstm_input, lstm_state
 from .clamps import check_clamps, layer_hold
 from .impls import check_available, check_impl, layer_function
 from .variants import VARIANTS, check_variant, variant_step
 
 
-class RNNBase(nn.Module):
+class RNNBase(NoTorchScript, nn.Module):
     r"""What :class:`LSTM`, :class:`~scratch_lstm.GRU` and :class:`~scratch_lstm.RNN` share, as in
     ``torch.nn.RNNBase``: the parameters and the loop over layers and directions.
 

@@ -199,8 +199,8 @@ VARIANTS: dict[str, Variant] = {
 
 
 def check_variant(variant: str) -> None:
-    """``ValueError`` unless ``variant`` is one of :data:`VARIANTS`."""
-    if variant not in VARIANTS:
+    """``ValueError`` unless ``variant`` is one of :data:`VARIANTS` (a name: a list is no variant)."""
+    if not isinstance(variant, str) or variant not in VARIANTS:
         raise ValueError(f"variant must be one of {tuple(VARIANTS)}, got {variant!r}")
 
 

@@ -147,7 +147,7 @@ def test_mistakes_are_one_error_line_and_nothing_written(args, message, tmp_path
 
 def test_an_out_that_is_a_folder_is_refused_before_any_work(tmp_path, capsys):
     assert main(["explore", "--out", str(tmp_path)]) == 2
-    assert "is a folder; give the page's file name" in capsys.readouterr().err
+    assert "is a folder; give a file name" in capsys.readouterr().err
 
 
 def test_a_checkpoint_of_the_sample_reads_full_mnist_with_data_dir():
@@ -167,7 +167,7 @@ def test_repr_html_is_the_page_in_an_iframe(default_page):
 
 def test_save_replaces_the_page_atomically(default_page, tmp_path):
     out = tmp_path / "page.html"
-    out.write_text("old")
+    out.write_text('<meta name="generator" content="scratch-lstm">an earlier page')  # its own: replaced
     assert default_page.save(out) == out
     assert out.read_text() == default_page.html
     assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]

@@ -215,7 +215,7 @@ def test_a_version_1_checkpoint_still_loads_and_resumes_by_dataset_name(one_epoc
     out = copy_run(one_epoch, tmp_path)
     flags = [*FLAGS, "--schedule", "constant", "--out", str(out)]
     ckpt = torch.load(out / "last.pt", weights_only=True)
-    for key in ("data", "history", "best_epoch"):
+    for key in ("data", "history", "best_epoch", "checksum"):
         del ckpt[key]
     for setting in ("cuda_graph", "threads"):  # settings version 1 predates: their defaults
         del ckpt["config"][setting]
@@ -237,7 +237,7 @@ def test_a_version_1_checkpoint_still_loads_and_resumes_by_dataset_name(one_epoc
 def test_a_version_1_checkpoint_on_another_dataset_is_refused(one_epoch, tmp_path, capsys):
     out = copy_run(one_epoch, tmp_path)
     ckpt = torch.load(out / "last.pt", weights_only=True)
-    del ckpt["data"]
+    del ckpt["data"], ckpt["checksum"]
     ckpt["version"], ckpt["dataset"] = 1, "fashion-mnist"
     torch.save(ckpt, out / "last.pt")
     before = snapshot(out)
@@ -260,15 +260,28 @@ def test_missing_metrics_is_rebuilt_from_the_checkpoint(straight, tmp_path):
 
 def test_a_folder_with_files_but_no_checkpoint_starts_again_on_resume(straight, tmp_path, capsys):
     out = tmp_path / "run"
-    out.mkdir()
-    (out / "config.json").write_text("{}\n")
-    (out / "metrics.jsonl").write_text('{"epoch": 1, "train_loss": NaN}\n')  # an old writer's log
+    assert main(["train", *FLAGS, "--epochs", "2", "--out", str(out)]) == 0
+    for name in ("last.pt", "best.pt", "curves.png", "summary.json"):  # a run whose epochs are gone
+        (out / name).unlink()
+    capsys.readouterr()
     assert main(["train", *FLAGS, "--epochs", "2", "--out", str(out)]) == 2
     assert "finished no epoch (config.json, metrics.jsonl, no last.pt); pass --resume" in one_error(
         capsys.readouterr().err)
     assert main(["train", *FLAGS, "--epochs", "2", "--out", str(out), "--resume"]) == 0
     assert "starts again from epoch 1" in capsys.readouterr().out
     assert_same_run(out, straight)
+
+
+def test_a_config_json_without_a_runs_settings_is_no_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text("{}\n")  # another program's, or nobody's: not a run's settings
+    (out / "metrics.jsonl").write_text('{"epoch": 1, "train_loss": NaN}\n')
+    before = snapshot(out)
+    for extra in ([], ["--resume"]):
+        assert main(["train", *FLAGS, "--epochs", "2", "--out", str(out), *extra]) == 2
+        assert "holds files that are not a run's (config.json, metrics.jsonl)" in one_error(capsys.readouterr().err)
+    assert snapshot(out) == before
 
 
 def test_only_temporary_files_of_dead_writers_are_removed(tmp_path):

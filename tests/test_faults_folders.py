@@ -6,6 +6,7 @@ files the user had are unchanged (or, for a stopped run, that the advice in the 
 following it finishes the run). Runs are the tiny ones of tests/test_faults.py.
 """
 
+import contextlib
 import errno
 import io
 import json
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,7 @@ from scratch_lstm.app import files as files_module
 from scratch_lstm.app import runs as runs_module
 from scratch_lstm.app import train as train_module
 from scratch_lstm.app.cli import main
+from scratch_lstm.app.config import TrainConfig
 from scratch_lstm.app.errors import TrainingError
 from scratch_lstm.app.files import TEMP_MARKER, interrupts_deferred, temp_name
 from scratch_lstm.app.lock import LOCK_FILE, check_not_locked, lock_folder
@@ -96,16 +99,17 @@ def test_a_second_train_or_resume_is_refused_while_a_run_writes_the_folder(tmp_p
 def test_a_folder_written_while_a_run_prepared_is_left_alone(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     real = train_module.load_dataset
+    settings = json.dumps(asdict(TrainConfig(seed=3))).encode()  # another run's
 
     def another_writer_meanwhile(*args, **kwargs):
         out.mkdir()
-        (out / "config.json").write_text('{"seed": 3}\n')
+        (out / "config.json").write_bytes(settings)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(train_module, "load_dataset", another_writer_meanwhile)
     assert main(["train", *FLAGS, "--epochs", "1", "--out", str(out)]) == 2
     assert f"{out} changed while this run was starting" in one_error(capsys.readouterr().err)
-    assert snapshot(out) == {"config.json": b'{"seed": 3}\n'}
+    assert snapshot(out) == {"config.json": settings}
 
 
 # --- 2. only this program's temporary files are removed ------------------------------------------
@@ -745,7 +749,7 @@ def long_memory_main(argv):
     (["--test-size", "1000000000000"], "--test-size 1000000000000 on adding (200 steps; the weights"),
     (["--device", "cuda"], "--device cuda was asked for but is not available here"),
     (["--backend", "triton", "--device", "cpu"], "--backend triton runs its kernels on a CUDA GPU, not on cpu"),
-    (["--out", "{tmp}/earlier"], "already holds long_memory.json (an earlier experiment's), which is never"),
+    (["--out", "{tmp}/earlier"], "already holds long_memory.json, which is never replaced"),
 ])
 def test_the_long_memory_script_refuses_as_the_command_does(args, message, tmp_path, capsys, monkeypatch):
     if "cuda" in args or "triton" in args:
@@ -777,3 +781,81 @@ def test_the_command_takes_ctrl_c_before_it_imports_anything():
     at = next(k for k, name in enumerate(names) if name.strip().split(".")[0] == "scratch_lstm")
     assert names[at].strip() == "scratch_lstm._startup"  # the package's first module
     assert at == 0 or depth[at - 1] <= depth[at], names[at - 1]  # it imported nothing new
+
+
+# --- the benchmark scripts: Ctrl-C while they start, and their worker processes -----------------------
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc (Linux) to see torch's import")
+@pytest.mark.parametrize("script", ["gate_variants.py", "long_memory.py"])
+def test_ctrl_c_while_a_benchmark_script_starts_is_one_line(script, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / script), "--out", str(tmp_path / "out")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
+    assert wait_until_mapped(proc.pid, "libtorch_cpu"), "torch never loaded"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert one_error(err) == "error: interrupted while scratch-lstm was starting. Nothing was written"
+    assert list(tmp_path.iterdir()) == []
+
+
+GATE_VARIANTS_WORKERS = ["--jobs", "2", "--tasks", "adding-100", "--cells", "rnn", "gru", "--adding-steps",
+                         "100000", "--test-size", "20", "--hidden-size", "4", "--batch-size", "8"]
+
+
+def group_is_gone(pgid: int, within: float) -> bool:
+    """Whether every process of the group ``pgid`` has ended (zombies aside) within ``within`` s."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        ps = subprocess.run(["ps", "-o", "stat=", "-g", str(pgid)], capture_output=True, text=True).stdout.split()
+        if all(s.startswith("Z") for s in ps):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.skipif(shutil.which("ps") is None, reason="needs ps to see the worker processes")
+@pytest.mark.parametrize("signum, to_group, line, code", [
+    (signal.SIGINT, True, "error: interrupted. Nothing was written", 130),  # Ctrl-C: the terminal's whole group
+    (signal.SIGTERM, False, "error: terminated (SIGTERM). Nothing was written", 143),  # kill PID: the main one
+])
+def test_a_benchmark_with_workers_stops_them_and_says_one_line(signum, to_group, line, code, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "gate_variants.py"), "--out",
+                             str(tmp_path / "gv"), *GATE_VARIANTS_WORKERS], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env, start_new_session=True)
+    try:
+        while not proc.stdout.readline().startswith("estimate"):
+            assert proc.poll() is None, proc.stderr.read()
+        time.sleep(2)  # the workers are importing torch, or training
+        (os.killpg if to_group else os.kill)(proc.pid, signum)
+        _, err = proc.communicate(timeout=60)
+        assert group_is_gone(proc.pid, within=10), "a worker kept running"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == code
+    assert err == line + "\n"  # no traceback, no resource_tracker line about leaked semaphores
+
+
+def test_train_stopped_by_sigterm_says_so_in_one_line_and_resumes(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "scratch_lstm", "train", *CONSTANT, "--epochs", "1000",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path, env=env)
+    try:
+        while not proc.stdout.readline().startswith("epoch 1/"):
+            assert proc.poll() is None, proc.stderr.read()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143
+    assert one_error(err).startswith("error: terminated (SIGTERM). ")
+    assert f"continue with `scratch-lstm train --out {out} --resume`" in err
+    assert main(["train", "--out", str(out), "--resume", "--epochs", str(load_epoch(out) + 1)]) == 0
+
+
+def load_epoch(out: Path) -> int:
+    return torch.load(out / "last.pt", weights_only=True)["epoch"]

@@ -45,7 +45,7 @@ from scratch_lstm.classifier import LSTMClassifier
 
 def make_version_1(out: Path) -> None:
     ckpt = torch.load(out / "last.pt", weights_only=True)
-    for key in ("data", "history", "best_epoch"):
+    for key in ("data", "history", "best_epoch", "checksum"):
         del ckpt[key]
     ckpt["version"] = 1
     torch.save(ckpt, out / "last.pt")
@@ -147,7 +147,65 @@ def craft_best(c):
     c["best_test_acc"] = "high"
 
 
+def craft_input_size_5(c):  # weights that fit the model_config, not the data
+    c["model_config"]["input_size"] = 5
+    c["model"]["rnn.weight_ih_l0"] = torch.zeros(32, 5)
+    c["optimizer"]["state"][0]["exp_avg"] = c["optimizer"]["state"][0]["exp_avg_sq"] = torch.zeros(32, 5)
+
+
+def craft_pixels_labelled_rows(c):  # a pixel model's weights, sequence "rows"
+    craft_input_size_5(c)
+    c["model_config"]["input_size"] = 1
+    c["model"]["rnn.weight_ih_l0"] = torch.zeros(32, 1)
+
+
+def craft_classes(n):
+    def craft(c):
+        c["model_config"]["num_classes"] = n
+        c["model"]["lin.weight"], c["model"]["lin.bias"] = torch.zeros(n, 8), torch.zeros(n)
+    craft.__name__ = f"craft_{n}_classes"
+    return craft
+
+
+def craft_group(**values):
+    def craft(c):
+        group = c["optimizer"]["param_groups"][0]
+        for key, value in values.items():
+            if value is KeyError:
+                del group[key]
+            else:
+                group[key] = value
+    craft.__name__ = "craft_" + "_".join(values)
+    return craft
+
+
+def craft_step(c):
+    c["optimizer"]["state"][0]["step"] = torch.tensor(-5.0)
+
+
+def craft_best_above_history(c):
+    c["best_test_acc"] = 1.0  # the history's best is 12.2%
+
+
+def craft_lr_1e308(c):
+    c["optimizer"]["param_groups"][0]["lr"] = 1e308
+
+
 @pytest.mark.parametrize("craft, message, evaluates", [
+    (craft_input_size_5, "'model_config.input_size' is 5, not 28: the model reads rows", False),
+    (craft_pixels_labelled_rows, "'model_config.input_size' is 1, not 28: the model reads rows", False),
+    *[(craft_classes(n), f"'model_config.num_classes' is {n}, not 10", False) for n in (1, 3, 20)],
+    (craft_group(betas="ab"), "'optimizer.param_groups.betas' is 'ab', not two numbers in [0, 1)", False),
+    (craft_group(betas=(2.0, 0.999)), "'optimizer.param_groups.betas' is (2.0, 0.999), not two numbers", False),
+    (craft_group(betas=KeyError), "'optimizer.param_groups.betas' is None, not two numbers", False),
+    (craft_group(weight_decay="x"), "'optimizer.param_groups.weight_decay' is 'x', not a finite number >= 0",
+     False),
+    (craft_group(eps=-1), "'optimizer.param_groups.eps' is -1, not a finite number > 0", False),
+    (craft_group(amsgrad=True), "'optimizer.param_groups.amsgrad' is True, not false", False),
+    (craft_group(maximize=True), "'optimizer.param_groups.maximize' is True, not false", False),
+    (craft_step, "'optimizer.state[0].step' is tensor(-5.), not a step count >= 0", False),
+    (craft_lr_1e308, "'optimizer.param_groups.lr' is 1e+308, not at most the run's --lr 0.001", False),
+    (craft_best_above_history, "'best_test_acc' is 1.0, not the history's best test accuracy 0.122", False),
     (craft_no_fit, "model_config", False),
     (craft_unknown_key, "'model_config' has unknown entries ['width']", False),
     (craft_no_config, "lacks config, so it cannot be continued", True),
@@ -713,3 +771,62 @@ def test_gradient_flow_json_is_strict_where_a_forget_gate_is_exactly_0(tmp_path,
     flow = json.loads((out / "gradient_flow.json").read_text(), parse_constant=refuse)
     product = flow["models"]["forget-bias (b_f -200)"]["log10_forget_product"][0]
     assert product[:-1] == [None] * 27 and product[-1] == 0.0  # 0 at the last step: the empty product
+
+
+def test_a_checksum_that_is_there_is_verified_whatever_the_version_says(one_epoch, tmp_path, capsys):
+    out = copy_run(one_epoch, tmp_path)
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    ckpt["version"] = 2  # one flipped bit: 3 -> 2, a version from before checksums
+    ckpt["model"]["lin.bias"][0] += 1  # a second one, in a weight
+    torch.save(ckpt, out / "last.pt")
+    before = snapshot(out)
+    capsys.readouterr()
+    for command in (["eval", "--checkpoint", str(out / "last.pt")],
+                    ["train", "--out", str(out), "--epochs", "2", "--resume"]):
+        assert main(command) == 2
+        assert f"{out / 'last.pt'} is damaged" in one_error(capsys.readouterr().err)
+    assert snapshot(out) == before
+
+
+# --- unbounded sizes: what a layer costs beyond its tensors, and every script's sizes -----------------
+
+def test_many_tiny_layers_are_refused_by_what_each_layer_and_step_keeps(monkeypatch, capsys):
+    from scratch_lstm import classifier
+    from scratch_lstm.app import limits
+
+    monkeypatch.setattr(limits, "memory_limit", lambda device=None: (16 * 2**30, "a 16 GiB limit"))
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model was built: the size check let it through")
+
+    monkeypatch.setattr(classifier, "LSTMClassifier", never)
+    assert main(["inspect", "--num-layers", "100000", "--hidden-size", "1"]) == 2
+    err = one_error(capsys.readouterr().err)
+    assert "--num-layers 100000" in err and "what each layer and step keeps beside them" in err
+
+
+def test_std_bad_alloc_is_out_of_memory_in_one_line(capsys):
+    from scratch_lstm.app import command
+    from scratch_lstm.app.errors import out_of_memory
+
+    assert out_of_memory(RuntimeError("std::bad_alloc"))
+
+    def body():
+        raise RuntimeError("std::bad_alloc")
+
+    assert command.run(body) == 2
+    assert one_error(capsys.readouterr().err).startswith("error: out of memory (std::bad_alloc)")
+
+
+@pytest.mark.parametrize("flag", ["--hidden-size", "--test-size", "--batch-size"])
+def test_gate_variants_refuses_sizes_that_cannot_fit_before_anything_runs(flag, tmp_path, capsys):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import gate_variants
+
+    out = tmp_path / "gv"
+    assert gate_variants.main(["--out", str(out), flag, str(10**20)]) == 2
+    err = one_error(capsys.readouterr().err)
+    assert f"{flag} {10**20}" in err and "more than this machine can hold" in err
+    assert not out.exists()

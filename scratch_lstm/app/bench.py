@@ -36,7 +36,7 @@ from . import command
 from .config import check_backend_device, resolve_device, threads_line, use_threads
 from .cuda_graphs import CUDAGraphStep
 from .errors import TrainingError
-from .files import atomic_write_bytes, raise_if_interrupted, read_text
+from .files import atomic_write_bytes, check_target, json_with_keys, raise_if_interrupted
 from .flags import accept_negative_numbers, add_threads_flag, non_negative_float, non_negative_int, path, positive_int
 from .progress import Progress, plural
 
@@ -225,24 +225,13 @@ def check_json_target(target: str) -> None:
     """Refuse, before anything runs, a ``--json`` that could not be written or would replace
     another file: a folder, a missing or unwritable folder, or an existing file that is not an
     earlier benchmark's rows (a run's summary.json, say)."""
-    file = Path(target)
+    file = check_target(target, json_with_keys("impl", "train_ratio"), flag="--json",
+                        what="an earlier benchmark's rows", example="bench.json")
     folder = file.resolve().parent
-    if file.is_dir():
-        raise TrainingError(f"--json {target} is a folder; give a file name, e.g. {file / 'bench.json'}")
     if not folder.is_dir():
         raise TrainingError(f"--json {target}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise TrainingError(f"--json {target}: cannot write in {folder} (permission denied)")
-    if file.exists():
-        try:
-            rows = json.loads(read_text(file))
-            ours = isinstance(rows, list) and all(isinstance(r, dict) and "impl" in r and
-                                                  "train_ratio" in r for r in rows)
-        except (OSError, ValueError, UnicodeDecodeError):
-            ours = False
-        if not ours:
-            raise TrainingError(f"--json {target} exists and is not an earlier benchmark's rows; it "
-                                "is left alone: choose another file")
 
 
 def run(args) -> list[dict]:

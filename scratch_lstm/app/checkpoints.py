@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import warnings
 from dataclasses import asdict, fields
 
 import torch
@@ -197,6 +198,7 @@ def _check_model(ckpt: dict, path) -> None:
                 raise _bad(path, "model_config.dropout", value, "a probability in [0, 1]")
         elif not is_int(value) or value < 1:
             raise _bad(path, f"model_config.{key}", value, "a positive integer")
+    check_model_fits_data(config, ckpt.get("sequence", "rows"), path)
     sizes = {"input_size": 28, "hidden_size": 256, "num_layers": 2, "num_classes": 10, **config}
     expected = lstm_classifier_parameters(sizes["input_size"], sizes["hidden_size"],
                                           sizes["num_layers"], sizes["num_classes"])
@@ -204,6 +206,27 @@ def _check_model(ckpt: dict, path) -> None:
     if expected != found:  # before building a model of that size
         raise TrainingError(f"the checkpoint's weights do not fit its model_config {config}: it "
                             f"describes {expected:,} parameters, {path} holds {found:,}")
+
+
+NUM_CLASSES = 10  # every dataset here (MNIST, Fashion-MNIST, the sample) has 10 classes
+
+
+def check_model_fits_data(config: dict, sequence, path) -> None:
+    """A ``model_config`` against the data it reads: ``input_size`` 28 for rows (one row of 28
+    pixels a step), 1 for pixels (one pixel a step), and ``num_classes`` the data's 10 classes.
+    :class:`TrainingError` naming the field, before a model is built or data is read."""
+    if sequence not in SEQUENCES:
+        raise _bad(path, "sequence", sequence, "one of " + ", ".join(SEQUENCES))
+    if not isinstance(config, dict):
+        return  # _check_model says what is wrong with it
+    steps = "rows (28 pixels a step)" if sequence == "rows" else f"{sequence} (1 pixel a step)"
+    expected = 28 if sequence == "rows" else 1
+    if "input_size" in config and config["input_size"] != expected:
+        raise _bad(path, "model_config.input_size", config["input_size"],
+                   f"{expected}: the model reads {steps}")
+    if "num_classes" in config and config["num_classes"] != NUM_CLASSES:
+        raise _bad(path, "model_config.num_classes", config["num_classes"],
+                   f"{NUM_CLASSES}: the data's digits (or garments) have {NUM_CLASSES} classes")
 
 
 def _check_data(ckpt: dict, path) -> None:
@@ -243,6 +266,25 @@ def _check_progress(ckpt: dict, path) -> None:
         raise _bad(path, "best_epoch", best, f"an epoch from 1 to {epoch} (or none)")
     if "history" in ckpt:
         check_history(ckpt["history"], epoch if is_int(epoch) else None, str(path))
+        _check_best(ckpt, path)
+
+
+def _check_best(ckpt: dict, path) -> None:
+    """``best_test_acc`` and ``best_epoch`` against the history: the best is the history's highest
+    test accuracy, first reached at ``best_epoch`` (a history that lacks epochs may only hold
+    lower ones)."""
+    history, best_acc, best = ckpt["history"], ckpt.get("best_test_acc"), ckpt.get("best_epoch")
+    if not history or best_acc is None:
+        return
+    top = max(m["test_acc"] for m in history)
+    complete = ckpt.get("epoch") == len(history)
+    by_epoch = {m["epoch"]: m["test_acc"] for m in history}
+    first_top = next(m["epoch"] for m in history if m["test_acc"] == top)
+    if best_acc < top or (complete and best_acc != top):
+        raise _bad(path, "best_test_acc", best_acc, f"the history's best test accuracy {top}")
+    if best is not None and ((best in by_epoch and by_epoch[best] != best_acc)
+                             or (complete and best != first_top)):
+        raise _bad(path, "best_epoch", best, f"the epoch of the best test accuracy ({first_top})")
 
 
 def _check_state(ckpt: dict, path) -> None:
@@ -254,18 +296,53 @@ def _check_state(ckpt: dict, path) -> None:
         if (not isinstance(opt, dict) or not isinstance(opt.get("state"), dict) or not isinstance(groups, list)
                 or not all(isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups)):
             raise _bad(path, "optimizer", type(opt).__name__, "an optimizer state dict (state, param_groups)")
+        run_lr = (ckpt.get("config") or {}).get("lr") if isinstance(ckpt.get("config"), dict) else None
         for g in groups:
-            if not (is_number(g.get("lr")) and g["lr"] >= 0):
-                raise _bad(path, "optimizer.param_groups.lr", g.get("lr"), "a finite number >= 0")
+            _check_adam_group(g, run_lr if is_number(run_lr) else None, path)
         for index, state in opt["state"].items():
             if not isinstance(state, dict):
                 raise _bad(path, f"optimizer.state[{index}]", state, "a dict of tensors")
+            step = state.get("step")
+            value = float(step) if isinstance(step, torch.Tensor) and step.numel() == 1 else step
+            if not (is_number(value) and value >= 0):
+                raise _bad(path, f"optimizer.state[{index}].step", step, "a step count >= 0")
     if "rng" in ckpt:
         rng = ckpt["rng"]
         if not isinstance(rng, dict) or not all(
                 isinstance(rng.get(k), torch.Tensor) and rng[k].dtype == torch.uint8
                 for k in ("torch", "shuffle")):
             raise _bad(path, "rng", type(rng).__name__, "the random states (torch, shuffle: byte tensors)")
+
+
+ADAM_FLAGS_OFF = ("amsgrad", "maximize", "decoupled_weight_decay")  # the trainer's Adam uses none of them
+
+
+def _check_adam_group(g: dict, run_lr: float | None, path) -> None:
+    """One of Adam's ``param_groups`` as the trainer makes it: ``lr`` a finite number >= 0 and at
+    most the run's ``--lr`` (a schedule only lowers it), ``betas`` two numbers in [0, 1), ``eps`` >
+    0, ``weight_decay`` >= 0, the variants the trainer does not use (:data:`ADAM_FLAGS_OFF`) off,
+    and every other entry true, false or none (a flag of torch's)."""
+    field = "optimizer.param_groups"
+    if not (is_number(g.get("lr")) and g["lr"] >= 0):
+        raise _bad(path, f"{field}.lr", g.get("lr"), "a finite number >= 0")
+    if run_lr is not None and g["lr"] > run_lr:
+        raise _bad(path, f"{field}.lr", g["lr"], f"at most the run's --lr {run_lr:g} (a schedule only lowers it)")
+    betas = g.get("betas")
+    if not (isinstance(betas, (list, tuple)) and len(betas) == 2
+            and all(is_number(b) and 0 <= b < 1 for b in betas)):
+        raise _bad(path, f"{field}.betas", betas, "two numbers in [0, 1)")
+    if not (is_number(g.get("eps")) and g["eps"] > 0):
+        raise _bad(path, f"{field}.eps", g.get("eps"), "a finite number > 0")
+    if not (is_number(g.get("weight_decay")) and g["weight_decay"] >= 0):
+        raise _bad(path, f"{field}.weight_decay", g.get("weight_decay"), "a finite number >= 0")
+    for key in ADAM_FLAGS_OFF:
+        if g.get(key, False) is not False:
+            raise _bad(path, f"{field}.{key}", g[key], "false (the trainer's Adam does not use it)")
+    for key, value in g.items():
+        if key not in ("params", "lr", "betas", "eps", "weight_decay") and value not in (True, False, None):
+            raise _bad(path, f"{field}.{key}", value, "true, false or none")
+    if not all(is_int(i) for i in g["params"]):
+        raise _bad(path, f"{field}.params", g["params"], "a list of parameter indices")
 
 
 def _check_config(ckpt: dict, path) -> None:
@@ -281,10 +358,11 @@ def _check_config(ckpt: dict, path) -> None:
         raise TrainingError(f"{path}: 'config' holds a bad setting: {e}") from None
 
 
-def check_checkpoint(ckpt, path) -> None:
+def check_checkpoint(ckpt, path, checksum: bool = True) -> None:
     """Check every field of a loaded checkpoint, its type and its range, before anything uses it;
     :class:`TrainingError` names the first bad field. Fields a version-1 checkpoint lacks (``data``,
-    ``history``, ``best_epoch``) may be missing."""
+    ``history``, ``best_epoch``) may be missing. ``checksum=False``: not the checksum (a dict made
+    or edited in Python, not a file)."""
     if not isinstance(ckpt, dict) or "model" not in ckpt or "model_config" not in ckpt:
         raise TrainingError(f"{path} is not a scratch-lstm checkpoint (no 'model'/'model_config')")
     version = ckpt.get("version", 1)
@@ -293,7 +371,7 @@ def check_checkpoint(ckpt, path) -> None:
                             f"versions 1 to {CHECKPOINT_VERSION} (upgrade scratch-lstm)")
     if version < 1:
         raise _bad(path, "version", version, f"1 to {CHECKPOINT_VERSION}")
-    if version >= 3:
+    if checksum and (version >= 3 or "checksum" in ckpt):  # verified, whatever the version says
         _check_checksum(ckpt, path)
     _check_model(ckpt, path)
     if ckpt.get("dtype", "float32") not in DTYPES or ckpt.get("backend", "scratch") not in BACKENDS:
@@ -312,9 +390,12 @@ def model_from_checkpoint(ckpt: dict, backend: str | None = None, device="cpu") 
     are not all finite (a diverged run's).
     """
     dtype = getattr(torch, ckpt.get("dtype", "float32"))
+    check_model_fits_data(ckpt["model_config"], ckpt.get("sequence", "rows"), "the checkpoint")
     try:
-        model = LSTMClassifier(**ckpt["model_config"], backend=backend or ckpt.get("backend", "scratch"),
-                               device=device, dtype=dtype)
+        with warnings.catch_warnings():  # a 1-layer run's dropout did nothing, and does nothing here
+            warnings.filterwarnings("ignore", "dropout option adds dropout", UserWarning)
+            model = LSTMClassifier(**ckpt["model_config"], backend=backend or ckpt.get("backend", "scratch"),
+                                   device=device, dtype=dtype)
         model.load_state_dict(ckpt["model"], strict=True)
     except (TypeError, ValueError, RuntimeError) as e:
         raise TrainingError(f"the checkpoint's weights do not fit its model_config "
@@ -361,10 +442,14 @@ def check_optimizer_fits(state: dict, model, path) -> None:
         shape = tuple(params[index].shape)
         for key in ("exp_avg", "exp_avg_sq"):
             t = moments.get(key)
-            if not isinstance(t, torch.Tensor) or tuple(t.shape) != shape:
-                found = f"shape {tuple(t.shape)}" if isinstance(t, torch.Tensor) else one_line(repr(t), 40)
+            if not isinstance(t, torch.Tensor) or tuple(t.shape) != shape or not t.is_floating_point():
+                found = (f"shape {tuple(t.shape)}" + ("" if t.is_floating_point() else f" of {t.dtype}")
+                         if isinstance(t, torch.Tensor) else one_line(repr(t), 40))
                 raise TrainingError(f"{path}: 'optimizer.state[{index}].{key}' (of {names[index]}) is "
                                     f"{found}, not a tensor of shape {shape}")
+        if bool((moments["exp_avg_sq"] < 0).any()):
+            raise TrainingError(f"{path}: 'optimizer.state[{index}].exp_avg_sq' (of {names[index]}) holds "
+                                "negative values; a mean of squares is >= 0")
         step = moments.get("step")
         if not ((isinstance(step, torch.Tensor) and step.numel() == 1) or is_number(step)):
             raise _bad(path, f"optimizer.state[{index}].step", step, "a step count")

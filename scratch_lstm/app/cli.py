@@ -81,7 +81,7 @@ def _cmd_inspect(args) -> int:
     from ..gates import forgetting_times
     from ..params import format_parameters
     from .config import TrainConfig, check_backend_device, threads_line, use_threads
-    from .limits import check_fits, lstm_classifier_parameters
+    from .limits import check_fits, lstm_classifier_parameters, overhead_bytes
     from .progress import plural
 
     check_backend_device(args.backend, torch.device("cpu"))
@@ -90,9 +90,11 @@ def _cmd_inspect(args) -> int:
     init.validate()  # --init and its values, as `train` checks them
     B, T, I, H, K, C = (args.batch_size, args.seq_len, args.input_size, args.hidden_size,
                         args.num_layers, args.num_classes)
-    check_fits(4 * (lstm_classifier_parameters(I, H, K, C) + B * T * I + 2 * B * T * K * H + B * C),
+    check_fits(4 * (lstm_classifier_parameters(I, H, K, C) + B * T * I + 2 * B * T * K * H + B * C)
+               + overhead_bytes(K, T, args.backend),
                f"--batch-size {B} --seq-len {T} --input-size {I} --hidden-size {H} --num-layers {K} "
-               f"--num-classes {C} (the weights, the batch, h and c of every step, the logits)")
+               f"--num-classes {C} (the weights, the batch, h and c of every step, the logits, and "
+               "what each layer and step keeps beside them)")
     before = use_threads(args.threads)
     try:
         print(threads_line(args.threads), flush=True)

@@ -8,6 +8,8 @@ the scripts in ``benchmarks/``, so that they all end alike:
   cannot be had: one ``error:`` line, exit code 2;
 - Ctrl-C, at any moment: one ``error: interrupted. ...`` line, exit code 130. A second Ctrl-C
   while the first is answered is only noted (:func:`~scratch_lstm.app.files.on_interrupt`);
+- SIGTERM (``kill PID``): answered as Ctrl-C is, the line saying ``terminated (SIGTERM)``, exit
+  code 143 (:func:`~scratch_lstm.app.files.on_terminate`);
 - a standard output or error that is closed (``>&-``, ``2>&-``): one line on the other one before
   anything runs, exit code 2;
 - the last line says what was written (:func:`~scratch_lstm.app.files.what_was_written`), only
@@ -19,6 +21,7 @@ A body that knows more about what it leaves (``train``) says it in its :class:`I
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -39,7 +42,9 @@ from .files import (
     forget_interrupts,
     forget_written,
     on_interrupt,
+    on_terminate,
     remove_created_folders,
+    terminated,
     what_was_written,
 )
 
@@ -115,16 +120,26 @@ def closed_streams() -> str | None:
             "instead (2> /dev/null to discard it). Nothing was written")
 
 
-def _take_interrupts():
-    """Answer Ctrl-C with :func:`~scratch_lstm.app.files.on_interrupt` (in the main thread, where
-    signals are handled); returns the handler to put back, or None. A command started with Ctrl-C
-    ignored (a background job of a script) keeps ignoring it, as Python itself does."""
+def _take_interrupts() -> dict:
+    """Answer Ctrl-C with :func:`~scratch_lstm.app.files.on_interrupt` and SIGTERM with
+    :func:`~scratch_lstm.app.files.on_terminate` (in the main thread, where signals are handled);
+    returns the handlers to put back. A command started with a signal ignored (Ctrl-C in a
+    background job of a script) keeps ignoring it, as Python itself does."""
     if threading.current_thread() is not threading.main_thread():
-        return None
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        return None
+        return {}
     restore_interrupts()  # the start-up handler's work is done
-    return signal.signal(signal.SIGINT, on_interrupt)
+    previous = {}
+    for signum, handler in ((signal.SIGINT, on_interrupt), (signal.SIGTERM, on_terminate)):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, handler)
+    return previous
+
+
+def _stopped(text: str) -> tuple[str, int]:
+    """A stopped command's line and exit code: Ctrl-C's (130), or SIGTERM's (143)."""
+    if terminated():
+        return "terminated (SIGTERM)" + text.removeprefix("interrupted"), 143
+    return text, 130
 
 
 def run(body) -> int:
@@ -134,7 +149,7 @@ def run(body) -> int:
     if closed:
         error(closed, sys.stderr if sys.stderr is not None else sys.stdout)
         return 2
-    real_stdout, previous = sys.stdout, None
+    real_stdout, previous = sys.stdout, {}
     try:  # each line out at once, also into a pipe or a log (and a closed one noticed at once)
         real_stdout.reconfigure(line_buffering=True)
     except (AttributeError, ValueError, OSError):
@@ -154,15 +169,15 @@ def run(body) -> int:
         error(str(e))
         _discard_stdout(real_stdout)
     except Interrupted as e:
-        error(str(e))
-        code = 130
+        text, code = _stopped(str(e))
+        error(text)
     except KeyboardInterrupt:
-        error(f"interrupted. {what_was_written()}")
-        code = 130
+        text, code = _stopped(f"interrupted. {what_was_written()}")
+        error(text)
     except (MemoryError, RuntimeError) as e:
         if caused_by_interrupt(e):
-            error(f"interrupted. {what_was_written()}")
-            code = 130
+            text, code = _stopped(f"interrupted. {what_was_written()}")
+            error(text)
         elif out_of_memory(e):
             error(f"out of memory ({one_line(e, 160)}): what was asked for needs more memory than "
                   f"this process can get; ask for less (smaller sizes or batches). {what_was_written()}")
@@ -177,10 +192,10 @@ def run(body) -> int:
         sys.stdout = real_stdout
         if code != 0:
             remove_created_folders()
-        if previous is not None:
+        for signum, handler in previous.items():
             try:
-                signal.signal(signal.SIGINT, previous)
-            except KeyboardInterrupt:  # a Ctrl-C, already answered
+                signal.signal(signum, handler)
+            except KeyboardInterrupt:  # a Ctrl-C or SIGTERM, already answered
                 pass
     return code
 
@@ -193,15 +208,17 @@ def finish(code: int) -> int:
         return code
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     except (ValueError, OSError):  # not the main thread
         pass
-    if code == 130:
+    if code in (130, 143):
         # CPython kills itself with SIGINT on exit once a Ctrl-C has passed through code that
-        # torch runs from C (PyRun_*), whatever the exit code; ending here keeps it 130.
+        # torch runs from C (PyRun_*), whatever the exit code; ending here keeps it (130, or 143).
+        gc.collect()  # what holds a system resource (a worker pool's semaphores) releases it first
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
             except (OSError, ValueError, AttributeError):
                 pass
-        os._exit(130)
+        os._exit(code)
     return code

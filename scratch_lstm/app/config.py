@@ -171,9 +171,11 @@ def init_of_checkpoint(ckpt: dict) -> TrainConfig:
 
 
 def check_threads(threads: int | None, source: str = "--threads") -> None:
-    """:class:`TrainingError` if ``threads`` exceeds the CPUs this machine has (a run's setting can
-    come from another machine)."""
+    """:class:`TrainingError` if ``threads`` is not a positive integer or exceeds the CPUs this
+    machine has (a run's setting can come from another machine)."""
     n = cpu_count()
+    if threads is not None and (not is_int(threads) or threads < 1):
+        raise TrainingError(f"{source} must be a positive integer (or None: torch's choice), got {threads!r}")
     if threads is not None and threads > n:
         raise TrainingError(f"{source} {threads}: this machine has {n} CPUs; pass --threads {n} or fewer")
 

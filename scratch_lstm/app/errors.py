@@ -49,12 +49,12 @@ def caused_by_interrupt(e: BaseException | None) -> bool:
     return False
 
 
-_NO_MEMORY = ("can't allocate memory", "out of memory", "cannot allocate memory")
+_NO_MEMORY = ("can't allocate memory", "out of memory", "cannot allocate memory", "bad_alloc")
 
 
 def out_of_memory(e: BaseException) -> bool:
     """Whether ``e`` says that memory could not be had: a ``MemoryError``, torch's
     ``OutOfMemoryError`` (a GPU's), or its CPU allocator's ``RuntimeError`` ("DefaultCPUAllocator:
-    can't allocate memory")."""
+    can't allocate memory"; ``std::bad_alloc`` from C++ code under a memory limit)."""
     return isinstance(e, MemoryError) or (isinstance(e, RuntimeError)
                                           and any(s in str(e).lower() for s in _NO_MEMORY))

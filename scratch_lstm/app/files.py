@@ -1,5 +1,11 @@
 """Files that are never half-written and never written through a link: atomic replacement,
-JSON, checkpoints, files read only when they are regular files, and a fault hook.
+JSON, checkpoints, files read only when they are regular files, the write rule, and a fault hook.
+
+The write rule (:func:`check_target`, the one place that says it): a command writes only a new
+file or its own earlier output (told by content: :data:`MARKER`, a JSON file's keys), never its
+input (compared by ``os.stat``, not by spelling), never anything that exists and is not a regular
+file (a device, a FIFO, a folder, a link): refused before anything is computed, and refused again
+by :func:`atomic_write_bytes` at the rename, whatever the caller checked.
 
 Every file of a run folder (and every figure and report) is written to a temporary sibling
 ``.NAME.scratch-lstm-tmp-PID``, flushed to disk, then renamed over ``NAME``: a reader sees the old
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import re
@@ -101,10 +108,30 @@ def on_interrupt(signum, frame) -> None:
         raise KeyboardInterrupt
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM stopped the command (``kill PID``, a job scheduler, a container that stops): it is
+    answered as a Ctrl-C is (what was kept, one line), with exit code 143."""
+
+
+def on_terminate(signum, frame) -> None:
+    """The command's SIGTERM handler: noted as a Ctrl-C is (:func:`on_interrupt`), raised as
+    :class:`Terminated` the first time."""
+    first = not _INTERRUPTS
+    _INTERRUPTS.append(signum)
+    if first:
+        raise Terminated
+
+
+def terminated() -> bool:
+    """Whether a SIGTERM stopped the command (:func:`on_terminate`)."""
+    return signal.SIGTERM in _INTERRUPTS
+
+
 def raise_if_interrupted() -> None:
-    """Raise ``KeyboardInterrupt`` if a Ctrl-C was noted (:func:`on_interrupt`) and swallowed."""
+    """Raise ``KeyboardInterrupt`` (:class:`Terminated` for a SIGTERM) if a Ctrl-C was noted
+    (:func:`on_interrupt`) and swallowed."""
     if _INTERRUPTS:
-        raise KeyboardInterrupt
+        raise Terminated if terminated() else KeyboardInterrupt
 
 
 def forget_interrupts() -> None:
@@ -196,6 +223,121 @@ def read_text(path: str | os.PathLike) -> str:
         return fh.read()
 
 
+# ---- the write rule: what a command may write -------------------------------------------------
+#
+# A command writes only a new file or its own earlier output, never its input, and never anything
+# that exists and is not a regular file (a device, a FIFO, a folder, a link): check_target says
+# so before anything is computed, for every file a command writes outside a run folder (a run
+# folder's files are the run's: scratch_lstm.app.runs). Its own earlier output is told by its
+# content (the marker every file of this program carries: MARKER), never by its name.
+
+MARKER = "scratch-lstm"  # in every figure (PNG "Software") and page (<meta name="generator">)
+PNG_MARKER = b"tEXtSoftware\x00" + MARKER.encode()
+HTML_MARKER = f'<meta name="generator" content="{MARKER}">'
+PNG_METADATA = {"Software": MARKER}  # what plots.py gives matplotlib's savefig
+
+
+def _head(path: Path, n: int = 1 << 16) -> bytes:
+    with open_regular(path) as fh:
+        return fh.read(n)
+
+
+def is_our_figure(path: Path) -> bool:
+    """Whether ``path`` is a PNG this program drew (its ``Software`` text says so)."""
+    head = _head(path)
+    return head.startswith(b"\x89PNG") and PNG_MARKER in head
+
+
+def is_our_page(path: Path) -> bool:
+    """Whether ``path`` is an HTML page this program wrote (its ``generator`` meta tag)."""
+    return HTML_MARKER.encode() in _head(path, 4096)
+
+
+def json_with_keys(*keys: str):
+    """A test of own output for a JSON file: an object (or a list of objects) holding ``keys``."""
+    def ours(path: Path) -> bool:
+        value = json.loads(read_text(path))
+        items = value if isinstance(value, list) else [value]
+        return bool(items) and all(isinstance(v, dict) and set(keys) <= set(v) for v in items)
+
+    return ours
+
+
+def text_starting_with(prefix: str):
+    """A test of own output for a text file: its first characters are ``prefix``."""
+    return lambda path: read_text(path).startswith(prefix)
+
+
+def _refuse(text: str):
+    from .errors import TrainingError
+
+    return TrainingError(text)
+
+
+def check_target(target: str | os.PathLike, ours=None, *, inputs=(), flag: str = "--out",
+                 what: str = "this command's earlier output", example: str = "out.json") -> Path:
+    """The write rule, checked before anything is computed: ``target`` may be written if it is new,
+    or a regular file that ``ours(path)`` recognises by its content (``ours=None``: only a new
+    file). Refused (:class:`~scratch_lstm.app.errors.TrainingError`, one line naming ``flag``): a
+    name ending in ``/`` (a folder), anything that exists and is not a regular file (a folder, a
+    device, a FIFO, a link), one of the command's ``inputs`` (the same file by ``os.stat``, however
+    it is spelled), and a file ``ours`` does not recognise (``what`` names what it would be).
+    Returns the target as a :class:`Path`."""
+    spelled = os.fspath(target)
+    path = Path(spelled)
+    if spelled.endswith(("/", os.sep)) or path.name in ("", ".", ".."):
+        raise _refuse(f"{flag} {spelled} names a folder; give a file name, e.g. "
+                      f"{Path(spelled) / example}")
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return path
+    except OSError as e:
+        raise _refuse(f"{flag} {spelled}: {e.strerror or e}; choose another {flag}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = file_kind(st.st_mode)
+        if kind == "a folder":
+            raise _refuse(f"{flag} {spelled} is a folder; give a file name, e.g. {path / example}")
+        raise _refuse(f"{flag} {spelled} is {kind}, not a regular file: it is never written; "
+                      f"choose another {flag}")
+    for given in inputs:
+        try:
+            same = os.path.samefile(path, given)
+        except (OSError, ValueError):
+            same = False
+        if same:
+            raise _refuse(f"{flag} {spelled} is this command's input ({given}): an input is only "
+                          f"read, never written; choose another {flag}")
+    try:
+        recognised = ours is not None and bool(ours(path))
+    except (OSError, ValueError, UnicodeDecodeError):
+        recognised = False
+    if not recognised:
+        raise _refuse(f"{flag} {spelled} exists and is not {what}; it is left alone: choose "
+                      f"another {flag}, or move it away")
+    return path
+
+
+def check_new_files(folder: str | os.PathLike, names, flag: str = "--out") -> None:
+    """The write rule for an experiment's files (a benchmark's results): each of ``names`` in
+    ``folder`` must be new; one that exists, whatever it is, is never replaced."""
+    for name in names:
+        if os.path.lexists(Path(folder) / name):
+            raise _refuse(f"{flag} {folder} already holds {name}, which is never replaced (an earlier "
+                          f"experiment's results, or a file of yours): choose another {flag}, or move it away")
+
+
+def _replaceable(path: Path) -> None:
+    """Refuse (:class:`WriteError`) to rename over something that is not a regular file: the last
+    guard of the write rule (:func:`check_target`), in the one place every file is written."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(st.st_mode):
+        raise NotRegularFile(path, file_kind(st.st_mode))
+
+
 _WRITTEN: list[Path] = []  # the files this command has put in place, in order
 _CREATED: list[Path] = []  # the folders it created
 
@@ -253,10 +395,32 @@ def _exclusive(path, flags: int) -> int:
     return os.open(path, flags | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, 0o666)
 
 
-def _new_temp_file(path: Path):
-    """``(name, open file)`` of a new temporary sibling of ``path``: :func:`temp_name`, or that name
-    with ``.1``, ``.2``, ... where something (a planted link, a file) holds it."""
+def _name_max(folder: Path) -> int:
+    """The longest file name (in bytes) the file system of ``folder`` takes (255 if unknown)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, ValueError, OSError):
+        return 255
+
+
+def _short_temp_name(path: Path) -> str:
+    """:func:`temp_name` of ``path``'s name, its NAME part cut (and told apart by a hash of the
+    whole) where the temporary name would be longer than the file system allows: a legal long
+    name must not fail because the temporary name adds characters."""
     base = temp_name(path.name)
+    limit = _name_max(path.parent if str(path.parent) else Path(".")) - 4  # room for .1 to .99
+    if len(os.fsencode(base)) <= limit:
+        return base
+    digest = hashlib.sha256(os.fsencode(path.name)).hexdigest()[:8]
+    keep = os.fsencode(path.name)[: max(limit - len(os.fsencode(temp_name(f"~{digest}"))), 1)]
+    return temp_name(os.fsdecode(keep.decode("utf-8", "ignore").encode()) + f"~{digest}")
+
+
+def _new_temp_file(path: Path):
+    """``(name, open file)`` of a new temporary sibling of ``path``: :func:`temp_name` (cut short
+    for a long name: :func:`_short_temp_name`), or that name with ``.1``, ``.2``, ... where
+    something (a planted link, a file) holds it."""
+    base = _short_temp_name(path)
     for k in range(TEMP_TRIES):
         tmp = path.with_name(base if k == 0 else f"{base}.{k}")
         try:
@@ -270,11 +434,14 @@ def _new_temp_file(path: Path):
 def atomic_write_bytes(path: Path, write) -> None:
     """Write a file through a new temporary sibling (:func:`_new_temp_file`) and rename it into
     place; a Ctrl-C meanwhile comes after the rename (:func:`interrupts_deferred`). A failure is a
-    :class:`WriteError` naming ``path``; the temporary file is removed."""
+    :class:`WriteError` naming ``path``; the temporary file is removed. Whatever the caller
+    checked before, something at ``path`` that is not a regular file (a device, a FIFO, a folder, a
+    link) is never renamed over: :class:`WriteError` (:func:`_replaceable`)."""
     path = Path(path)
     with interrupts_deferred():
         tmp, placed = None, False
         try:
+            _replaceable(path)
             tmp, fh = _new_temp_file(path)
             with fh:
                 hooked = "during:" in os.environ.get("SCRATCH_LSTM_FAULT", "")
@@ -282,6 +449,7 @@ def atomic_write_bytes(path: Path, write) -> None:
                 fh.flush()
                 os.fsync(fh.fileno())
             fault_point(f"before-rename:{path.name}")
+            _replaceable(path)
             os.replace(tmp, path)
             placed = True
             _WRITTEN.append(path)  # before a Ctrl-C held back meanwhile is raised

@@ -22,8 +22,8 @@ from .config import TrainConfig, init_of_checkpoint, threads_line, use_threads
 from .data import SEQUENCES, load_dataset, pixel_permutation, sequence_view
 from .errors import DataError, TrainingError
 from .evaluate import dataset_to_use
-from .files import make_folders, save_json
-from .limits import check_fits, lstm_classifier_parameters
+from .files import check_target, is_our_figure, json_with_keys, make_folders, save_json
+from .limits import check_fits, lstm_classifier_parameters, overhead_bytes
 from .plots import check_can_draw, plot_gradient_flow
 from .runs import check_out_folder, check_out_is_not_data
 
@@ -114,7 +114,7 @@ def check_flow_fits(args) -> None:
     every step that the measurement keeps (a lower bound)."""
     T, Q = (28, 28) if args.sequence == "rows" else (784, 1)
     B, H, K = args.batch_size, args.hidden_size, args.num_layers
-    need = 4 * lstm_classifier_parameters(Q, H, K, 10) + 8 * (B * T * Q + 8 * B * T * K * H)
+    need = 4 * lstm_classifier_parameters(Q, H, K, 10) + 8 * (B * T * Q + 8 * B * T * K * H) + overhead_bytes(K, T)
     check_fits(need, f"--hidden-size {H} --num-layers {K} --batch-size {B} on {T} steps (the weights, "
                      "the batch, and the gates, states and gradients of every step)",
                hint="lower --hidden-size, --num-layers or --batch-size")
@@ -146,6 +146,10 @@ def next_out_folder(root: str | Path = "runs") -> Path:
 def _gradient_flow_report(args) -> dict:
     out = Path(args.out) if args.out is not None else next_out_folder()
     check_out_folder(out)
+    for name, ours in (("gradient_flow.png", is_our_figure),
+                       ("gradient_flow.json", json_with_keys("dataset", "images", "models"))):
+        check_target(out / name, ours, inputs=args.checkpoint or [],
+                     what=f"a {name} that scratch-lstm gradient-flow wrote")
     check_can_draw()  # before anything is computed
     note = None
     if args.checkpoint:

@@ -14,7 +14,7 @@ from .config import check_backend_device, init_of_checkpoint, resolve_device, th
 from .data import load_dataset, pixel_permutation, sequence_view
 from .errors import DataError, TrainingError
 from .evaluate import dataset_to_use
-from .files import atomic_write_bytes, make_folders
+from .files import atomic_write_bytes, check_target, is_our_figure, json_with_keys, make_folders
 from .plots import check_can_draw, plot_gate_change, plot_gates, plot_hidden_trajectory
 from .runs import check_out_folder, check_out_is_not_data
 
@@ -66,9 +66,22 @@ def gates_report(checkpoint: str, index: int, out: str, dataset: str | None = No
         torch.set_num_threads(before)
 
 
+GATES_FILES = ("gates_trained.png", "gates_fresh.png", "trajectory.png", "change.png", "gates.json")
+
+
+def check_outputs(out_dir: Path, checkpoint) -> None:
+    """The write rule (:func:`~scratch_lstm.app.files.check_target`) for each file the command
+    writes into ``out_dir``: new, or its own earlier output; never the checkpoint it reads."""
+    for name in GATES_FILES:
+        ours = (json_with_keys("checkpoint", "index", "trained", "fresh") if name.endswith(".json")
+                else is_our_figure)
+        check_target(out_dir / name, ours, inputs=[checkpoint], what=f"a {name} that scratch-lstm gates wrote")
+
+
 def _gates_report(checkpoint, index, out, dataset, data_dir, download, backend, device, threads) -> dict:
     out_dir = Path(out)
     check_out_folder(out_dir)
+    check_outputs(out_dir, checkpoint)
     check_can_draw()  # before anything is computed
     device = resolve_device(device)
     check_backend_device(backend, device)

@@ -112,6 +112,26 @@ def lstm_classifier_parameters(input_size: int, hidden_size: int, num_layers: in
     return layers + H * num_classes + num_classes
 
 
+# What a model costs beyond its tensors' bytes, per layer and per layer and time step: lower bounds
+# of what was measured (CPU, torch 2.11; RSS growth over 2,000 to 3,000 layers of hidden size 1):
+# a layer's four Parameters and their storages took about 6 KB; a forward that autograd records
+# kept about 18 KB per layer and step on the teaching path (every op of the step is a node with
+# its saved tensors) and about 0.7 KB on the fused and torch paths (one saved set per step).
+LAYER_BYTES = 4096
+STEP_GRAPH_BYTES = {"scratch": 16384}  # the teaching path; every other backend: OTHER_STEP_GRAPH_BYTES
+OTHER_STEP_GRAPH_BYTES = 512
+
+
+def overhead_bytes(num_layers: int, steps: int, backend: str = "scratch", graph: bool = True) -> int:
+    """A lower bound of the memory a model of ``num_layers`` layers takes beyond its tensors'
+    bytes: per layer its Parameter objects, and, when a forward over ``steps`` steps is recorded
+    for backward (``graph``), per layer and step what autograd keeps (:data:`STEP_GRAPH_BYTES`).
+    ``inspect --num-layers 100000 --hidden-size 1`` holds few weights but 2.8 million recorded
+    steps."""
+    per_step = STEP_GRAPH_BYTES.get(backend, OTHER_STEP_GRAPH_BYTES) if graph else 0
+    return num_layers * (LAYER_BYTES + steps * per_step)
+
+
 def check_fits(need: int, what: str, device=None, hint: str = "") -> None:
     """:class:`TrainingError` if ``need`` bytes (a lower bound of ``what``) exceed
     :func:`memory_limit`; the message gives both and ``hint``."""
@@ -123,22 +143,24 @@ def check_fits(need: int, what: str, device=None, hint: str = "") -> None:
 
 
 def training_bytes(input_size: int, steps: int, hidden_size: int, num_layers: int, batch: int,
-                   itemsize: int) -> int:
+                   itemsize: int, backend: str = "fused") -> int:
     """A lower bound of a training step's memory: the weights, their gradients and Adam's two
-    moments (4 copies), a batch of input, and h and c of every step and layer kept for backward."""
+    moments (4 copies), a batch of input, h and c of every step and layer kept for backward, and
+    the per-layer overhead of ``backend`` (:func:`overhead_bytes`)."""
     P = lstm_classifier_parameters(input_size, hidden_size, num_layers, 10)
-    return itemsize * (4 * P + batch * steps * input_size + 2 * batch * steps * num_layers * hidden_size)
+    return (itemsize * (4 * P + batch * steps * input_size + 2 * batch * steps * num_layers * hidden_size)
+            + overhead_bytes(num_layers, steps, backend))
 
 
 def check_training_fits(input_size: int, steps: int, hidden_size: int, num_layers: int,
-                        batch: int, itemsize: int, device=None) -> None:
+                        batch: int, itemsize: int, device=None, backend: str = "fused") -> None:
     """Refuse (:class:`TrainingError`) a model and batch that cannot fit, naming the flags and the
     largest ``--hidden-size`` that would (if one does)."""
-    need = training_bytes(input_size, steps, hidden_size, num_layers, batch, itemsize)
+    need = training_bytes(input_size, steps, hidden_size, num_layers, batch, itemsize, backend)
     limit, _ = memory_limit(device)
     if need <= limit:
         return
-    fits = lambda H: training_bytes(input_size, steps, H, num_layers, batch, itemsize) <= limit  # noqa: E731
+    fits = lambda H: training_bytes(input_size, steps, H, num_layers, batch, itemsize, backend) <= limit  # noqa: E731
     hint = ""
     if fits(1):
         low, high = 1, hidden_size  # fits(low), not fits(high)

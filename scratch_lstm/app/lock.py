@@ -122,6 +122,11 @@ def lock_folder(folder: Path) -> FolderLock:
         if same:  # not a file its previous holder removed between our open and our lock
             break
         os.close(fd)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return FolderLock(path, fd)
+    lock = FolderLock(path, fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError:  # a full disk: no empty lock file is left behind
+        lock.release()
+        raise
+    return lock

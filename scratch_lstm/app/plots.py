@@ -17,7 +17,7 @@ import torch
 
 from ..gates import GateTrace, saturation
 from .errors import TrainingError
-from .files import atomic_write_bytes
+from .files import PNG_METADATA, atomic_write_bytes
 
 STYLE = {"font.size": 13, "axes.titlesize": 14, "axes.labelsize": 13, "xtick.labelsize": 11,
          "ytick.labelsize": 11, "figure.titlesize": 16}
@@ -74,7 +74,7 @@ def _suptitle(fig, title: str) -> None:
 def _save(fig, path: str | Path) -> Path:
     """Write ``fig`` as a PNG atomically and close it."""
     path = Path(path)
-    atomic_write_bytes(path, lambda fh: fig.savefig(fh, format="png", dpi=DPI))
+    atomic_write_bytes(path, lambda fh: fig.savefig(fh, format="png", dpi=DPI, metadata=PNG_METADATA))
     _pyplot().close(fig)
     return path
 

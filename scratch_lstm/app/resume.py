@@ -21,7 +21,13 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import check_metrics, check_optimizer_fits, load_optimizer_state, state_is_finite
+from .checkpoints import (
+    check_metrics,
+    check_optimizer_fits,
+    load_checkpoint,
+    load_optimizer_state,
+    state_is_finite,
+)
 from .config import TrainConfig
 from .data import Dataset
 from .errors import TrainingError, one_line
@@ -64,6 +70,29 @@ def check_resumable(ckpt: dict, path: Path) -> None:
     if unknown:
         raise TrainingError(f"--resume: {path} has unknown settings {unknown} (written by another "
                             "version of scratch-lstm?)")
+    check_config_agrees(saved, Path(path).parent / "config.json", path)
+
+
+def check_config_agrees(saved: dict, config: Path, path: Path) -> None:
+    """Refuse a checkpoint whose settings ``saved`` disagree with the run's ``config.json`` beside
+    it (a last.pt of another run put there): every setting but the :data:`RESUME_FREE` ones must
+    be the same. A config.json that is missing or cannot be read is rewritten from the checkpoint,
+    so it is not compared."""
+    try:
+        written = json.loads(read_text(config))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return
+    if not isinstance(written, dict):
+        return
+    ckpt_settings, file_settings = _saved_settings(saved), _saved_settings(written)
+    unknown = sorted(set(written) - set(ckpt_settings))
+    differ = [f"{_flag(k)} {_show(file_settings[k])} in config.json, {_show(ckpt_settings[k])} in {path.name}"
+              for k in ckpt_settings if k not in RESUME_FREE and file_settings[k] != ckpt_settings[k]]
+    if unknown or differ:
+        what = f"unknown settings {unknown}" if unknown else "; ".join(differ[:3])
+        raise TrainingError(f"--resume: {path} does not belong to the run in {config.parent}: {what}. "
+                            f"A resume continues the run its config.json describes: put its own "
+                            f"{path.name} back, or start the other run in a folder of its own")
 
 
 def _saved_settings(saved: dict) -> dict:
@@ -113,8 +142,14 @@ def _readable_settings(path: Path) -> dict:
     saved = json.loads(read_text(path))
     if not isinstance(saved, dict):
         raise ValueError(f"it holds a JSON {type(saved).__name__}, not the run's settings")
-    known = {f.name for f in fields(TrainConfig)}
-    TrainConfig(**{k: v for k, v in saved.items() if k in known}).validate()
+    known = [f.name for f in fields(TrainConfig)]
+    unknown, missing = sorted(set(saved) - set(known)), [k for k in known if k not in saved]
+    if unknown:
+        raise ValueError(f"unknown settings {unknown}: written by another version of scratch-lstm, or "
+                         "not a run's")
+    if missing:  # never filled in with defaults: a resume would train another model than the run's
+        raise ValueError(f"it lacks the settings {', '.join(missing)}")
+    TrainConfig(**saved).validate()
     return saved
 
 
@@ -315,7 +350,20 @@ def restore_run_folder(out: Path, ckpt: dict, history: list[dict], log, write) -
         if current != ckpt["epoch"]:
             write(best, lambda p: save_checkpoint(p, ckpt))
             log(f"{best} restored from last.pt (epoch {ckpt['epoch']} is the best)")
+    elif (out / "best.pt").exists():
+        _say_if_damaged(out / "best.pt", ckpt, log)
     return rewritten
+
+
+def _say_if_damaged(best: Path, ckpt: dict, log) -> None:
+    """A best.pt of an earlier epoch than last.pt's cannot be rebuilt from it: one that does not
+    load is left as it is, with a warning line (never in silence)."""
+    try:
+        load_checkpoint(best)
+    except TrainingError as e:
+        log(f"warning: {best} does not load ({one_line(e, 160)}); last.pt holds epoch {ckpt['epoch']}, not "
+            f"the best epoch {ckpt.get('best_epoch')}, so it cannot be rebuilt: it is left as it is, and "
+            "replaced once an epoch beats the best accuracy")
 
 
 def finish_without_training(cfg: TrainConfig, ckpt: dict, out: Path, ds: Dataset, device,

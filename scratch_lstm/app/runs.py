@@ -33,7 +33,7 @@ import torch
 from .config import TrainConfig
 from .data import Dataset
 from .errors import TrainingError, one_line
-from .files import atomic_write_bytes, is_temp_file, remove_stale_temp_files
+from .files import atomic_write_bytes, is_temp_file, read_text, remove_stale_temp_files
 from .plots import plain_text, plot_curves
 
 RUN_FILES = ("config.json", "last.pt", "best.pt", "metrics.jsonl", "curves.png", "summary.json")
@@ -89,21 +89,73 @@ def foreign_entries(out: Path) -> list[str]:
                   if p.name not in ours and not is_run_temp_file(p.name))
 
 
+# The settings every version of scratch-lstm has written in a run's config.json: what tells a run's
+# config.json from another program's file of that name.
+RUN_MARKER_SETTINGS = ("dataset", "sequence", "hidden_size", "num_layers", "epochs", "batch_size", "lr",
+                       "seed", "backend")
+
+
+def is_run_config(settings) -> bool:
+    """Whether ``settings`` (a parsed config.json) is a run's: an object holding
+    :data:`RUN_MARKER_SETTINGS` (whether each is valid, and what else it holds, a resume checks:
+    :func:`scratch_lstm.app.resume.run_settings`)."""
+    return isinstance(settings, dict) and set(RUN_MARKER_SETTINGS) <= set(settings)
+
+
+def _config_state(out: Path) -> str:
+    """What ``out``'s config.json is: ``"run"`` (:func:`is_run_config`), ``"damaged"`` (not a JSON
+    object: a run file cut short or changed, which no other program could use either),
+    ``"other"`` (another program's JSON object) or ``"none"``."""
+    try:
+        settings = json.loads(read_text(out / "config.json"))
+    except FileNotFoundError:
+        return "none"
+    except (OSError, ValueError, UnicodeDecodeError):
+        return "damaged"
+    if not isinstance(settings, dict):
+        return "damaged"
+    return "run" if is_run_config(settings) else "other"
+
+
+def holds_a_run(out: Path) -> bool:
+    """Whether the folder ``out`` holds a run, told by content, not by names: a last.pt (which a
+    resume loads and checks), or a config.json with a run's settings (:func:`is_run_config`). A
+    user's ``config.json`` (``{"name": "my web app"}``), ``summary.json`` or ``metrics.jsonl``
+    makes no run."""
+    return (out / "last.pt").exists() or _config_state(out) == "run"
+
+
+def not_a_runs(out: Path) -> list[str]:
+    """The names in the folder ``out`` a run may not go beside: none in a folder that holds a run
+    (:func:`holds_a_run`: its own files, and whatever a user keeps there, which a run never
+    touches); else every entry that is not a run's temporary file or lock, a run file's name
+    included (but a damaged config.json, which the run then replaces)."""
+    if holds_a_run(out):
+        return []
+    damaged = {"config.json"} if _config_state(out) == "damaged" else set()
+    return sorted(set(foreign_entries(out)) | {n for n in RUN_FILES if os.path.lexists(out / n)} - damaged)
+
+
+def _refuse_foreign(out: Path, others: list[str]) -> TrainingError:
+    shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+    return TrainingError(f"--out {out} holds files that are not a run's ({shown}): a run goes into a "
+                         "new or empty folder, or its own; choose another --out")
+
+
 def check_run_folder(out: Path) -> None:
     """Refuse (:class:`TrainingError`) a run folder that is a file system's root, or an existing
-    folder that holds files other than a run's and no run: a run goes into a new or empty folder,
-    or its own, never among other files (``--out /`` or ``--out ~`` would write beside them)."""
+    folder that holds files other than a run's and no run (:func:`not_a_runs`): a run goes into a
+    new or empty folder, or its own, never among other files (``--out /`` or ``--out ~`` would
+    write beside them). Files with a run file's name that are not a run's are other files too."""
     resolved = Path(out).resolve()
     if resolved == Path(resolved.anchor):
         raise TrainingError(f"--out {out} is the root of a file system: a run goes into a folder of its "
                             "own; choose another --out (e.g. runs/exp1)")
-    if not resolved.is_dir() or any((resolved / name).exists() for name in RUN_FILES):
+    if not resolved.is_dir():
         return
-    others = foreign_entries(resolved)
+    others = not_a_runs(resolved)
     if others:
-        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
-        raise TrainingError(f"--out {out} holds files that are not a run's ({shown}): a run goes into a "
-                            "new or empty folder, or its own; choose another --out")
+        raise _refuse_foreign(out, others)
 
 
 def make_folder(out: Path, numbered: bool) -> Path:
@@ -123,6 +175,9 @@ def existing_run(out: Path, resume: bool) -> tuple[bool, list[str]]:
     Refuses a folder that a fresh run would overwrite, and a ``--resume`` with nothing to
     continue."""
     present = [name for name in RUN_FILES if (out / name).exists()] if out.is_dir() else []
+    others = not_a_runs(out) if present else []
+    if others:  # a user's config.json or summary.json: not a run's, whatever its name
+        raise _refuse_foreign(out, others)
     if not resume:
         if "last.pt" in present:
             raise TrainingError(f"{out} already holds a run; pass --resume to continue it, "

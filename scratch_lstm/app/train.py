@@ -245,7 +245,7 @@ def prepare(cfg: TrainConfig, log, given=None) -> Run:
     model_config = cfg.model_config()
     check_training_fits(model_config["input_size"], 28 if cfg.sequence == "rows" else 784,
                         cfg.hidden_size, cfg.num_layers, min(cfg.batch_size, len(train_labels)),
-                        torch.finfo(getattr(torch, cfg.dtype)).bits // 8, device)
+                        torch.finfo(getattr(torch, cfg.dtype)).bits // 8, device, cfg.backend)
     perm = pixel_permutation(cfg.permutation_seed) if cfg.sequence == "permuted" else None
     shuffle_gen = torch.Generator().manual_seed(cfg.seed)
     train_batches = Batches(train_images, train_labels, cfg.batch_size, cfg.sequence, ds.stats,

@@ -18,7 +18,7 @@ def add_arguments(p) -> None:
                    help="the trained checkpoint to explore (last.pt or best.pt); default: the built-in "
                         "model, a 2 x 64 LSTM trained on the embedded sample (docs/explorer.md)")
     p.add_argument("--out", required=True, metavar="PAGE.html", type=path,
-                   help="the page to write: one self-contained HTML file (replaced if it exists)")
+                   help="the page to write: one self-contained HTML file (a new file, or a page it wrote before)")
     p.add_argument("--digits", nargs="+", type=non_negative_int, metavar="INDEX", default=None,
                    help="test images to embed, by their index in the test split, not by label: "
                         "--digits 0 1 2 embeds test images 0, 1 and 2 (in MNIST a 7, a 2 and a 1); "
@@ -29,7 +29,7 @@ def add_arguments(p) -> None:
 def explore_command(args) -> None:
     """Run the command for parsed ``args``: check ``--out``, make the page, write it, say where."""
     out = Path(args.out)
-    check_out_file(out)
+    check_out_file(args.out, inputs=[args.checkpoint] if args.checkpoint else [])
     before = use_threads(args.threads)
     try:
         print(threads_line(args.threads), flush=True)

@@ -44,12 +44,12 @@ from ...clamps import CLAMP_LIMITS, CLAMP_RANGES
 from ...classifier import LSTMClassifier
 from ...gates import trace_gates
 from ...gradient_flow import gradient_flow
-from ..checkpoints import load_checkpoint, model_from_checkpoint
-from ..config import use_threads
+from ..checkpoints import check_checkpoint, load_checkpoint, model_from_checkpoint
+from ..config import is_int, use_threads
 from ..data import load_dataset, pixel_permutation, sequence_view
 from ..errors import DataError, TrainingError
 from ..evaluate import dataset_to_use
-from ..files import atomic_write_bytes
+from ..files import atomic_write_bytes, check_target, is_our_page
 from ..gates_report import drawn_on_gpu, fresh_model
 from ..runs import check_out_folder
 
@@ -105,12 +105,13 @@ class ExplorerPage:
                 'style="width: 100%; height: 900px; border: 1px solid #ddd;"></iframe>')
 
 
-def check_out_file(path: Path, flag: str = "--out") -> None:
-    """Refuse, before anything is computed or written, an output that is a folder or whose folder
-    cannot be created or written (:class:`TrainingError`)."""
-    path = Path(path)
-    if path.is_dir():
-        raise TrainingError(f"{flag} {path} is a folder; give the page's file name, e.g. {path / 'explorer.html'}")
+def check_out_file(path: str | Path, flag: str = "--out", inputs=()) -> None:
+    """Refuse, before anything is computed or written, an output the write rule forbids
+    (:func:`~scratch_lstm.app.files.check_target`: a folder, a device or FIFO, an input, a file
+    that is not an earlier page) or whose folder cannot be created or written
+    (:class:`TrainingError`)."""
+    path = check_target(path, is_our_page, inputs=inputs, flag=flag, what="a page scratch-lstm wrote",
+                        example="explorer.html")
     check_out_folder(path.parent if str(path.parent) else Path("."), flag)
 
 
@@ -171,6 +172,7 @@ def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
         ckpt, name = sample_checkpoint(), "the built-in model"
     elif isinstance(checkpoint, dict):
         ckpt, name = checkpoint, "a checkpoint given in Python"
+        check_checkpoint(ckpt, name, checksum=False)  # every field, as a file's (it may be edited)
     else:
         ckpt, name = load_checkpoint(checkpoint), Path(checkpoint).name
     trained = model_from_checkpoint(ckpt, backend="scratch").eval()
@@ -188,6 +190,8 @@ def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
         labels = ds.test_labels.tolist()
         digits = [labels.index(c) for c in range(trained.num_classes) if c in labels]
     for index in digits:
+        if not is_int(index):
+            raise DataError(f"--digits {index!r} is not an index: give whole numbers from 0 to {n_test - 1}")
         if not 0 <= index < n_test:
             raise DataError(f"--digits {index} is out of range: the test split of {ds.name} has {n_test} "
                             f"images (0 to {n_test - 1})")
