@@ -211,3 +211,63 @@ def test_the_sample_runs_numbers_are_those_of_its_results_file():
     }
     for name, strings in quoted.items():
         assert not missing(page(name), strings), (name, missing(page(name), strings))
+
+
+# ---- the long runs' tables (no results file here): each page that repeats them agrees with them ----
+
+def table_rows(text: str, first: str) -> dict[str, list[float]]:
+    """``{row label: [the first percentage of each cell]}`` of the table whose header starts ``| first |``."""
+    block = text[text.index(f"| {first} |"):].split("\n\n")[0]
+    rows = {}
+    for line in block.splitlines()[2:]:
+        label, *cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[label] = [float(re.search(r"([\d.]+)%", c).group(1)) for c in cells]
+    return rows
+
+
+def span(values) -> str:
+    """``lowest-highest%``, as the pages write a range."""
+    values = list(values)
+    return f"{min(values):.1f}-{max(values):.1f}%"
+
+
+def test_the_gate_variants_ranges_are_those_of_its_table():
+    text = (ROOT / "docs" / "why-gates.md").read_text(encoding="utf-8")
+    table = table_rows(text, "cell | adding, T = 100: solved")
+    learn = {c: v for c, v in table.items() if c not in ("constant answer", "`rnn`", "`nig`")}
+    adding = span(v[k] for v in learn.values() for k in (0, 1))
+    quoted = {"docs/why-gates.md": [f"at both lengths ({adding})",
+                                    f"({span(v[2] for v in learn.values())} on the rows, "
+                                    f"{span(v[3] for v in learn.values())} after 100 blank rows)",
+                                    f"slowest on the adding problem ({table['`cifg`'][1]:.1f}% at T = 200)",
+                                    f"the blank rows ({table['`nfg`'][3]:.1f}%:",
+                                    f"does not weaken at T = 200 ({table['`nfg`'][1]:.1f}%)"],
+              "README.md": [f"solve the adding problem ({adding})"]}
+    assert min(learn, key=lambda c: min(learn[c][:2])) == "`cifg`"
+    assert min(learn, key=lambda c: learn[c][3]) == "`nfg`"
+    for name, strings in quoted.items():
+        assert not missing(page(name), strings), (name, missing(page(name), strings))
+
+
+def test_the_readmes_long_memory_table_is_that_of_long_memory_md():
+    readme = table_rows((ROOT / "README.md").read_text(encoding="utf-8"), "task")
+    full = table_rows((ROOT / "docs" / "long-memory.md").read_text(encoding="utf-8"), "task")
+    assert len(readme) == len(full) == 3
+    for (task, values), (full_task, full_values) in zip(readme.items(), full.items()):
+        assert task.split(":")[0] == full_task.split(":")[0].replace("adding,", "adding problem,")
+        assert values == full_values, task
+
+
+# ---- benchmarks/gate_variants.py, the subset in one sitting: docs/why-gates.md ----
+
+def test_the_gate_variants_subsets_numbers_are_those_of_its_results_file():
+    quick = results("gate_variants_quick.json")
+    runs = quick["runs"]["adding-100"]
+    solved = {cell: 100 * runs[cell]["0"]["history"][-1]["test_score"] for cell in ("vanilla", "nig", "rnn")}
+    constant = 100 * quick["tasks"]["adding-100"]["baseline"]["score"]
+    quoted = [f"`{quick['command']}`",
+              f"The vanilla LSTM solves {solved['vanilla']:.1f}% of the test sequences; NIG ({solved['nig']:.1f}%) "
+              f"and the RNN ({solved['rnn']:.1f}%) stay at the constant answer's score, {constant:.1f}%",
+              f"| {quick['measured']['date']} | `{quick['command']}` | vanilla {solved['vanilla']:.1f}%, "
+              f"NIG {solved['nig']:.1f}%, RNN {solved['rnn']:.1f}% solved"]
+    assert not missing(page("docs/why-gates.md"), quoted), missing(page("docs/why-gates.md"), quoted)
