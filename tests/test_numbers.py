@@ -271,3 +271,30 @@ def test_the_gate_variants_subsets_numbers_are_those_of_its_results_file():
               f"| {quick['measured']['date']} | `{quick['command']}` | vanilla {solved['vanilla']:.1f}%, "
               f"NIG {solved['nig']:.1f}%, RNN {solved['rnn']:.1f}% solved"]
     assert not missing(page("docs/why-gates.md"), quoted), missing(page("docs/why-gates.md"), quoted)
+
+
+# ---- examples/05_gates.py on the lecture's full-MNIST model: docs/gates.md ----
+
+def test_the_gates_numbers_are_those_of_its_results_file():
+    gates = results("gates.json")
+    derived = gates["derived"]
+    trained, fresh = gates["trained"]["saturation"]["l1_forward"], gates["fresh"]["saturation"]["l1_forward"]
+    assert fresh["f_open"] == 0  # "none"
+    layer0 = sorted(derived["layer0_change_by_row"].items(), key=lambda kv: -kv[1])[:2]
+    quoted = [
+        f"`{gates['measured']['command']}`",
+        f"reading a {gates['label']}",
+        f"the top stroke in row {derived['layer1_row_of_largest_change']}, the step at which layer 1's gates change "
+        f"most from the step before (layer 0's change about as much at rows "
+        f"{' and '.join(sorted((row for row, _ in layer0), key=int))})",
+        f"the {derived['layer1_units_forget_above_0.8_rows_8_27']} whose forget gate averages above 0.8 over rows 8-27 "
+        f"end with a median |c| of {derived['their_median_abs_c_last_row']:.1f} at the last row, the "
+        f"{derived['layer1_units_forget_below_0.4_rows_8_27']} that average below 0.4 with "
+        f"{derived['their_median_abs_c_last_row_below']:.1f}",
+        f"Layer 1's cells reach |c| = {derived['layer1_max_abs_c_last_row']:.1f} by the last row "
+        f"({derived['layer1_units_beyond_5_last_row']} units beyond ±5); layer 0's stay within "
+        f"±{derived['layer0_max_abs_c']:.1f}",
+        f"in layer 1, {100 * trained['f_open']:.1f}% of the forget gate's values exceed 0.95 on this digit, "
+        f"against none in a fresh model",
+    ]
+    assert not missing(page("docs/gates.md"), quoted), missing(page("docs/gates.md"), quoted)
