@@ -298,3 +298,25 @@ def test_the_gates_numbers_are_those_of_its_results_file():
         f"against none in a fresh model",
     ]
     assert not missing(page("docs/gates.md"), quoted), missing(page("docs/gates.md"), quoted)
+
+
+# ---- benchmarks/explorer_speed.py: docs/explorer.md's sizes and agreement with PyTorch ----
+
+def test_the_explorers_sizes_and_differences_are_those_of_its_results_file():
+    from decimal import ROUND_HALF_UP, Decimal
+
+    pages = results("explorer_speed.json")["pages"]
+    lecture = pages["lecture"]
+    forward, check = (Decimal(lecture[k]) for k in ("forward_vs_float32", "self_check"))
+    exponent = lambda d: f"e{d.adjusted()}"  # noqa: E731
+    mantissa = lambda d, places: d.scaleb(-d.adjusted()).quantize(Decimal(places), ROUND_HALF_UP)  # noqa: E731
+    quoted = [
+        f"| built-in, 2 x 64, rows | 28 | {pages['builtin']['page_mb']} MB |",
+        f"| the lecture's, 2 x 256, rows | 28 | {lecture['page_mb']} MB |",
+        f"| 2 x 256 reading pixels (`--pixels`) | 784 | {pages['pixels']['page_mb']} MB |",
+        f"the page weighs {pages['builtin']['page_mb']} MB",
+        f"both models is within {mantissa(forward, '0.1')}{exponent(forward)} of PyTorch's float32 forward",
+        f"float32 forward to {mantissa(forward, '0.01')}{exponent(forward)} over every digit",
+        f"its self-check of the logits found {mantissa(check, '0.01')}{exponent(check)}",
+    ]
+    assert not missing(page("docs/explorer.md"), quoted), missing(page("docs/explorer.md"), quoted)
