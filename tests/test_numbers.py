@@ -320,3 +320,14 @@ def test_the_explorers_sizes_and_differences_are_those_of_its_results_file():
         f"its self-check of the logits found {mantissa(check, '0.01')}{exponent(check)}",
     ]
     assert not missing(page("docs/explorer.md"), quoted), missing(page("docs/explorer.md"), quoted)
+
+
+def test_the_readmes_training_figures_are_those_of_docs_training_md():
+    """The runs with no results file here (2 threads on the sample, the H200): one table, the README repeats it."""
+    table = (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
+    two = re.search(r"^\| `scratch-lstm train` \(the embedded sample, 10 epochs\), 2 threads .*? \| ([\d-]+ s) \| "
+                    r"([\d.]+%) \(best", table, re.M)
+    gpu = re.search(r"^\| full MNIST on an NVIDIA H200, .*? \| (\d+ s) \| ([\d.]+%) \(best", table, re.M)
+    quoted = [f"takes {two.group(1)} with 2 threads ({two.group(2)})",
+              f"trains the same configuration in {gpu.group(1)} ({gpu.group(2)};"]
+    assert not missing(page("README.md"), quoted), missing(page("README.md"), quoted)
