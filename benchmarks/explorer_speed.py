@@ -40,12 +40,13 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--dis
 
 
 def pixel_checkpoint(hidden_size: int, num_layers: int) -> dict:
-    """A fresh classifier reading one pixel per step, as a checkpoint dict (seed 0, default init)."""
+    """A fresh classifier reading one pixel per step, as a checkpoint dict (seed 0, default init,
+    epoch 0: trained for none)."""
     torch.manual_seed(0)
     model = LSTMClassifier(1, hidden_size, 10, num_layers)
     return {"model": model.state_dict(), "model_config": {"input_size": 1, "hidden_size": hidden_size,
             "num_classes": 10, "num_layers": num_layers, "dropout": 0.0}, "config": {"seed": 0, "init": "default"},
-            "sequence": "pixels", "dataset": "mnist-sample", "epoch": None, "history": []}
+            "sequence": "pixels", "dataset": "mnist-sample", "epoch": 0, "history": []}
 
 
 def browser():

@@ -7,10 +7,15 @@ gradients, only the summation order differs.
     python benchmarks/same_loss_curve.py --steps 20 --dtype float64                  # the embedded sample
     python benchmarks/same_loss_curve.py --steps 20 --dtype float64 --data-dir data  # your MNIST folder
     python benchmarks/same_loss_curve.py --steps 20 --threads 1   # on a busy machine
+    python benchmarks/same_loss_curve.py --steps 10 --json same_loss_curve.json   # and keep the numbers
 """
 
 import argparse
+import json
+import os
 import sys
+from datetime import date
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +23,9 @@ import torch.nn.functional as F
 from scratch_lstm import LSTMClassifier
 from scratch_lstm.app.config import threads_line, use_threads
 from scratch_lstm.app.data import Batches, load_dataset
+from scratch_lstm.app.files import read_text, save_json
 from scratch_lstm.app.flags import HelpFormatter, add_threads_flag, positive_int
+from scratch_lstm.app.limits import cpu_name
 from scratch_lstm.app.progress import plural
 from scratch_lstm.classifier import BACKENDS
 from scratch_lstm.impls import unavailable_reason
@@ -51,8 +58,28 @@ def loss_curves(steps: int, dtype: torch.dtype, data_dir=None, seed: int = 0, ba
     return curves
 
 
+def json_target_error(target: str) -> str | None:
+    """Why ``--json target`` cannot be written, or None: a folder, a missing folder, or an existing
+    file that is not this script's own earlier output (it is left alone)."""
+    file = Path(target)
+    if file.is_dir():
+        return f"--json {target} is a folder; give a file name, e.g. {file / 'same_loss_curve.json'}"
+    if not file.resolve().parent.is_dir():
+        return f"--json {target}: folder {file.resolve().parent} does not exist"
+    if file.exists():
+        try:
+            ours = "curves" in json.loads(read_text(file))
+        except (OSError, ValueError, TypeError):
+            ours = False
+        if not ours:
+            return (f"--json {target} exists and is not this script's earlier output; it is left alone: "
+                    "choose another file")
+    return None
+
+
 def main(argv=None) -> int:
-    """Print the loss curves side by side and the largest difference between scratch and torch."""
+    """Print the loss curves side by side and the largest difference between scratch and torch;
+    with ``--json FILE`` also write them, with the command, date, CPU and torch version."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "),
                                      formatter_class=HelpFormatter, allow_abbrev=False)
     parser.add_argument("--steps", type=positive_int, default=20, help="Adam steps (batches) to train")
@@ -63,8 +90,13 @@ def main(argv=None) -> int:
                              "the embedded sample")
     parser.add_argument("--hidden-size", type=positive_int, default=256, help="LSTM hidden units per layer")
     parser.add_argument("--num-layers", type=positive_int, default=2, help="stacked LSTM layers")
+    parser.add_argument("--json", metavar="FILE", default=None,
+                        help="also write the curves and the largest difference as JSON (a new file, or "
+                             "one this script wrote before)")
     add_threads_flag(parser)
     args = parser.parse_args(argv)
+    if args.json and (error := json_target_error(args.json)):
+        parser.error(error)
     before = use_threads(args.threads)
     print(threads_line(args.threads), flush=True)
     try:
@@ -81,6 +113,14 @@ def main(argv=None) -> int:
               + f"   {abs(curves['scratch'][k] - curves['torch'][k]):.1e}")
     worst = max(abs(a - b) for a, b in zip(curves["scratch"], curves["torch"]))
     print(f"largest difference over {plural(args.steps, 'step')} ({args.dtype}): {worst:.1e}")
+    if args.json:
+        command = " ".join(["python benchmarks/same_loss_curve.py", *(argv if argv is not None else sys.argv[1:])])
+        save_json(Path(args.json), {
+            "command": command, "date": date.today().isoformat(), "cpu": cpu_name(), "cores": os.cpu_count(),
+            "threads": torch.get_num_threads() if args.threads is None else args.threads,
+            "torch": torch.__version__, "dtype": args.dtype, "steps": args.steps, "curves": curves,
+            "largest_difference": worst})
+        print(f"wrote {args.json}")
     return 0
 
 
