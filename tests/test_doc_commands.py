@@ -167,8 +167,23 @@ def run_one(command: str, folder: Path, capsys, monkeypatch) -> None:
         assert done.returncode == 0, f"{command}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
     elif head == "pip":
         check_pip(args, folder, command)
+    elif head == "torchrun":
+        check_torchrun(args, command)
     else:
         pytest.fail(f"{command}: a command this test does not know how to try; teach it")
+
+
+def check_torchrun(args: list[str], command: str) -> None:
+    """``torchrun ... -m scratch_lstm CMD ...`` or ``torchrun ... --no-python scratch-lstm CMD ...``:
+    torchrun's own flags as its parser reads them, then the command's through the real parser
+    (not started: the several-process runs are tests/test_distributed.py's)."""
+    from torch.distributed.run import get_args_parser
+
+    ns = get_args_parser().parse_args(args)
+    ours = (ns.module and ns.training_script == "scratch_lstm") or \
+        (ns.no_python and ns.training_script == "scratch-lstm")
+    assert ours, f"{command}: runs neither -m scratch_lstm nor scratch-lstm"
+    check_files(cli._parse(ns.training_script_args), command)
 
 
 def check_pip(args: list[str], folder: Path, command: str) -> None:

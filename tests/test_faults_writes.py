@@ -240,8 +240,8 @@ def test_threads_zero_is_one_line_not_torchs_error():
         use_threads(0)
 
 
-@pytest.mark.parametrize("digits, message", [([1.5], "--digits 1.5 is not an index"),
-                                             ([True], "--digits True is not an index")])
+@pytest.mark.parametrize("digits, message", [([1.5], "digits=1.5 is not an index"),
+                                             ([True], "digits=True is not an index")])
 def test_explore_refuses_digits_that_are_not_indices(digits, message):
     import scratch_lstm.app.explorer as explorer
     from scratch_lstm.app.errors import DataError

@@ -44,6 +44,7 @@ import torch
 import torch.distributed as dist
 
 from .errors import DataError, Interrupted, TrainingError, caused_by_interrupt, one_line
+from .files import Terminated, on_terminate
 
 TIMEOUT = timedelta(minutes=5)  # a collective waits this long for a process that is alive but stuck
 
@@ -81,12 +82,9 @@ def asked() -> int:
         return 1
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM reached a process of a run: torchrun stops the others this way when one ends."""
-
-
 def _terminate(signum, frame) -> None:
-    """SIGTERM's handler: raise :class:`Terminated`, once, and only where the process is not
+    """SIGTERM's handler while several processes train (torchrun stops the others this way when
+    one ends): raise :class:`~scratch_lstm.app.files.Terminated`, once, and only where the process is not
     already ending through another error (torchrun's SIGTERM often comes just after a collective
     failed: that failure is the one to report)."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the process is ending: once is enough
@@ -115,8 +113,8 @@ def start() -> bool:
         raise TrainingError(f"process {os.environ.get('RANK', '?')} could not join the other processes of "
                             f"the run ({one_line(e, 200)}); check torchrun's --rdzv-endpoint and "
                             "--nnodes") from None
-    if _main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _terminate)
+    if _main_thread() and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, on_terminate):
+        signal.signal(signal.SIGTERM, _terminate)  # in place of the command's: see _terminate
     return True
 
 
@@ -310,6 +308,9 @@ def stopped_by_another(e: BaseException, stopped) -> None:
                             f"({_reason(e)}). {stopped()}") from None
     if caused_by_interrupt(e) and not is_main():
         raise SystemExit(130)
+
+
+RECORD_KEYS = ("processes", "process_group", "batch_size_means")  # what record() adds to config.json
 
 
 def record(batch_size: int) -> dict:

@@ -30,6 +30,7 @@ from .checkpoints import (
 )
 from .config import TrainConfig
 from .data import Dataset
+from .distributed import RECORD_KEYS
 from .errors import TrainingError, one_line
 from .files import open_regular, read_text, save_checkpoint, save_json, stale_temp_files
 from .progress import plural
@@ -85,7 +86,7 @@ def check_config_agrees(saved: dict, config: Path, path: Path) -> None:
     if not isinstance(written, dict):
         return
     ckpt_settings, file_settings = _saved_settings(saved), _saved_settings(written)
-    unknown = sorted(set(written) - set(ckpt_settings))
+    unknown = sorted(set(written) - set(ckpt_settings) - set(RECORD_KEYS))  # the processes' record aside
     differ = [f"{_flag(k)} {_show(file_settings[k])} in config.json, {_show(ckpt_settings[k])} in {path.name}"
               for k in ckpt_settings if k not in RESUME_FREE and file_settings[k] != ckpt_settings[k]]
     if unknown or differ:
@@ -143,7 +144,8 @@ def _readable_settings(path: Path) -> dict:
     if not isinstance(saved, dict):
         raise ValueError(f"it holds a JSON {type(saved).__name__}, not the run's settings")
     known = [f.name for f in fields(TrainConfig)]
-    unknown, missing = sorted(set(saved) - set(known)), [k for k in known if k not in saved]
+    unknown = sorted(set(saved) - set(known) - set(RECORD_KEYS))  # the processes' record aside
+    missing = [k for k in known if k not in saved]
     if unknown:
         raise ValueError(f"unknown settings {unknown}: written by another version of scratch-lstm, or "
                          "not a run's")
