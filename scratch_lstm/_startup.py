@@ -32,6 +32,7 @@ PROBE_SECONDS = 0.1  # how long the start-up watches the CPUs
 HELP_FILE = "app/help.txt"  # the command's help texts, by command, for answer_help (read_help)
 HELP_COLUMNS = 80  # the terminal width they are written for
 wait_policy_note = ""  # why the command set OMP_WAIT_POLICY, for its threads line ("": it did not)
+free_threads = None  # the OMP_NUM_THREADS it set: the CPUs others left free (None: it did not)
 
 
 def _is_a_benchmark_script(path: str) -> bool:
@@ -126,16 +127,28 @@ def choose_wait_policy() -> None:
     """In the command's own process, before torch loads: look at the CPUs for
     :data:`PROBE_SECONDS` and set ``OMP_WAIT_POLICY`` as :func:`wait_policy` says (a waiting
     thread then sleeps at once; OpenMP's default spins a while first, the fastest on an idle
-    machine). A program that imports the package, or one that loaded torch first, is left alone."""
-    global wait_policy_note
+    machine), and then ``OMP_NUM_THREADS`` to the CPUs left free (:func:`free_cpus`) unless the
+    user set it. A program that imports the package, or one that loaded torch first, is left alone."""
+    global wait_policy_note, free_threads
     cpus = os.cpu_count() or 1
     if not is_the_command() or "torch" in sys.modules or wait_policy(1.0 * cpus, os.environ, cpus) is None:
         return  # not ours to choose: no need to look
     busy = busy_cpus()
     if wait_policy(busy, os.environ, cpus) == "PASSIVE":
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        free = free_cpus(busy, cpus)
+        if free < cpus and not os.environ.get("OMP_NUM_THREADS", "").strip():  # the user's count is kept
+            os.environ["OMP_NUM_THREADS"] = str(free)  # torch's default thread count, read as it loads
+            free_threads = free
         wait_policy_note = (f"other programs kept {busy:.1f} CPUs busy as it started, so waiting "
                             "threads sleep (OMP_WAIT_POLICY=PASSIVE)")
+
+
+def free_cpus(busy: float, cpus: int) -> int:
+    """The CPUs that others leave free when they keep ``busy`` of the ``cpus`` busy, at least one:
+    the command's thread count on a busy machine (a thread on a CPU that another program holds
+    makes every other thread wait for it at each step; docs/performance.md measures it)."""
+    return max(1, min(cpus, int(cpus - busy + 0.5)))
 
 
 def is_the_cli() -> bool:

@@ -79,7 +79,7 @@ and lives in :mod:`scratch_lstm.autograd` (skippable on a first reading). Next, 
 :mod:`scratch_lstm.triton_lstm`, the same equations as GPU kernels (advanced).
 
 **Measured** (``python benchmarks/activations.py --threads 1``, a ``(128, 128)`` float32 block,
-one thread, torch 2.14.1): on a 2-core AMD EPYC (2026-12-04, three runs, nothing else running)
+one thread, torch 2.14.1; dated in docs/performance.md): on a 2-core AMD EPYC (three runs, alone)
 tanh 32.6-33.7 µs, sigmoid 3.9-4.0 µs, ``2σ(2z) - 1`` in four in-place ops 10.4-11.2 µs: the
 trick is three times faster there. On an Intel Xeon with AVX-512 the same benchmark gave tanh
 5.2-9.5 µs and sigmoid 6.8-23.5 µs: there torch's tanh is no dearer than its sigmoid, and the

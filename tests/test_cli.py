@@ -704,7 +704,10 @@ def test_explore_in_python_names_its_arguments_not_the_flags(tmp_path, capsys, m
 
 
 def test_the_wait_policy_is_passive_only_where_others_keep_a_cpu_busy():
-    from scratch_lstm._startup import wait_policy
+    from scratch_lstm._startup import free_cpus, wait_policy
+
+    assert [free_cpus(b, 2) for b in (0.5, 0.9, 1.0, 1.4, 1.6, 2.0)] == [2, 1, 1, 1, 1, 1]  # at least one
+    assert [free_cpus(b, 8) for b in (0.5, 1.0, 2.6, 7.9)] == [8, 7, 5, 1]
 
     assert wait_policy(0.0, {}, 2) is None and wait_policy(0.3, {}, 2) is None  # idle: OpenMP's default
     assert wait_policy(0.5, {}, 2) == wait_policy(1.9, {}, 2) == "PASSIVE"
@@ -717,7 +720,10 @@ def test_the_wait_policy_is_passive_only_where_others_keep_a_cpu_busy():
 @pytest.mark.skipif(cpu_count() < 2, reason="needs two CPUs: one kept busy, one for the command")
 def test_the_command_started_beside_a_busy_cpu_makes_its_threads_sleep(tmp_path):
     """With another program spinning on a CPU, the command (not a program that imports the
-    package) sets OMP_WAIT_POLICY=PASSIVE before torch loads, and its threads line says so."""
+    package) sets OMP_WAIT_POLICY=PASSIVE before torch loads, and, without --threads, one thread
+    per CPU left free; its threads line says so."""
+    from scratch_lstm._startup import free_cpus
+
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.3)
@@ -726,8 +732,17 @@ def test_the_command_started_beside_a_busy_cpu_makes_its_threads_sleep(tmp_path)
         line = done.stdout.splitlines()[0]
         assert line.startswith("CPU threads: 1 (--threads 1; other programs kept ")
         assert line.endswith(" CPUs busy as it started, so waiting threads sleep (OMP_WAIT_POLICY=PASSIVE))")
-        env = {**{k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"},
-               "PYTHONPATH": str(ROOT), "OMP_WAIT_POLICY": "ACTIVE"}  # the user's own choice
+        # without --threads: one thread per CPU the spinner (and anything else) left free
+        env = {**{k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")},
+               "PYTHONPATH": str(ROOT)}
+        done = subprocess.run([sys.executable, "-m", "scratch_lstm", "inspect", "--hidden-size", "4"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300, env=env)
+        line = done.stdout.splitlines()[0]
+        busy = float(re.search(r"other programs kept ([\d.]+) CPUs busy", line).group(1))
+        free = free_cpus(busy, os.cpu_count())
+        if free < os.cpu_count():
+            assert line.startswith(f"CPU threads: {free} (one per CPU that other programs left free; "), line
+        env["OMP_WAIT_POLICY"] = "ACTIVE"  # the user's own choice
         done = subprocess.run([sys.executable, "-m", "scratch_lstm", "inspect", "--hidden-size", "4"], cwd=tmp_path,
                               capture_output=True, text=True, timeout=300, env=env)
         assert done.stdout.splitlines()[0].endswith("(torch's default, one per core)")

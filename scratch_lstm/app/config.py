@@ -185,11 +185,13 @@ def threads_line(threads: int | None, source: str | None = None) -> str:
     ``threads`` (``--threads``, or ``source`` where the value came from elsewhere), else what sets
     torch's default (``OMP_NUM_THREADS``, or one thread per core, and whether the command's
     start-up made waiting threads sleep: :func:`scratch_lstm._startup.choose_wait_policy`)."""
-    from .._startup import wait_policy_note  # set as the command started, before torch loaded
+    from .._startup import free_threads, wait_policy_note  # set as the command started, before torch loaded
 
     n = torch.get_num_threads()
     if threads is not None:
         why = source or f"--threads {threads}"
+    elif free_threads is not None:  # the start-up set OMP_NUM_THREADS
+        why = "one per CPU that other programs left free"
     elif os.environ.get("OMP_NUM_THREADS", "").strip():
         why = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS'].strip()}"
     else:

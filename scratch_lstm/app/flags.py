@@ -125,9 +125,10 @@ def add_threads_flag(p: argparse.ArgumentParser, note: str = "") -> None:
     """``--threads N`` (every command that computes, and the benchmark scripts): torch's CPU
     threads, at most the CPUs that exist."""
     p.add_argument("--threads", type=threads, default=None, metavar="N",
-                   help="CPU threads torch may use (torch.set_num_threads; default: torch's, one per "
-                        "core, whose waiting threads sleep rather than spin when other programs keep "
-                        "a CPU busy as the command starts), at most the CPUs this machine has" + note)
+                   help="CPU threads torch may use (torch.set_num_threads; default: one per core, or, "
+                        "when other programs keep a CPU busy as the command starts, one per CPU they "
+                        "leave free, whose waiting threads sleep rather than spin), at most the CPUs "
+                        "this machine has" + note)
 
 
 CLAMP_HELP = ("hold a gate of the trained LSTM at a value (a lesion) and report the accuracy beside the "
