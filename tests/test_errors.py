@@ -237,6 +237,7 @@ def test_the_cell_on_the_meta_device():
 @pytest.mark.parametrize("make", [lambda: scratch_lstm.LSTM(3, 4), lambda: scratch_lstm.GRU(3, 4),
                                   lambda: scratch_lstm.RNN(3, 4), lambda: scratch_lstm.LSTMCell(3, 4)],
                          ids=["LSTM", "GRU", "RNN", "LSTMCell"])
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")  # torch's own word on it
 def test_torch_jit_script_is_refused_with_one_line_that_says_what_to_use(make):
     module = make()
     name = type(module).__name__
