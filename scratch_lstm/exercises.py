@@ -79,6 +79,16 @@ def _wrong(message: str) -> Verdict:
     return Verdict(WRONG, message)
 
 
+def _letter(answer, choices) -> tuple[str | None, Verdict | None]:
+    """A multiple-choice answer: ``(its letter, None)``, or ``(None, the verdict)`` where it is no
+    answer yet or not one of ``choices``."""
+    if answer is None:
+        return None, _not_done(f"choose one of {', '.join(choices)}")
+    if not isinstance(answer, str) or answer.strip().lower() not in choices:
+        return None, _wrong(f"choose one of the letters {', '.join(choices)}")
+    return answer.strip().lower(), None
+
+
 # ---- step functions: random inputs, values and gradients -------------------------------------------
 
 B, I, H = 3, 5, 4  # the batch, input and hidden sizes the step checks use (small, all different)
@@ -479,11 +489,9 @@ def check_clamp_o1(answer) -> Verdict:
     """Check a prediction (``"a"`` to ``"d"``, :data:`CLAMP_O1_CHOICES`) of what holding every
     output gate open (``--clamp o=1``) does to the lecture's trained model, as measured in
     docs/why-gates.md's lesion table."""
-    if answer is None:
-        return _not_done(f"choose one of {', '.join(CLAMP_O1_CHOICES)}")
-    if not isinstance(answer, str) or answer.strip().lower() not in CLAMP_O1_CHOICES:
-        return _wrong(f"choose one of the letters {', '.join(CLAMP_O1_CHOICES)}")
-    choice = answer.strip().lower()
+    choice, verdict = _letter(answer, CLAMP_O1_CHOICES)
+    if verdict is not None:
+        return verdict
     if choice == "b":
         return _correct("it loses points but stays far above chance (docs/why-gates.md's lesion table has the "
                         "measured figures). The cell is still written and kept; only its content now reaches the "
@@ -642,14 +650,12 @@ marker arrives with the value +1 while it holds -0.995."""
 def check_second_marker(answer) -> Verdict:
     """Check a prediction (``"a"`` to ``"d"``, :data:`SECOND_MARKER_CHOICES`) of what the
     hand-wired cell holds after a second marker comes with +1, by running the wiring on it."""
-    if answer is None:
-        return _not_done(f"choose one of {', '.join(SECOND_MARKER_CHOICES)}")
-    if not isinstance(answer, str) or answer.strip().lower() not in SECOND_MARKER_CHOICES:
-        return _wrong(f"choose one of the letters {', '.join(SECOND_MARKER_CHOICES)}")
+    choice, verdict = _letter(answer, SECOND_MARKER_CHOICES)
+    if verdict is not None:
+        return verdict
     x, _ = example_stream()  # the marker on step 2 with -1; a second one on step 30 with +1
     x[0, 30, :2] = torch.tensor([1.0, 1.0], dtype=x.dtype)
     c = run_steps(hand_wired_weights(), x)[30].c.item()
-    choice = answer.strip().lower()
     if choice == "a":
         return _correct(f"c_30 = {c:+.3f}: at a marker the wiring closes f (σ(10 - 20) = 0.00005) and opens i, "
                         "so c_t = f_t c_(t-1) + i_t g_t is the new g alone. The forget gate's second job: make "
@@ -722,11 +728,9 @@ learns nothing."""
 def check_torch_draw(answer) -> Verdict:
     """Check the reason (``"a"`` to ``"d"``, :data:`TORCH_DRAW_CHOICES`) example 07's LSTM with
     torch's draw of its biases learns nothing while the one with chrono forget gates learns."""
-    if answer is None:
-        return _not_done(f"choose one of {', '.join(TORCH_DRAW_CHOICES)}")
-    if not isinstance(answer, str) or answer.strip().lower() not in TORCH_DRAW_CHOICES:
-        return _wrong(f"choose one of the letters {', '.join(TORCH_DRAW_CHOICES)}")
-    choice = answer.strip().lower()
+    choice, verdict = _letter(answer, TORCH_DRAW_CHOICES)
+    if verdict is not None:
+        return verdict
     if choice == "a":
         return _correct("along the cell path dL/dc_(t-1) = f_t ⊙ dL/dc_t (+ the paths through h): with f_t near "
                         "0.5 the dc columns fall like 0.5^k, and the marked values, 25 or more steps back, send "
