@@ -7,13 +7,18 @@ digit, trained and fresh, every gate and state at every step).
     python benchmarks/explorer_speed.py --checkpoint runs/mnist/best.pt --data-dir data --verify
     python benchmarks/explorer_speed.py --pixels                             # 2 x 256 at 784 steps
 
+A checkpoint whose run kept snapshots (snapshots.pt) gives a page with the epoch slider: the script then
+also prints the bytes its epochs take and the time to show one (its 8-bit weights decoded and checked).
+
 --pixels measures a lecture-sized LSTM reading one pixel per step (untrained weights: size and speed
 do not depend on them). Prints figures; it is not a test. Needs chromium and chromium-driver (Debian).
 """
 
 import argparse
 import base64
+import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -109,7 +114,7 @@ def main() -> None:
     else:
         ckpt, what = sample_checkpoint(), "the built-in 2 x 64 model"
     start = time.perf_counter()
-    page = explore(ckpt, data_dir=args.data_dir, threads=args.threads)
+    page = explore(args.checkpoint or ckpt, data_dir=args.data_dir, threads=args.threads)  # a file: its snapshots
     made = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         path = page.save(Path(tmp) / "explorer.html")
@@ -129,6 +134,14 @@ def main() -> None:
             digit = driver.execute_script("const s = performance.now(); window.explorer.set({clamps: [], digit: 5}); "
                                           "return performance.now() - s")
             check = driver.execute_script("return window.explorer.check")
+            epochs = driver.execute_script("return epochStops.map((s) => s.epoch)")
+            first = again = None
+            if epochs:
+                show = ("const s = performance.now(); const e = document.getElementById('epoch'); e.value = "
+                        "String(arguments[0]); e.dispatchEvent(new Event('input')); return performance.now() - s")
+                first = driver.execute_script(show, 1)  # the first snapshot: decoded, checked, every panel redrawn
+                driver.execute_script(show, len(epochs) - 1)
+                again = driver.execute_script(show, 1)  # decoded already
             version = driver.capabilities.get("browserVersion")
             worst = None
             if args.verify:
@@ -149,6 +162,13 @@ def main() -> None:
     print(f"  clamp f = 0 everywhere         {clamp:.1f} ms (both models run again, every panel redrawn)")
     print(f"  another digit                  {digit:.1f} ms")
     print(f"  self-check: page logits vs PyTorch's, largest difference {check['maxDiff']:.2e}")
+    if epochs:
+        data = json.loads(re.search(r'id="explorer-data">(.*?)</script>', page.html, re.S).group(1))
+        carried = len(json.dumps(data["epochs"], separators=(",", ":")).encode())
+        print(f"  epoch slider                   epochs {', '.join(map(str, epochs))}; the snapshots take "
+              f"{carried:,} bytes ({carried / 1e6:.2f} MB) of the page")
+        print(f"  showing epoch {epochs[1]}                {first:.1f} ms the first time (its 8-bit weights decoded "
+              f"and checked), {again:.1f} ms again")
     if worst is not None:
         print(f"  page forward vs PyTorch float32 (every digit, model, gate, state, step): {worst:.2e}")
 

@@ -934,3 +934,84 @@ def test_the_tour_predicts_then_reveals_through_the_hash(browser, small):
     assert seen[1][2] == ["f0"] and "p(7) at the end goes from" in seen[1][1]  # one unit's memory erased once
     assert "The trained model's:" in seen[4][1]
     assert problems(browser) == []
+
+
+# ---- the epoch slider: watch the gates learn ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def epochs_page(tmp_path_factory) -> tuple[Page, Path]:
+    """A 4-epoch run of a 2 x 16 LSTM (its snapshots.pt keeps every epoch) and its page: fresh, epochs 1 to 3
+    at 8 bits, and the checkpoint (epoch 4)."""
+    folder = tmp_path_factory.mktemp("epochs")
+    run = folder / "run"
+    assert main(["train", "--dataset", "mnist-sample", "--train-subset", "600", "--hidden-size", "16",
+                 "--epochs", "4", "--log-every", "0", "--threads", "1", "--out", str(run)]) == 0
+    return make_page(folder, run / "last.pt"), run
+
+
+def test_the_epoch_slider_shows_each_epochs_model_as_pytorch_computes_it(browser, epochs_page):
+    from scratch_lstm.app.explorer.page import quantized
+
+    page, run = epochs_page
+    open_page(browser, page.path)
+    assert problems(browser) == []
+    assert browser.execute_script("return document.getElementById('epochs').hidden") is False
+    assert browser.execute_script("return document.getElementById('epoch-ticks').textContent") == "01234"
+    label = browser.execute_script("return window.explorer.text('epoch-label')")
+    assert "Epoch 4 of 4: the trained checkpoint" in label
+    snapshots = torch.load(run / "snapshots.pt", weights_only=True)
+    config = snapshots["model_config"]
+    for at, epoch in enumerate([0, 1, 2, 3, 4]):
+        browser.execute_script("const s = document.getElementById('epoch'); s.value = String(arguments[0]); "
+                               "s.dispatchEvent(new Event('input'))", at)
+        label = browser.execute_script("return window.explorer.text('epoch-label')")
+        assert label.startswith(f"Epoch {epoch} of 4"), label
+        assert browser.execute_script("return window.explorer.state().epoch") == (None if epoch == 4 else epoch)
+        if epoch == 0:
+            model = page.models["fresh"]
+        elif epoch == 4:
+            model = page.models["trained"]
+        else:  # the page's model is the 8-bit one Python builds from the snapshot
+            model = quantized(snapshots["epochs"][epoch], {"model_config": config})[1]
+            assert "8 bits a value" in label
+            check = float(label.split("logits of these weights to ")[1].split(")")[0])
+            assert check < 1e-5
+        for n in range(2):
+            got = js_trace(browser, "trained", n, **sizes(page))
+            assert max_difference(got, pytorch_reference(model.double(), page.x64[n : n + 1])) < 1e-9
+        head = browser.execute_script("return document.getElementById('head-trained').textContent")
+        assert head == ("Trained" if epoch == 4 else f"Epoch {epoch}")
+    # the fresh column never moves
+    got = js_trace(browser, "fresh", 0, **sizes(page))
+    assert max_difference(got, pytorch_reference(page.models["fresh"].double(), page.x64[:1])) < 1e-9
+    assert problems(browser) == []
+
+
+def test_the_epoch_is_in_the_link_and_its_keys_move_it(browser, epochs_page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    page, _ = epochs_page
+    open_page(browser, page.path, "#digit=1&t=5&epoch=2")
+    assert browser.execute_script("return window.explorer.state().epoch") == 2
+    assert browser.execute_script("return document.getElementById('notice').hidden") is True
+    slider = browser.find_element(By.ID, "epoch")
+    slider.send_keys(Keys.ARROW_RIGHT)  # the epoch moves; the step t does not
+    state = browser.execute_script("return window.explorer.state()")
+    assert (state["epoch"], state["t"]) == (3, 5)
+    wait_for(browser, "return location.hash.includes('epoch=3')")
+    slider.send_keys(Keys.END)
+    assert browser.execute_script("return window.explorer.state().epoch") is None
+    wait_for(browser, "return !location.hash.includes('epoch=')")  # the checkpoint's own: no epoch= in the link
+    open_page(browser, page.path, "#epoch=7")
+    assert browser.execute_script("return window.explorer.state().epoch") is None
+    notice = browser.execute_script("return window.explorer.text('notice')")
+    assert "epoch=7: this page carries epochs 0, 1, 2, 3, 4" in notice
+    assert problems(browser) == []
+
+
+def test_a_page_without_snapshots_has_no_epoch_slider_and_says_so_of_an_epoch_link(browser, small):
+    open_page(browser, small.path, "#epoch=1")
+    assert browser.execute_script("return document.getElementById('epochs').hidden") is True
+    assert "epoch=1: this page carries no epochs" in browser.execute_script("return window.explorer.text('notice')")
+    assert problems(browser) == []

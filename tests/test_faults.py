@@ -71,6 +71,9 @@ def assert_same_run(folder: Path, reference: Path) -> None:
             reference / name, weights_only=True)["epoch"]
     assert without_timings(strict_metrics(folder)) == without_timings(strict_metrics(reference))
     assert json.loads((folder / "summary.json").read_text())["epochs_done"] == 2
+    a, b = (torch.load(f / "snapshots.pt", weights_only=True)["epochs"] for f in (folder, reference))
+    assert sorted(a) == sorted(b) == [1, 2]  # every epoch's weights, none lost to the kill
+    assert all(torch.equal(a[e][k], b[e][k]) for e in a for k in a[e])
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +103,12 @@ def copy_run(run: Path, tmp_path: Path) -> Path:
 
 KILL_POINTS = [
     "after:config.json",             # no checkpoint yet
+    "after:snapshots.pt",            # last.pt and snapshots.pt of epoch 1, no best.pt yet
     "before-rename:last.pt",         # epoch 1's last.pt half-done: only a temporary file
     "after:last.pt",                 # no best.pt, no metrics.jsonl yet
     "after:best.pt",                 # no metrics.jsonl yet
     "after:metrics.jsonl",           # no curves.png yet
+    "before-rename:snapshots.pt#2",  # last.pt at epoch 2, snapshots.pt still at epoch 1
     "before-rename:metrics.jsonl#2", # last.pt at epoch 2, metrics.jsonl still at epoch 1
     "after:curves.png#2",            # every epoch done, no summary.json (the last write)
 ]
@@ -261,7 +266,7 @@ def test_missing_metrics_is_rebuilt_from_the_checkpoint(straight, tmp_path):
 def test_a_folder_with_files_but_no_checkpoint_starts_again_on_resume(straight, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", *FLAGS, "--epochs", "2", "--out", str(out)]) == 0
-    for name in ("last.pt", "best.pt", "curves.png", "summary.json"):  # a run whose epochs are gone
+    for name in ("last.pt", "best.pt", "curves.png", "summary.json", "snapshots.pt"):  # a run whose epochs are gone
         (out / name).unlink()
     capsys.readouterr()
     assert main(["train", *FLAGS, "--epochs", "2", "--out", str(out)]) == 2

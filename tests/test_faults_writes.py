@@ -135,7 +135,16 @@ def users_config_alone(out: Path) -> dict:
     return snapshot(out)
 
 
-@pytest.mark.parametrize("make", [users_project, users_summary, users_config_alone])
+def a_runs_config_in_a_project(out: Path) -> dict:
+    """A run's own config.json copied into a project (to keep its settings): still the project's
+    folder, not a run that finished no epoch, while other files lie there."""
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps(asdict(TrainConfig(hidden_size=8, out=str(out)))))
+    (out / "app.py").write_text("print('hello')\n")
+    return snapshot(out)
+
+
+@pytest.mark.parametrize("make", [users_project, users_summary, users_config_alone, a_runs_config_in_a_project])
 @pytest.mark.parametrize("extra", [[], ["--resume"], ["--resume", "--hidden-size", "8"]])
 def test_a_users_files_named_like_a_runs_are_never_taken_for_a_run(make, extra, tmp_path, capsys):
     out = tmp_path / "proj"

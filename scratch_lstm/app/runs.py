@@ -2,8 +2,9 @@
 
 A run folder (``--out``; without it a new ``runs/exp1``, ``runs/exp2``, ...) holds
 ``config.json``, ``last.pt`` and ``best.pt`` (:mod:`~scratch_lstm.app.checkpoints`),
-``metrics.jsonl`` (one strict-JSON object per finished epoch), ``curves.png``
-and ``summary.json``. The rules that keep it consistent:
+``metrics.jsonl`` (one strict-JSON object per finished epoch), ``curves.png``, ``summary.json``
+and ``snapshots.pt`` (the weights of every epoch, in float16, for the explorer's epoch slider:
+:mod:`~scratch_lstm.app.snapshots`). The rules that keep it consistent:
 
 - Everything (flags, data, the folder, a resumed checkpoint) is checked before anything is
   created on disk. A run goes into a new or empty folder, or its own: never a file system's root
@@ -13,7 +14,7 @@ and ``summary.json``. The rules that keep it consistent:
   killed writer are removed, and no other file.
 - A figure never stops a run: one that cannot be drawn is a warning line.
 - ``last.pt`` is the truth. After each epoch the files are written in the order ``last.pt``,
-  ``best.pt``, ``metrics.jsonl``, ``curves.png``; ``last.pt`` carries the metrics history and
+  ``snapshots.pt``, ``best.pt``, ``metrics.jsonl``, ``curves.png``; ``last.pt`` carries the metrics history and
   which epoch is the best, so a resume rebuilds ``metrics.jsonl`` and ``best.pt`` from it
   (:mod:`~scratch_lstm.app.resume`), whatever point a kill stopped at.
 - A checkpoint is written only when the epoch's losses and every weight and optimizer state are
@@ -36,7 +37,7 @@ from .errors import TrainingError, one_line
 from .files import atomic_write_bytes, is_temp_file, read_text, remove_stale_temp_files
 from .plots import plain_text, plot_curves
 
-RUN_FILES = ("config.json", "last.pt", "best.pt", "metrics.jsonl", "curves.png", "summary.json")
+RUN_FILES = ("config.json", "last.pt", "best.pt", "metrics.jsonl", "curves.png", "summary.json", "snapshots.pt")
 
 
 def next_run_folder(root: str | os.PathLike = "runs") -> Path:
@@ -127,11 +128,16 @@ def holds_a_run(out: Path) -> bool:
 
 def not_a_runs(out: Path) -> list[str]:
     """The names in the folder ``out`` a run may not go beside: none in a folder that holds a run
-    (:func:`holds_a_run`: its own files, and whatever a user keeps there, which a run never
-    touches); else every entry that is not a run's temporary file or lock, a run file's name
-    included (but a damaged config.json, which the run then replaces)."""
-    if holds_a_run(out):
+    with a finished epoch (a last.pt: its own files, and whatever a user keeps there, which a
+    resume never touches); in one whose run finished no epoch (a run's config.json only, which a
+    resume starts again from epoch 1, as a new run), every entry that is not a run's (a copied
+    config.json among a project's files makes no run folder of the project); else every entry
+    that is not a run's temporary file or lock, a run file's name included (but a damaged
+    config.json, which the run then replaces)."""
+    if (out / "last.pt").exists():
         return []
+    if holds_a_run(out):
+        return foreign_entries(out)
     damaged = {"config.json"} if _config_state(out) == "damaged" else set()
     return sorted(set(foreign_entries(out)) | {n for n in RUN_FILES if os.path.lexists(out / n)} - damaged)
 

@@ -53,6 +53,7 @@ from .runs import (
     summary,
     write_metrics,
 )
+from .snapshots import SNAPSHOTS_FILE, load_snapshots, snapshot, snapshots_file
 
 
 @dataclass
@@ -77,6 +78,7 @@ class Run:
     best_acc: float = -1.0
     best_epoch: int | None = None
     history: list[dict] = field(default_factory=list)  # metrics of every finished epoch
+    snapshots: dict[int, dict] = field(default_factory=dict)  # epoch -> its weights (snapshots.pt)
     saved_epoch: int | None = None  # the epoch last.pt holds
     epoch_seconds: list[float] = field(default_factory=list)  # this invocation's, for the ETA
     started: float = field(default_factory=time.perf_counter)
@@ -149,6 +151,7 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None, given=None)
             take_folder(run)
             if not distributed.is_main():
                 return {}  # rank 0 repairs the folder and says what it holds
+            restore_snapshots(run, log)
             return finish_without_training(run.cfg, run.ckpt, run.out, run.ds, run.device,
                                            run.history, run.best_acc, run.write, log)
         open_run_folder(run, log)
@@ -302,6 +305,7 @@ def open_run_folder(run: Run, log) -> None:
     if run.ckpt is not None:
         log(f"resumed {out} after epoch {run.start_epoch} (last.pt)")
         restore_run_folder(out, run.ckpt, run.history, log, run.write)
+        restore_snapshots(run, log)
     elif cfg.resume:
         held = (f"it held {', '.join(run.present)} but no checkpoint" if run.present
                 else "it held no run files")
@@ -322,6 +326,27 @@ def open_run_folder(run: Run, log) -> None:
         f"{len(run.train_batches.labels):,} training sequences of "
         f"{'28x28' if cfg.sequence == 'rows' else '784x1'}; {plural(cfg.epochs, 'epoch')}, "
         f"lr {cfg.lr:g} {cfg.schedule}")
+
+
+def restore_snapshots(run: Run, log) -> None:
+    """Make a resumed run's snapshots.pt agree with last.pt: the epochs of the file up to last.pt's
+    (a later one is not this run's) and last.pt's own (a kill between the two writes left it out),
+    rewritten if that changed the file. A snapshots file that cannot be used is said in a note and
+    started again from last.pt's epoch; the run goes on."""
+    path, epoch = run.out / SNAPSHOTS_FILE, run.start_epoch
+    names = {name: value.shape for name, value in run.model.state_dict().items()}
+    try:
+        held = load_snapshots(path, run.cfg.model_config(), names)
+    except FileNotFoundError:
+        held = {}
+    except TrainingError as e:
+        log(f"note: {e}; the snapshots start again from epoch {epoch} (the explorer's epoch slider "
+            f"then shows no earlier epoch)")
+        held = {}
+    run.snapshots = {e: s for e, s in held.items() if e < epoch}
+    run.snapshots[epoch] = snapshot(run.model)  # last.pt's weights, just restored
+    if sorted(held) != sorted(run.snapshots):
+        run.write(path, lambda p: save_checkpoint(p, snapshots_file(run.cfg.model_config(), run.snapshots)))
 
 
 def make_step(run: Run, log):
@@ -410,8 +435,9 @@ def train_epoch(run: Run, step, epoch: int, bar: bool, log) -> dict:
 
 
 def save_epoch(run: Run, metrics: dict, log) -> None:
-    """Record a finished epoch: last.pt, best.pt if it is the best, metrics.jsonl, curves.png (in
-    that order: last.pt is the truth a resume rebuilds the rest from), then one log line."""
+    """Record a finished epoch: last.pt, snapshots.pt (:mod:`~scratch_lstm.app.snapshots`), best.pt
+    if it is the best, metrics.jsonl, curves.png (in that order: last.pt is the truth a resume
+    rebuilds the rest from), then one log line."""
     epoch, cfg, out = metrics["epoch"], run.cfg, run.out
     run.history.append(metrics)
     is_best = metrics["test_acc"] > run.best_acc
@@ -424,6 +450,8 @@ def save_epoch(run: Run, metrics: dict, log) -> None:
     check_checkpoint(checkpoint, out / "last.pt")  # never write what the loader would refuse
     run.write(out / "last.pt", lambda p: save_checkpoint(p, checkpoint))
     run.saved_epoch = epoch
+    run.snapshots[epoch] = snapshot(run.model)  # a resume restores one missed here from last.pt
+    run.write(out / SNAPSHOTS_FILE, lambda p: save_checkpoint(p, snapshots_file(cfg.model_config(), run.snapshots)))
     if is_best:
         run.write(out / "best.pt", lambda p: save_checkpoint(p, checkpoint))
     run.write(out / "metrics.jsonl", lambda p: write_metrics(out, run.history))

@@ -38,6 +38,7 @@ function drawUnit() {
 }
 
 function drawAll() {
+  drawEpochs();
   drawDigitList();
   drawClamps();
   drawWorth();
@@ -158,6 +159,7 @@ function setupEvents() {
     if (e.key === "Enter") addClampText(e.target.value);
   });
   $("notice-close").addEventListener("click", () => notify([]));
+  $("epoch").addEventListener("input", (e) => setEpoch(epochStops[Number(e.target.value)].epoch));
   $("tour-start").addEventListener("click", () => goTour(tourAt === null ? 0 : null));
   for (const when of ["end", "t"]) {
     $(`sal-${when}`).addEventListener("click", () => {
@@ -181,6 +183,7 @@ function setupEvents() {
     const target = e.target;
     const tag = target.tagName;
     if (tag === "SELECT" || tag === "TEXTAREA" || (tag === "INPUT" && target.type !== "range")) return;
+    if (target.id === "epoch") return; // the epoch slider's keys move the epoch
     if (target.closest("dialog") || e.altKey || e.ctrlKey || e.metaKey) return;
     if (target.getAttribute("role") === "radio" && target.closest("#digit-list") && digitKey(e)) return;
     if (e.key === " " && tag === "BUTTON" && !TIME_BUTTONS.includes(target.id)) return; // Space presses it
@@ -212,6 +215,7 @@ function applyHash(hash) {
   notify(ignored);
   if (pixels) drawn = pixels;
   Object.assign(state, next);
+  useEpoch(next.epoch);
   recompute();
   if (pickUnit) { // no unit named: the one that drives the trained model's answer most
     const [top] = unitsWorthALook(1)["drives the answer"];
@@ -222,6 +226,8 @@ function applyHash(hash) {
 
 // ---- the self-check: this page's forward against PyTorch's logits -----------------------------------------------
 
+let loaded; // the fresh and the trained model as the page carries them, whatever epoch the slider shows
+
 /** One forward at a time, each in its own task a little apart, so the page stays responsive meanwhile. */
 function selfCheck() {
   let worst = 0;
@@ -229,7 +235,7 @@ function selfCheck() {
   const next = () => {
     if (todo.length) {
       const [n, m] = todo.shift();
-      const run = baseRun(m, n);
+      const run = runClassifier(loaded[m], sequenceOf(digitPixels[n], M), []); // whatever epoch is shown
       D.digits[n].logits[m].forEach((v, k) => { worst = Math.max(worst, Math.abs(v - run.logits[(T - 1) * C + k])); });
       setTimeout(next, 20);
       return;
@@ -249,10 +255,12 @@ function start() {
   M = D.model;
   [T, H, K, C] = [M.steps, M.hidden_size, M.num_layers, M.num_classes];
   nets = { trained: loadNet(D.weights.trained, M), fresh: loadNet(D.weights.fresh, M) };
+  loaded = { ...nets };
   digitPixels = D.digits.map((d) => bytesOf(d.pixels));
   classMeans = Object.fromEntries(MODELS.map((m) => [m, float32s(D.class_means[m])]));
   gradients = D.digits.map((d) => Object.fromEntries(MODELS.map((m) => [m,
     { dc: float32s(d.gradient[m].dc), forget: float32s(d.gradient[m].forget) }])));
+  buildEpochStops();
   stepOfPixel = new Int32Array(784);
   for (let t = 0; t < T; t++) for (const p of pixelsReadAt(t)) stepOfPixel[p] = t;
   $("slider").max = String(T - 1);

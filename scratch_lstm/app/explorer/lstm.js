@@ -13,7 +13,7 @@
 // A clamp holds a gate at a value after the gate is computed, so c_t and h_t follow from the held value
 // (what scratch_lstm.GateClamp means); a clamp of h holds the unit's output h_t. Which values a clamp holds
 // at step t is heldValues (clamps.js: a clamp may hold some steps only).
-// Defines sigmoid, runClassifier, loadNet, sequenceOf, float32s, bytesOf; uses heldValues (clamps.js, the
+// Defines sigmoid, runClassifier, loadNet, matrixOf, sequenceOf, float32s, bytesOf; uses heldValues (clamps.js, the
 // script after this one: called once the page has loaded). The page's scripts share one scope.
 "use strict";
 
@@ -135,10 +135,22 @@ function bytesOf(base64) {
 function loadNet(weights, model) {
   const layers = weights.layers.map((w, k) => ({
     I: k === 0 ? model.input_size : model.hidden_size, H: model.hidden_size,
-    weight_ih: float32s(w.weight_ih), weight_hh: float32s(w.weight_hh),
+    weight_ih: matrixOf(w.weight_ih), weight_hh: matrixOf(w.weight_hh),
     bias_ih: float32s(w.bias_ih), bias_hh: float32s(w.bias_hh),
   }));
-  return { layers, lin_weight: float32s(weights.lin_weight), lin_bias: float32s(weights.lin_bias) };
+  return { layers, lin_weight: matrixOf(weights.lin_weight), lin_bias: float32s(weights.lin_bias) };
+}
+
+/** A weight matrix as the page carries it: float32 (base64), or 8 bits a value (an epoch's snapshot:
+ *  {int8, scale}, each row r stored as whole numbers q in -127..127 and one scale s_r; w = float32(q s_r)). */
+function matrixOf(w) {
+  if (typeof w === "string") return float32s(w);
+  const q = new Int8Array(bytesOf(w.int8).buffer);
+  const s = float32s(w.scale);
+  const cols = q.length / s.length;
+  const out = new Float32Array(q.length); // q s_r is exact in float64; storing it rounds once, as float32 does
+  for (let r = 0; r < s.length; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = q[r * cols + c] * s[r];
+  return out;
 }
 
 /** The sequence the model reads from 784 pixels (0..255): normalised as in training, then row by row

@@ -3,6 +3,11 @@
 The page is one HTML file that works opened from disk, offline. It carries:
 
 - the weights of the trained model and of the same run's fresh (initial) model, float32, base64;
+- for the epoch slider, up to :data:`EPOCHS_SHOWN` epochs between the two from the run's
+  ``snapshots.pt`` (:mod:`~scratch_lstm.app.snapshots`): each weight matrix in 8 bits a value (a
+  whole number from -127 to 127 per weight and one float32 scale per row: a quarter of float32's
+  size), the biases in float32, with the same logits, gradients and per-class means as the two models,
+  computed from the 8-bit weights, and how far their gates lie from the snapshot's own;
 - the test digits it offers (28x28 ``uint8``, base64), with each digit's label and, per model, the
   logits PyTorch computes (the page checks its own forward against them) and the gradient through
   time that :func:`scratch_lstm.gradient_flow` measures (``log10`` of ``‖dL/dc_t‖`` and of the mean
@@ -14,8 +19,9 @@ The page is one HTML file that works opened from disk, offline. It carries:
   ``lstm_backward.js`` (the same equations backwards: d p(class) / d pixel), ``clamps.js`` (a
   clamp's text, ``GATE=VALUE[@LAYER][:UNITS][/STEPS]``, read as ``GateClamp.parse`` reads it),
   ``state.js`` (the state and its URL hash), ``runs.js`` (both models on the digit), ``paint.js``
-  (colours, canvases, tips), one ``view_*.js`` per panel, ``explorer.js`` (the start, the keys),
-  ``api.js`` (``window.explorer``); and ``explorer.css``; all inlined into ``explorer.html``.
+  (colours, canvases, tips), one ``view_*.js`` per panel (``view_epochs.js``: the epoch slider),
+  ``explorer.js`` (the start, the keys), ``api.js`` (``window.explorer``); and ``explorer.css``; all
+  inlined into ``explorer.html``.
 
 Every gate and state the page shows comes from its own forward in the browser, computed in float64
 from the float32 weights: it equals PyTorch's float32 forward to about 1e-6 (the tests hold it to
@@ -52,6 +58,7 @@ from ..evaluate import dataset_to_use
 from ..files import atomic_write_bytes, check_target, is_our_page
 from ..gates_report import drawn_on_gpu, fresh_model
 from ..runs import check_out_folder
+from ..snapshots import run_snapshots
 
 SAMPLE_MODEL = "sample_model.npz"  # the built-in model (scripts/make_explorer_model.py)
 SAMPLE_MODEL_KEYS = ("model_config", "config", "dataset", "data", "sequence", "permutation_seed", "dtype",
@@ -60,11 +67,12 @@ SAMPLE_MODEL_KEYS = ("model_config", "config", "dataset", "data", "sequence", "p
 SCRIPTS = ("lstm.js", "lstm_backward.js", "clamps.js", "state.js", "runs.js", "paint.js", "view_digit.js",
            "view_unit.js", "view_equations.js", "view_overview.js", "view_answer.js", "view_saliency.js",
            "view_saturation.js", "view_gradient.js", "view_clamps.js", "view_drawing.js", "view_tour.js",
-           "explorer.js", "api.js")
+           "view_epochs.js", "explorer.js", "api.js")
 ASSETS = ("explorer.html", "explorer.css", *SCRIPTS)
 SATURATION = (0.1, 0.9)  # a gate below the first or above the second counts as saturated (closed, open)
 PER_CLASS = {"rows": 100, "pixels": 10, "permuted": 10}  # test images per class behind the per-class means
 QUANTITIES = ("i", "f", "g", "o", "c", "h")
+EPOCHS_SHOWN = 5  # snapshot epochs a page carries at most, besides the fresh and the trained model
 
 
 @dataclass
@@ -176,6 +184,13 @@ def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
     else:
         ckpt, name = load_checkpoint(checkpoint), Path(checkpoint).name
     trained = model_from_checkpoint(ckpt, backend="scratch").eval()
+    snapshots, snapshot_note = {}, None
+    if checkpoint is not None and not isinstance(checkpoint, dict):  # a file: its run's snapshots.pt
+        try:
+            snapshots = run_snapshots(checkpoint, ckpt, {k: v.shape for k, v in trained.state_dict().items()})
+        except TrainingError as e:
+            snapshot_note = f"note: {e}; the page has no epoch slider"
+    available = [e for e in snapshots if e < ckpt["epoch"]]  # the checkpoint's own epoch: its full weights
     fresh = fresh_model(ckpt)
     recorded = (run_data_dir(ckpt) if data_dir is None and not download and dataset in (None, ckpt.get("dataset"))
                 else None)
@@ -213,21 +228,91 @@ def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
         shown.append({"label": label, "index": index, "source": f"{ds.name} test image {index}",
                       "pixels": _b64(images[n].numpy(), "u1"),
                       "logits": {m: logits[m][n].tolist() for m in models}, "gradient": grads})
+    epochs = [_epoch_entry(e, snapshots[e], ckpt, x, labels, ds, sequence, perm)
+              for e in pick_epochs(available)]
     data = {
         "model": _describe(ckpt, name, trained, sequence, perm, ds),
         "class_means": _class_means(models, ds, sequence, perm, PER_CLASS[sequence]),
         "weights": {m: _weights(model) for m, model in models.items()},
         "digits": shown,
+        "epochs": {"shown": epochs, "kept": available},
         "saturation": SATURATION,
         "clamp_rules": {"ranges": CLAMP_RANGES, "limits": CLAMP_LIMITS},  # clamps.js accepts what GateClamp does
         "made": {"by": f"scratch-lstm {__version__} (torch {torch.__version__})",
                  "date": datetime.date.today().isoformat()},
     }
-    notes = [note] if note else []
+    notes = [n for n in (note, snapshot_note) if n]
     label_text = " ".join(str(d["label"]) for d in shown)
-    summary = (f"{name} ({trained.rnn.num_layers} x {trained.hidden_size} LSTM, {sequence}) and its fresh start "
-               f"on {len(shown)} {ds.name} test image{'s' if len(shown) != 1 else ''} (labels {label_text})")
+    between = f", epochs {', '.join(str(e['epoch']) for e in epochs)} between" if epochs else ""
+    summary = (f"{name} ({trained.rnn.num_layers} x {trained.hidden_size} LSTM, {sequence}) and its fresh start"
+               f"{between} on {len(shown)} {ds.name} test image{'s' if len(shown) != 1 else ''} (labels {label_text})")
     return ExplorerPage(render(data), summary, notes, [(d["label"], d["source"]) for d in shown])
+
+
+def pick_epochs(available: list[int], n: int = EPOCHS_SHOWN) -> list[int]:
+    """Up to ``n`` of the ``available`` epochs (sorted), the early ones first, where the gates change
+    most, then further apart: of 1 to 9, epochs 1, 2, 3, 5 and 9."""
+    if len(available) <= n:
+        return list(available)
+    at = sorted({round(v) - 1 for v in np.geomspace(1, len(available), n)})
+    for k in range(len(available)):  # rounding may pick one position twice: fill from the start
+        if len(at) == n:
+            break
+        if k not in at:
+            at = sorted({*at, k})
+    return [available[k] for k in at]
+
+
+def quantized(state: dict[str, torch.Tensor], ckpt: dict) -> tuple[dict, LSTMClassifier]:
+    """A snapshot's weights (of the run of checkpoint ``ckpt``) as the page carries them, and the
+    float32 model they make: each weight matrix in 8 bits (per row r, q = round(w / s_r) in
+    -127..127 with s_r = max|w_r| / 127, float32; the page and this model both use
+    float32(q * s_r)), the biases in float32."""
+    def matrix(w: torch.Tensor) -> tuple[dict, torch.Tensor]:
+        w = w.float()
+        s = (w.abs().amax(dim=1) / 127).float()  # (rows,)
+        s = torch.where(s > 0, s, torch.ones_like(s))
+        q = torch.round(w / s[:, None]).clamp(-127, 127).to(torch.int8)  # (rows, cols)
+        return {"int8": _b64(q.numpy(), "i1"), "scale": _b64(s)}, q.float() * s[:, None]
+
+    values, layers = {}, []
+    for k in range(ckpt["model_config"]["num_layers"]):
+        layer = {}
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            key = f"rnn.{name}_l{k}"
+            if name.startswith("weight"):
+                layer[name], values[key] = matrix(state[key])
+            else:
+                values[key] = state[key].float()
+                layer[name] = _b64(values[key])
+        layers.append(layer)
+    page_lin, values["lin.weight"] = matrix(state["lin.weight"])
+    values["lin.bias"] = state["lin.bias"].float()
+    model = model_from_checkpoint({**ckpt, "model": values, "dtype": "float32"}, backend="scratch").eval()
+    return {"layers": layers, "lin_weight": page_lin, "lin_bias": _b64(values["lin.bias"])}, model
+
+
+def _epoch_entry(epoch: int, state: dict, ckpt: dict, x: torch.Tensor, labels, ds, sequence: str, perm) -> dict:
+    """What the page carries of one snapshot epoch: its 8-bit weights (:func:`quantized`), its test
+    accuracy (the run's history), and, from the 8-bit model, the logits and gradients of the embedded
+    digits and the per-class means; ``gate_diff``: the largest difference between any of i, f, g, o,
+    c, h of the 8-bit model and of the snapshot's own weights over the embedded digits."""
+    weights, model = quantized(state, ckpt)
+    full = model_from_checkpoint({**ckpt, "model": {k: v.float() for k, v in state.items()}, "dtype": "float32"},
+                                 backend="scratch").eval()
+    x = x.float()
+    with torch.no_grad():
+        logits = model(x)  # (N, C)
+        diff = max(float((getattr(a, q) - getattr(b, q)).abs().max())
+                   for a, b in zip(trace_gates(model.rnn, x), trace_gates(full.rnn, x)) for q in QUANTITIES)
+    gradient = []
+    for n in range(len(x)):
+        flow = gradient_flow(model, x[n : n + 1], labels[n : n + 1])
+        gradient.append({"dc": _b64(torch.log10(flow.dc)), "forget": _b64(flow.log10_forget_product)})
+    history = {m.get("epoch"): m for m in ckpt.get("history") or []}
+    return {"epoch": epoch, "test_acc": history.get(epoch, {}).get("test_acc"), "weights": weights,
+            "logits": logits.tolist(), "gradient": gradient, "gate_diff": diff,
+            "class_means": _class_means({"model": model}, ds, sequence, perm, PER_CLASS[sequence])["model"]}
 
 
 def _describe(ckpt: dict, name: str, model: LSTMClassifier, sequence: str, perm, ds) -> dict:

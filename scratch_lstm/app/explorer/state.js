@@ -43,7 +43,8 @@ let T, H, K, C; // steps, units per layer, layers, classes
 let digitPixels; // Uint8Array(784) per embedded digit
 let drawn = null; // Uint8Array(784) of a drawn digit, or null
 
-const state = { digit: 0, t: 0, layer: 0, unit: 0, heat: "trained", sort: "unit", clamps: [], term: null };
+const state = { digit: 0, t: 0, layer: 0, unit: 0, heat: "trained", sort: "unit", clamps: [], term: null,
+  epoch: null }; // epoch: the slider's (view_epochs.js); null: the checkpoint's own
 
 /** A clamp in the hash's first form (f0_1_17: f held at 0 in layer 1, unit 17; o1_all_all; f0_0_3+5) as the
  *  text clamps.js reads, so old links keep working; null if it is not of that form. */
@@ -73,11 +74,12 @@ function hashOf() {
   if (state.clamps.length) parts.push(["clamps", state.clamps.map(clampText).join(";")]);
   if (state.heat !== "trained") parts.push(["overview", state.heat]);
   if (state.sort !== "unit") parts.push(["sort", state.sort]);
+  if (state.epoch !== null) parts.push(["epoch", state.epoch]);
   if (state.digit === "drawn") parts.push(["drawn", packPixels(drawn)]);
   return "#" + parts.map(([k, v]) => `${k}=${v}`).join("&");
 }
 
-const HASH_KEYS = ["digit", "t", "layer", "unit", "clamps", "overview", "sort", "drawn"];
+const HASH_KEYS = ["digit", "t", "layer", "unit", "clamps", "overview", "sort", "epoch", "drawn"];
 
 /** The state a hash names, and what of it could not be used (each with why, so the page can say it): a
  *  number out of range is brought into range, as the unit field does; anything else keeps its default. */
@@ -106,7 +108,8 @@ function stateOfHash(hash) {
     if (n !== Number(v)) ignored.push(`${key}=${v}: ${what}s run from ${lo} to ${hi}, so ${what} ${n}`);
     return n;
   };
-  const next = { digit: 0, t: 0, layer: 0, unit: 0, heat: "trained", sort: "unit", clamps: [], term: null };
+  const next = { digit: 0, t: 0, layer: 0, unit: 0, heat: "trained", sort: "unit", clamps: [], term: null,
+    epoch: null };
   const middle = Math.floor(T / 2); // with no hash, start half-way through the digit: both h_{t-1} and c_{t-1} at work
   let pixels = null;
   if (p.digit === "drawn") {
@@ -128,6 +131,14 @@ function stateOfHash(hash) {
   if (MODELS.includes(p.overview)) next.heat = p.overview;
   if (p.sort !== undefined && !SORTS.includes(p.sort)) ignored.push(`sort=${p.sort}: not one of ${SORTS.join(", ")}`);
   if (SORTS.includes(p.sort)) next.sort = p.sort;
+  if (p.epoch !== undefined) {
+    const stops = epochStops.map((s) => s.epoch);
+    const e = /^[0-9]+$/.test(p.epoch) ? Number(p.epoch) : NaN;
+    if (!stops.length) ignored.push(`epoch=${p.epoch}: this page carries no epochs between fresh and trained`);
+    else if (!stops.includes(e)) {
+      ignored.push(`epoch=${p.epoch}: this page carries epochs ${stops.join(", ")}, so the trained one`);
+    } else if (e !== stops[stops.length - 1]) next.epoch = e;
+  }
   const found = clampsOfHash(p.clamps || "");
   next.clamps = found.clamps;
   ignored.push(...found.ignored);

@@ -11,7 +11,7 @@ function drawAnswer() {
   const truth = trueClass();
   const label = state.digit === "drawn" ? "read" : "true";
   const at = t * C;
-  const rows = ['<span></span><span class="hd trained-text">trained</span><span></span>' +
+  const rows = [`<span></span><span class="hd trained-text">${trainedName()}</span><span></span>` +
     '<span class="hd fresh-text">fresh</span><span></span>'];
   for (let k = 0; k < C; k++) {
     const [pt, pf] = [runs.trained.run.probs[at + k], runs.fresh.run.probs[at + k]];
@@ -28,12 +28,12 @@ function drawAnswer() {
     const k = argmax(p, last, C);
     return `${k} (p ${fmt(p[last + k], 3)})`;
   };
-  let text = `At the last step the <span class="trained-text">trained</span> model reads ${says("trained", "run")}, ` +
+  let text = `At the last step the <span class="trained-text">${trainedName()}</span> model reads ${says("trained", "run")}, ` +
     `the <span class="fresh-text">fresh</span> one ${says("fresh", "run")}` +
     (state.digit === "drawn" ? `. It has no “not a digit” answer: shown anything, it names one of 0…${C - 1}.`
       : `; the label is ${truth}.`);
   if (state.clamps.length) {
-    text += ` <span class="held">With the clamps held.</span> Without them: trained ${says("trained", "base")}, ` +
+    text += ` <span class="held">With the clamps held.</span> Without them: ${trainedName()} ${says("trained", "base")}, ` +
       `fresh ${says("fresh", "base")}.`;
   }
   $("prediction").innerHTML = text;

@@ -109,7 +109,7 @@ function drawSaturation() {
   };
   if (focused) box.querySelector(`[data-testid="${focused}"]`).focus(); // a redraw keeps the keyboard's place
   box.append(el("p", { class: "sat-legend", "data-testid": "saturation-summary" },
-    `<span class="trained-text">● trained</span> <span class="fresh-text">○ fresh</span>, layer ${state.layer}, ` +
-    `over this digit's ${T} steps. Saturated share, trained (fresh): ` +
+    `<span class="trained-text">● ${trainedName()}</span> <span class="fresh-text">○ fresh</span>, ` +
+    `layer ${state.layer}, over this digit's ${T} steps. Saturated share, ${trainedName()} (fresh): ` +
     ["i", "f", "o"].map((q) => `${q} ${mean("trained", q)} (${mean("fresh", q)})`).join(", ") + "."));
 }

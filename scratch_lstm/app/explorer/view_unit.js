@@ -11,7 +11,7 @@
 function buildUnitCards() {
   for (const m of MODELS) {
     const col = $(`col-${m}`);
-    col.innerHTML = `<h3>${m === "trained" ? "Trained" : "Fresh (before training)"}</h3>`;
+    col.innerHTML = `<h3 id="head-${m}">${m === "trained" ? "Trained" : "Fresh (before training)"}</h3>`;
     const g = el("div", { class: "gauges" });
     g.append(el("span", { class: "head" }, ""), el("span", { class: "head" }, "at step t, on its scale"),
       el("span", { class: "head" }, ""), el("span", { class: "head" }, "over all steps"));
