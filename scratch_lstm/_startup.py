@@ -14,7 +14,10 @@ left alone. This module imports nothing that Python has not loaded before runnin
 handler is in place, the shorter the moment in which a Ctrl-C still gets Python's traceback.
 
 The same moment answers ``--version`` and ``--help`` without waiting for torch
-(:func:`answer_version`, :func:`answer_help`). It is also the last one, before torch loads its
+(:func:`answer_version`, :func:`answer_help`), and an argument error (:func:`answer_argument_errors`,
+with the command's parsers rebuilt from :data:`ARGV_FILE`: a twentieth of a second where the
+parser after torch takes seconds). That one loads argparse and json (a few milliseconds), once
+the Ctrl-C handler is in place. It is also the last one, before torch loads its
 OpenMP runtime, at which OpenMP's way of waiting can be chosen: :func:`choose_wait_policy` makes
 the command's waiting threads sleep (``OMP_WAIT_POLICY=PASSIVE``) when other programs keep a CPU
 busy as it starts. OpenMP's default is to spin, which is fastest on an idle machine and many
