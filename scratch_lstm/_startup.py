@@ -269,27 +269,31 @@ def argv_parser(description: dict) -> tuple:
             return text
         return check
 
+    def unsuppress(value):  # JSON keeps argparse.SUPPRESS as an equal string: argparse asks for itself
+        return argparse.SUPPRESS if value == argparse.SUPPRESS else value
+
     subparsers = {}
 
     def build(p, described):
-        if not described["plain"]:
+        if not described["rebuildable"]:
             raise Unsure
         p._negative_number_matcher = re.compile(*described["negative_numbers"])  # before the flags
         for a in described["actions"]:
-            kind, names = a["kind"], a["options"] or [a["dest"]]
+            kind, dest, names = a["kind"], unsuppress(a["dest"]), a["options"] or [a["dest"]]
             kwargs = {"required": a["required"], "help": None if a["shown"] else argparse.SUPPRESS}
             if a["options"] or kind == "subcommands":
-                kwargs["dest"] = a["dest"]
+                kwargs["dest"] = dest
             if kind == "subcommands":
-                sub = p.add_subparsers(**kwargs, metavar=a["metavar"])
+                sub = p.add_subparsers(**kwargs, metavar=unsuppress(a["metavar"]))
                 for name, d in a["parsers"].items():
                     subparsers[name] = build(sub.add_parser(name, prog=d["prog"], add_help=False,
                                                             allow_abbrev=d["allow_abbrev"],
                                                             prefix_chars=d["prefix_chars"]), d)
                 continue
             if kind in ("store", "append", "extend", "other"):
-                metavar = tuple(a["metavar"]) if isinstance(a["metavar"], list) else a["metavar"]
-                kwargs.update(nargs=a["nargs"], metavar=metavar, choices=a["choices"], default=a["default"])
+                metavar = tuple(a["metavar"]) if isinstance(a["metavar"], list) else unsuppress(a["metavar"])
+                kwargs.update(nargs=unsuppress(a["nargs"]), metavar=metavar, choices=a["choices"],
+                              default=unsuppress(a["default"]))
             if kind in ("store", "append", "extend"):
                 kwargs["type"] = plain_value(a["plain"]) if a["typed"] else None
             p.add_argument(*names, action=Other if kind == "other" else kind, **kwargs)

@@ -190,3 +190,25 @@ def test_the_start_up_answers_an_argv_only_as_the_parser_does(command, rest):
         assert real[0] != 2, (argv, real)
     elif ours != "unsure":
         assert ours == real, argv
+
+
+@pytest.mark.parametrize("python, answered", [("{}.{}", True), ("2.7", False)])
+def test_flags_written_with_another_python_are_left_to_the_parser(python, answered, tmp_path):
+    """A copy of the start-up beside an argv.json written with ``python``: where that is not this
+    Python, the parser (here: the import of torch) answers."""
+    this_python(written())
+    package = tmp_path / "copy" / "scratch_lstm"
+    (package / "app").mkdir(parents=True)
+    (package / "_startup.py").write_text((ROOT / "scratch_lstm" / "_startup.py").read_text())
+    (package / "__init__.py").write_text("from . import _startup  # noqa: F401\nimport torch  # noqa: F401\n")
+    (package / "__main__.py").write_text("")
+    description = {**written(), "python": python.format(*sys.version_info[:2])}
+    (package / "app" / "argv.json").write_text(json.dumps(description))
+    fake = tmp_path / "no-torch" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('torch was imported')\n")
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": f"{fake.parent}{os.pathsep}{package.parent}"}
+    done = subprocess.run([sys.executable, "-m", "scratch_lstm", "train", "--bogus"], capture_output=True,
+                          text=True, timeout=60, cwd=tmp_path, env=env)
+    assert ("torch was imported" not in done.stderr) == answered, done.stderr
+    assert done.returncode == (2 if answered else 1)

@@ -353,10 +353,12 @@ def _describe_parser(p: argparse.ArgumentParser) -> dict:
         return described
 
     matcher = p._negative_number_matcher
-    plain = (not p._mutually_exclusive_groups and p.fromfile_prefix_chars is None and p.exit_on_error
-             and p.argument_default is None and p.usage is None)
+    usage_as_argparse = all(getattr(p.formatter_class, m) is getattr(argparse.HelpFormatter, m) for m in (
+        "_format_usage", "_format_actions_usage", "_format_args", "_metavar_formatter"))
+    rebuildable = (usage_as_argparse and not p._mutually_exclusive_groups and p.fromfile_prefix_chars is None
+                   and p.exit_on_error and p.argument_default is None and p.usage is None)
     return {"prog": p.prog, "allow_abbrev": p.allow_abbrev, "prefix_chars": p.prefix_chars,
-            "negative_numbers": [matcher.pattern, matcher.flags], "plain": plain,
+            "negative_numbers": [matcher.pattern, matcher.flags], "rebuildable": rebuildable,
             "actions": [action(a) for a in p._actions]}
 
 
