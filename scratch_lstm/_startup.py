@@ -287,8 +287,7 @@ def argv_parser(description: dict) -> tuple:
                 sub = p.add_subparsers(**kwargs, metavar=unsuppress(a["metavar"]))
                 for name, d in a["parsers"].items():
                     subparsers[name] = build(sub.add_parser(name, prog=d["prog"], add_help=False,
-                                                            allow_abbrev=d["allow_abbrev"],
-                                                            prefix_chars=d["prefix_chars"]), d)
+                                                            **d["settings"]), d)
                 continue
             if kind in ("store", "append", "extend", "other"):
                 metavar = tuple(a["metavar"]) if isinstance(a["metavar"], list) else unsuppress(a["metavar"])
@@ -300,8 +299,7 @@ def argv_parser(description: dict) -> tuple:
         return p
 
     d = description["parser"]
-    parser = build(argparse.ArgumentParser(prog=d["prog"], add_help=False, allow_abbrev=d["allow_abbrev"],
-                                           prefix_chars=d["prefix_chars"]), d)
+    parser = build(argparse.ArgumentParser(prog=d["prog"], add_help=False, **d["settings"]), d)
     return parser, subparsers
 
 

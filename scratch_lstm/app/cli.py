@@ -339,6 +339,8 @@ def _describe_parser(p: argparse.ArgumentParser) -> dict:
     """One parser's flags as :func:`argv_description` writes them."""
     def action(a: argparse.Action) -> dict:
         kind = _ACTION_KINDS.get(type(a), "other")  # other (--help, --version): the full parser's
+        if getattr(a, "deprecated", False):  # a warning the copy would not give (Python 3.13 on)
+            kind = "other"
         choices = None if a.choices is None else list(a.choices)
         if choices is not None and not all(isinstance(c, str) for c in choices):
             kind, choices = "other", [str(c) for c in choices]
@@ -357,7 +359,9 @@ def _describe_parser(p: argparse.ArgumentParser) -> dict:
         "_format_usage", "_format_actions_usage", "_format_args", "_metavar_formatter"))
     rebuildable = (usage_as_argparse and not p._mutually_exclusive_groups and p.fromfile_prefix_chars is None
                    and p.exit_on_error and p.argument_default is None and p.usage is None)
-    return {"prog": p.prog, "allow_abbrev": p.allow_abbrev, "prefix_chars": p.prefix_chars,
+    settings = {name: getattr(p, name) for name in ("allow_abbrev", "prefix_chars", "color", "suggest_on_error")
+                if hasattr(p, name)}  # the last two: Python 3.14 on
+    return {"prog": p.prog, "settings": settings,
             "negative_numbers": [matcher.pattern, matcher.flags], "rebuildable": rebuildable,
             "actions": [action(a) for a in p._actions]}
 
