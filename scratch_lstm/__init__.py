@@ -21,7 +21,7 @@ convert.py (from_torch, to_torch) and exercises.py (the examples' exercises: che
 says "correct" or what is wrong, with a hint). Skippable, not about the LSTM: impls.py (which
 implementation runs), autograd.py (the autograd glue the fast paths share), checks.py (nn.LSTM's
 argument and input checks), autocast.py (dtypes under autocast), precision.py (float32 or TF32 on
-GPUs), _startup.py (Ctrl-C while the command starts).
+GPUs), _startup.py (Ctrl-C, --help and argument errors while the command starts).
 The training app (data, the trainer, the ``scratch-lstm`` command line) is :mod:`scratch_lstm.app`.
 """
 

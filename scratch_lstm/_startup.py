@@ -14,7 +14,10 @@ left alone. This module imports nothing that Python has not loaded before runnin
 handler is in place, the shorter the moment in which a Ctrl-C still gets Python's traceback.
 
 The same moment answers ``--version`` and ``--help`` without waiting for torch
-(:func:`answer_version`, :func:`answer_help`). It is also the last one, before torch loads its
+(:func:`answer_version`, :func:`answer_help`), and an argument error (:func:`answer_argument_errors`,
+with the command's parsers rebuilt from :data:`ARGV_FILE`: a twentieth of a second where the
+parser after torch takes seconds). That one loads argparse and json (a few milliseconds), once
+the Ctrl-C handler is in place. It is also the last one, before torch loads its
 OpenMP runtime, at which OpenMP's way of waiting can be chosen: :func:`choose_wait_policy` makes
 the command's waiting threads sleep (``OMP_WAIT_POLICY=PASSIVE``) when other programs keep a CPU
 busy as it starts. OpenMP's default is to spin, which is fastest on an idle machine and many
@@ -31,6 +34,7 @@ BUSY_CPUS = 0.5  # others' CPU use, in CPUs, from which waiting threads sleep ra
 PROBE_SECONDS = 0.1  # how long the start-up watches the CPUs
 HELP_FILE = "app/help.txt"  # the command's help texts, by command, for answer_help (read_help)
 HELP_COLUMNS = 80  # the terminal width they are written for
+ARGV_FILE = "app/argv.json"  # the parsers' flags, for answer_argument_errors (argv_parser)
 wait_policy_note = ""  # why the command set OMP_WAIT_POLICY, for its threads line ("": it did not)
 free_threads = None  # the OMP_NUM_THREADS it set: the CPUs others left free (None: it did not)
 
@@ -223,7 +227,108 @@ def answer_help() -> None:
     raise SystemExit(0)
 
 
+class Unsure(Exception):
+    """The start-up cannot be sure what the command's parser would answer: it lets that parser
+    answer, after the imports (argparse passes this exception on, as it is none of its own)."""
+
+
+def parse_command_line(parser, subparsers: dict, argv: list[str]):
+    """``parser.parse_args(argv)`` the command's way, for its parser and for the start-up's copy
+    of it (:func:`argv_parser`) alike: an unknown flag is reported with the usage of the
+    subcommand it was given to (``subparsers[command]``), and a close match where there is one."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        import difflib  # a millisecond to load, and only for this error
+
+        sub = subparsers[args.command]
+        flags = [s for a in sub._actions for s in a.option_strings]
+        hints = [f"{x} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(x.split("=")[0], flags, 1))
+                 else x for x in extra]
+        sub.error("unrecognized arguments: " + " ".join(hints))
+    return args
+
+
+def argv_parser(description: dict) -> tuple:
+    """``(parser, {command: its parser})``: the command's parsers rebuilt from ``description``
+    (what :func:`scratch_lstm.app.cli.argv_description` wrote into :data:`ARGV_FILE`), with
+    argparse but without torch. Each flag takes the values the real one takes and fails as it
+    does on a missing value, an invalid choice, a missing required flag or an unknown one; where
+    the real one would do more (print help or the version, check a typed value not of the form
+    its type always accepts), the copy raises :class:`Unsure`."""
+    import argparse  # a few milliseconds to load, as the real parser does after torch
+    import re
+
+    class Other(argparse.Action):  # --help, --version, or a kind of action not rebuilt here
+        def __call__(self, parser, namespace, values, option_string=None):
+            raise Unsure
+
+    def plain_value(pattern):
+        def check(text):
+            if pattern is None or re.fullmatch(pattern, text) is None:
+                raise Unsure  # a value that its type might refuse: the type decides, after torch
+            return text
+        return check
+
+    def unsuppress(value):  # JSON keeps argparse.SUPPRESS as an equal string: argparse asks for itself
+        return argparse.SUPPRESS if value == argparse.SUPPRESS else value
+
+    subparsers = {}
+
+    def build(p, described):
+        if not described["rebuildable"]:
+            raise Unsure
+        p._negative_number_matcher = re.compile(*described["negative_numbers"])  # before the flags
+        for a in described["actions"]:
+            kind, dest, names = a["kind"], unsuppress(a["dest"]), a["options"] or [a["dest"]]
+            kwargs = {"required": a["required"], "help": None if a["shown"] else argparse.SUPPRESS}
+            if a["options"] or kind == "subcommands":
+                kwargs["dest"] = dest
+            if kind == "subcommands":
+                sub = p.add_subparsers(**kwargs, metavar=unsuppress(a["metavar"]))
+                for name, d in a["parsers"].items():
+                    subparsers[name] = build(sub.add_parser(name, prog=d["prog"], add_help=False,
+                                                            **d["settings"]), d)
+                continue
+            if kind in ("store", "append", "extend", "other"):
+                metavar = tuple(a["metavar"]) if isinstance(a["metavar"], list) else unsuppress(a["metavar"])
+                kwargs.update(nargs=unsuppress(a["nargs"]), metavar=metavar, choices=a["choices"],
+                              default=unsuppress(a["default"]))
+            if kind in ("store", "append", "extend"):
+                kwargs["type"] = plain_value(a["plain"]) if a["typed"] else None
+            p.add_argument(*names, action=Other if kind == "other" else kind, **kwargs)
+        return p
+
+    d = description["parser"]
+    parser = build(argparse.ArgumentParser(prog=d["prog"], add_help=False, **d["settings"]), d)
+    return parser, subparsers
+
+
+def answer_argument_errors() -> None:
+    """A mistyped or unknown flag or command, a missing required flag, an invalid choice, a flag
+    without its value: answered here, before torch loads, by the parsers that
+    :func:`argv_parser` rebuilds from :data:`ARGV_FILE` (``python scripts/make_help.py``; a test
+    holds it equal to the parser), with the same lines and exit code 2, where Python's version
+    is the one it was written with. Any argv it cannot be sure about (:class:`Unsure`), and every
+    argv it accepts, the command's parser reads after the imports."""
+    if not is_the_cli() or sys.stdout is None or sys.stderr is None:  # a closed stream: the command says so
+        return
+    try:
+        import json  # a millisecond or two to load
+
+        with open(os.path.join(os.path.dirname(__file__), ARGV_FILE), encoding="utf-8") as f:
+            description = json.load(f)
+        if description["python"] != "{}.{}".format(*sys.version_info[:2]):
+            return
+        parse_command_line(*argv_parser(description), sys.argv[1:])
+    except SystemExit as e:
+        if e.code == 2:  # the parser's error, said on standard error
+            raise
+    except Exception:  # Unsure, or a file that cannot be read: the command's parser answers
+        pass
+
+
 quiet_interrupt_while_starting()
 answer_version()
 answer_help()
+answer_argument_errors()
 choose_wait_policy()

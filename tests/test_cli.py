@@ -792,10 +792,10 @@ def written_help() -> tuple[str, int, dict]:
 
 
 def test_the_help_answered_before_torch_loads_is_the_parsers():
-    """scratch_lstm/app/help.txt holds what the parser prints: after a flag changes, run
-    `python scripts/make_help.py`."""
+    """scratch_lstm/app/help.txt holds what the parser prints, and argv.json its flags (from which
+    the start-up answers argument errors): after a flag changes, run `python scripts/make_help.py`."""
     from scratch_lstm import _startup
-    from scratch_lstm.app.cli import help_texts
+    from scratch_lstm.app.cli import argv_description, help_texts
 
     python, columns, texts = written_help()
     if python != "{}.{}".format(*sys.version_info[:2]):
@@ -803,6 +803,9 @@ def test_the_help_answered_before_torch_loads_is_the_parsers():
     assert columns == _startup.HELP_COLUMNS
     stale = [name or "scratch-lstm" for name, text in help_texts(columns).items() if texts.get(name) != text]
     assert stale == [], "the help texts changed: run `python scripts/make_help.py`"
+    written = json.loads((Path(_startup.__file__).parent / _startup.ARGV_FILE).read_text(encoding="utf-8"))
+    assert written == json.loads(json.dumps(argv_description())), \
+        "the flags changed: run `python scripts/make_help.py`"
 
 
 def test_help_is_answered_without_importing_torch(tmp_path):

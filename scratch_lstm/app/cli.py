@@ -12,13 +12,13 @@ it was given to; abbreviations of flags are not accepted.
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 
 import torch
 
 from .. import __version__
+from .._startup import parse_command_line
 from ..classifier import BACKENDS
 from ..precision import PRECISIONS
 from . import command
@@ -27,6 +27,7 @@ from .data import DATASETS, SEQUENCES
 from .flags import (
     BACKEND_HELP,
     CLAMP_HELP,
+    PLAIN_VALUES,
     HelpFormatter,
     accept_negative_numbers,
     add_init_flags,
@@ -326,20 +327,63 @@ def help_texts(columns: int) -> dict[str, str]:
             os.environ["COLUMNS"] = before
 
 
+# argparse's own classes of action, by the name the start-up rebuilds them with
+_ACTION_KINDS = {argparse._StoreAction: "store", argparse._StoreTrueAction: "store_true",
+                 argparse._StoreFalseAction: "store_false", argparse._StoreConstAction: "store_const",
+                 argparse._AppendAction: "append", argparse._AppendConstAction: "append_const",
+                 argparse._CountAction: "count", argparse._ExtendAction: "extend",
+                 argparse._SubParsersAction: "subcommands"}
+
+
+def _describe_parser(p: argparse.ArgumentParser) -> dict:
+    """One parser's flags as :func:`argv_description` writes them."""
+    def action(a: argparse.Action) -> dict:
+        kind = _ACTION_KINDS.get(type(a), "other")  # other (--help, --version): the full parser's
+        if getattr(a, "deprecated", False):  # a warning the copy would not give (Python 3.13 on)
+            kind = "other"
+        choices = None if a.choices is None else list(a.choices)
+        if choices is not None and not all(isinstance(c, str) for c in choices):
+            kind, choices = "other", [str(c) for c in choices]
+        described = {"kind": kind, "options": a.option_strings, "dest": a.dest, "nargs": a.nargs,
+                     "metavar": list(a.metavar) if isinstance(a.metavar, tuple) else a.metavar,
+                     "choices": choices, "required": a.required, "shown": a.help != argparse.SUPPRESS,
+                     "typed": a.type is not None,
+                     "plain": None if a.choices is not None else PLAIN_VALUES.get(a.type),
+                     "default": a.default if isinstance(a.default, str) else None}
+        if kind == "subcommands":
+            described["parsers"] = {name: _describe_parser(sub) for name, sub in a.choices.items()}
+        return described
+
+    matcher = p._negative_number_matcher
+    usage_as_argparse = all(getattr(p.formatter_class, m) is getattr(argparse.HelpFormatter, m) for m in (
+        "_format_usage", "_format_actions_usage", "_format_args", "_metavar_formatter"))
+    rebuildable = (usage_as_argparse and not p._mutually_exclusive_groups and p.fromfile_prefix_chars is None
+                   and p.exit_on_error and p.argument_default is None and p.usage is None)
+    settings = {name: getattr(p, name) for name in ("allow_abbrev", "prefix_chars", "color", "suggest_on_error")
+                if hasattr(p, name)}  # the last two: Python 3.14 on
+    return {"prog": p.prog, "settings": settings,
+            "negative_numbers": [matcher.pattern, matcher.flags], "rebuildable": rebuildable,
+            "actions": [action(a) for a in p._actions]}
+
+
+def argv_description() -> dict:
+    """The command's parsers without their help texts: for every action its option strings, how
+    many values it takes, its choices, whether it is required, and the form of value its type
+    always accepts (:data:`~scratch_lstm.app.flags.PLAIN_VALUES`). The start-up rebuilds the
+    parsers from it and answers an argument error before torch loads
+    (:func:`scratch_lstm._startup.answer_argument_errors`; ``python scripts/make_help.py`` writes
+    it)."""
+    return {"python": "{}.{}".format(*sys.version_info[:2]), "parser": _describe_parser(build_parser())}
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    """Parse; an unknown flag is reported with the usage of its subcommand, and a close match.
-    ``args.given`` holds the names of the flags given on the command line (a ``--resume`` takes
-    the others from the run)."""
+    """Parse as :func:`scratch_lstm._startup.parse_command_line` does (an unknown flag is reported
+    with the usage of its subcommand, and a close match). ``args.given`` holds the names of the
+    flags given on the command line (a ``--resume`` takes the others from the run)."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args, extra = parser.parse_known_args(argv)
-    sub = parser.subparsers[args.command]
-    if extra:
-        flags = [s for a in sub._actions for s in a.option_strings]
-        hints = [f"{x} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(x.split("=")[0], flags, 1))
-                 else x for x in extra]
-        sub.error("unrecognized arguments: " + " ".join(hints))
-    args.given = given_flags(sub, argv[argv.index(args.command) + 1:])
+    args = parse_command_line(parser, parser.subparsers, argv)
+    args.given = given_flags(parser.subparsers[args.command], argv[argv.index(args.command) + 1:])
     return args
 
 

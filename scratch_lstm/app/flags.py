@@ -155,3 +155,26 @@ def path(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError(f"must be a file or folder name, got {text!r}")
     return text
+
+
+# Values of these forms each type always accepts; its own check decides any other value. Before
+# torch loads, the start-up checks an argv against the parsers' flags (argv.json) and answers an
+# argument error there only where every value before it has such a form: the others could be the
+# first error the full parser finds (scratch_lstm._startup.answer_argument_errors).
+_DECIMAL = r"(0?\.[0-9]{1,15}|[0-9]{1,15}(\.[0-9]{0,15})?)"
+_EXPONENT = r"([eE][-+]?[0-9]{1,2})?"
+_GATE_VALUE = r"(0|1|0?\.[0-9]{1,6})(@[0-9]{1,2})?"
+PLAIN_VALUES = {
+    positive_int: r"[1-9][0-9]{0,17}",
+    non_negative_int: r"[0-9]{1,18}",
+    seed: r"[0-9]{1,18}",
+    count: r"[1-9][0-9]{0,14}",
+    chrono_t_max: r"[3-9]|[1-9][0-9]{1,14}",
+    threads: r"1",
+    non_negative_float: _DECIMAL + _EXPONENT,
+    positive_float: r"(0?\.0{0,14}[1-9][0-9]{0,14}|[1-9][0-9]{0,14}(\.[0-9]{0,15})?)" + _EXPONENT,
+    probability: r"[01](\.0{0,15})?|0?\.[0-9]{1,15}",
+    forget_bias: "-?" + _DECIMAL,
+    clamp: f"[ifo]={_GATE_VALUE}|[gh]=-?{_GATE_VALUE}",
+    path: r"(?s).*\S.*",
+}
