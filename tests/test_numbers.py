@@ -4,9 +4,9 @@ each test here formats the numbers from a file as the pages quote them and finds
 number changed on a page, or a new run's file with other numbers, fails a test: the two cannot
 drift apart. (docs/why_gates.json, example 07's, is checked in tests/test_docs.py.)
 
-The figures that need long runs (the 10-epoch full-MNIST table, benchmarks/long_memory.py,
-benchmarks/gate_variants.py's full table) and the timings are not checked here: they sit in a
-results section or "Measured" box with their machine, date and command.
+The long runs (the 10-epoch full-MNIST table, benchmarks/long_memory.py, benchmarks/gate_variants.py's
+full table) have their results files too. Timings are not checked here: they sit in a results
+section or "Measured" box with their machine, date and command.
 """
 
 from __future__ import annotations
@@ -356,3 +356,29 @@ def test_the_readmes_training_figures_are_those_of_docs_training_md():
     quoted = [f"takes {two.group(1)} with 2 threads ({two.group(2)})",
               f"trains the same configuration in {gpu.group(1)} ({gpu.group(2)};"]
     assert not missing(page("README.md"), quoted), missing(page("README.md"), quoted)
+
+
+# ---- the lecture's configuration on full MNIST, scratch and nn.LSTM: README's table ----
+
+def test_the_readmes_mnist_table_is_that_of_its_results_file():
+    lecture = results("train_mnist_lecture.json")
+    readme = page("README.md")
+    for name, label in (("scratch", "scratch"), ("torch", "`nn.LSTM`")):
+        run = lecture["runs"][name]
+        accs = [f"{100 * m['test_acc']:.2f}%" for m in run["history"]]
+        assert len(accs) == 10 and run["summary"]["final_test_acc"] == run["history"][-1]["test_acc"]
+        assert f"| {label} | " + " | ".join(accs[:-1]) + f" | **{accs[-1]}** |" in readme, name
+        assert f"`{run['command'].replace(' --threads 1', '')}`" in readme or name == "torch"
+    date = lecture["measured"]["date"]
+    assert f"{date}, 2-core AMD EPYC, CPU only, one thread each" in readme
+    history = lecture["runs"]["scratch"]["history"]
+    first = next(m["epoch"] for m in history if m["test_acc"] >= 0.99)
+    torch_first = next(m["epoch"] for m in lecture["runs"]["torch"]["history"] if m["test_acc"] >= 0.99)
+    assert first == torch_first and f"Both pass 99.0% at epoch {first} and stay there" in readme
+    assert all(m["test_acc"] >= 0.99 for r in lecture["runs"].values() for m in r["history"][first - 1:])
+    training = page("docs/training.md")
+    for name in ("scratch", "torch"):
+        summary = lecture["runs"][name]["summary"]
+        minutes = round(lecture["runs"][name]["wall_seconds"] / 60)
+        quoted = f"| {date} | {minutes} min | {100 * summary['final_test_acc']:.2f}% (best {100 * summary['best_test_acc']:.2f}%"
+        assert quoted in training, quoted
