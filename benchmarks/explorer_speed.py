@@ -142,6 +142,7 @@ def main() -> None:
                 first = driver.execute_script(show, 1)  # the first snapshot: decoded, checked, every panel redrawn
                 driver.execute_script(show, len(epochs) - 1)
                 again = driver.execute_script(show, 1)  # decoded already
+                driver.execute_script(show, len(epochs) - 1)  # the checkpoint's own again, for --verify
             version = driver.capabilities.get("browserVersion")
             worst = None
             if args.verify:

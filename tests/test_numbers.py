@@ -339,11 +339,24 @@ def test_the_explorers_sizes_and_differences_are_those_of_its_results_file():
         f"| built-in, 2 x 64, rows | 28 | {pages['builtin']['page_mb']} MB |",
         f"| the lecture's, 2 x 256, rows | 28 | {lecture['page_mb']} MB |",
         f"| 2 x 256 reading pixels (`--pixels`) | 784 | {pages['pixels']['page_mb']} MB |",
+        f"| the lecture's configuration with its epoch slider (below) | 28 | {pages['lecture_epochs']['page_mb']} MB |",
+        f"in {pages['lecture_epochs']['epochs_mb']} MB of its {pages['lecture_epochs']['page_mb']} MB",
+        f"| {pages['lecture_epochs']['page_bytes']:,} bytes |",
         f"the page weighs {pages['builtin']['page_mb']} MB",
         f"both models is within {mantissa(forward, '0.1')}{exponent(forward)} of PyTorch's float32 forward",
         f"float32 forward to {mantissa(forward, '0.01')}{exponent(forward)} over every digit",
         f"its self-check of the logits found {mantissa(check, '0.01')}{exponent(check)}",
     ]
+    epochs = pages["lecture_epochs"]
+    printed = " ".join(epochs["printed"])
+    assert f"{epochs['page_bytes']:,} bytes ({epochs['page_mb']} MB)" in printed
+    assert f"the snapshots take {epochs['epochs_bytes']:,} bytes ({epochs['epochs_mb']} MB)" in printed
+    assert f"epochs {', '.join(map(str, epochs['epochs']))};" in printed
+    shown = [e for e in epochs["epochs"][1:-1]]
+    quoted.append(f"carries epochs {', '.join(map(str, shown[:-1]))} and {shown[-1]}")
+    quoted.append(f"| the lecture's configuration, epochs {', '.join(map(str, epochs['epochs'][:-1]))} and "
+                  f"{epochs['epochs'][-1]} | {epochs['page_bytes']:,} bytes |")
+    quoted.append(f"| {epochs['forward_vs_float32']} |")
     assert not missing(page("docs/explorer.md"), quoted), missing(page("docs/explorer.md"), quoted)
 
 
@@ -380,5 +393,6 @@ def test_the_readmes_mnist_table_is_that_of_its_results_file():
     for name in ("scratch", "torch"):
         summary = lecture["runs"][name]["summary"]
         minutes = round(lecture["runs"][name]["wall_seconds"] / 60)
-        quoted = f"| {date} | {minutes} min | {100 * summary['final_test_acc']:.2f}% (best {100 * summary['best_test_acc']:.2f}%"
+        final, best = (100 * summary[k] for k in ("final_test_acc", "best_test_acc"))
+        quoted = f"| {date} | {minutes} min | {final:.2f}% (best {best:.2f}%"
         assert quoted in training, quoted

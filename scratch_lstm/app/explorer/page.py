@@ -72,7 +72,8 @@ ASSETS = ("explorer.html", "explorer.css", *SCRIPTS)
 SATURATION = (0.1, 0.9)  # a gate below the first or above the second counts as saturated (closed, open)
 PER_CLASS = {"rows": 100, "pixels": 10, "permuted": 10}  # test images per class behind the per-class means
 QUANTITIES = ("i", "f", "g", "o", "c", "h")
-EPOCHS_SHOWN = 5  # snapshot epochs a page carries at most, besides the fresh and the trained model
+EPOCHS_SHOWN = 4  # snapshot epochs a page carries at most, besides the fresh and the trained model (1.3 MB each
+# for the lecture's 2 x 256 model: its page stays near 15 MB)
 
 
 @dataclass
@@ -251,7 +252,7 @@ def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
 
 def pick_epochs(available: list[int], n: int = EPOCHS_SHOWN) -> list[int]:
     """Up to ``n`` of the ``available`` epochs (sorted), the early ones first, where the gates change
-    most, then further apart: of 1 to 9, epochs 1, 2, 3, 5 and 9."""
+    most, then further apart: of 1 to 9, epochs 1, 2, 4 and 9."""
     if len(available) <= n:
         return list(available)
     at = sorted({round(v) - 1 for v in np.geomspace(1, len(available), n)})

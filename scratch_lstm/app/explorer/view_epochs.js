@@ -81,7 +81,7 @@ function drawEpochs() {
   if (s.epoch === 0) what = "the fresh model, before training: both columns show it";
   else if (at === epochStops.length - 1) what = `the trained checkpoint${acc}, its full weights`;
   else {
-    what = `the run after epoch ${s.epoch}${acc}: its weights at 8 bits a value (its gates lie within ` +
+    what = `the run after epoch ${s.epoch}${acc}: its weights at 8 bits a value (its gates and states lie within ` +
       `${s.entry.gate_diff.toExponential(1)} of its full weights' on the embedded digits; this page's forward ` +
       `gives PyTorch's logits of these weights to ${s.check.toExponential(1)})`;
   }
