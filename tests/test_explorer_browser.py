@@ -1015,3 +1015,30 @@ def test_a_page_without_snapshots_has_no_epoch_slider_and_says_so_of_an_epoch_li
     assert browser.execute_script("return document.getElementById('epochs').hidden") is True
     assert "epoch=1: this page carries no epochs" in browser.execute_script("return window.explorer.text('notice')")
     assert problems(browser) == []
+
+
+# ---- benchmarks/explorer_speed.py: it runs, and its --verify agrees ----------------------------------------------
+
+@pytest.mark.parametrize("which", ["epochs", "pixels"])
+def test_the_speed_script_prints_its_figures(which, epochs_page, tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    _, run = epochs_page
+    args = ["--checkpoint", str(run / "last.pt"), "--verify"] if which == "epochs" else ["--pixels"]
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "explorer_speed.py"), *args],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for line in ("page size", "opening it (first drawing)", "JS forward of one digit", "self-check"):
+        assert line in out, out
+    if which == "epochs":
+        assert "epoch slider                   epochs 0, 1, 2, 3, 4;" in out
+        worst = float(re.search(r"every digit, model, gate, state, step\): (\S+)", out).group(1))
+        assert worst < 1e-5  # the checkpoint's own model, with the slider back at its epoch
+    else:
+        assert "(2 x 256, pixels)" in out and "epoch slider" not in out
+    assert list(tmp_path.iterdir()) == []  # it writes nothing where it runs
