@@ -981,6 +981,11 @@ def test_the_epoch_slider_shows_each_epochs_model_as_pytorch_computes_it(browser
             assert max_difference(got, pytorch_reference(model.double(), page.x64[n : n + 1])) < 1e-9
         head = browser.execute_script("return document.getElementById('head-trained').textContent")
         assert head == ("Trained" if epoch == 4 else f"Epoch {epoch}")
+    browser.execute_script("window.explorer.set({epoch: 2})")  # the page's API moves the same model
+    got = js_trace(browser, "trained", 0, **sizes(page))
+    model = quantized(snapshots["epochs"][2], {"model_config": config})[1]
+    assert max_difference(got, pytorch_reference(model.double(), page.x64[:1])) < 1e-9
+    assert browser.execute_script("return window.explorer.text('epoch-label')").startswith("Epoch 2 of 4")
     # the fresh column never moves
     got = js_trace(browser, "fresh", 0, **sizes(page))
     assert max_difference(got, pytorch_reference(page.models["fresh"].double(), page.x64[:1])) < 1e-9

@@ -396,3 +396,60 @@ def test_the_readmes_mnist_table_is_that_of_its_results_file():
         final, best = (100 * summary[k] for k in ("final_test_acc", "best_test_acc"))
         quoted = f"| {date} | {minutes} min | {final:.2f}% (best {best:.2f}%"
         assert quoted in training, quoted
+
+
+# ---- benchmarks/long_memory.py: docs/long-memory.md's table and what it says of it ----
+
+LONG_MEMORY_ROWS = {"adding": "adding, T = 200: solved (test MSE)",
+                    "pixels": "sMNIST, 784 pixels: test accuracy (loss)",
+                    "permuted": "psMNIST, 784 permuted pixels: test accuracy (loss)"}
+
+
+def test_the_long_memory_table_is_that_of_its_results_file():
+    memory = results("long_memory.json")
+    text = page("docs/long-memory.md")
+    quoted = []
+    for task, label in LONG_MEMORY_ROWS.items():
+        final = {init: history[-1] for init, history in memory["runs"][task].items()}
+        best = max(final, key=lambda init: final[init]["test_acc"])
+        cells = []
+        for init in ("default", "forget-bias", "chrono"):
+            acc = f"{100 * final[init]['test_acc']:.1f}%"
+            cells.append(f"{f'**{acc}**' if init == best else acc} ({final[init]['test_loss']:.4f})")
+        quoted.append(f"| {label} | " + " | ".join(cells) + " |")
+    half = memory["always_half"]
+    chrono = {h["step"]: h["test_acc"] for h in memory["runs"]["adding"]["chrono"]}
+    quoted += [f"answering 0.5 always solves {100 * half['solved']:.1f}% of the test set (MSE {half['mse']:.4f})",
+               f"from step 700 the solved share climbs from {100 * chrono[700]:.0f}% to "
+               f"{100 * chrono[max(chrono)]:.1f}% at step {max(chrono):,}",
+               f"| {memory['measured']['date']} | `{memory['measured']['command']}` |"]
+    assert not missing(text, quoted), missing(text, quoted)
+    longer = results("long_memory_adding3000.json")
+    final = {init: 100 * history[-1]["test_acc"] for init, history in longer["runs"]["adding"].items()}
+    assert longer["measured"]["command"] == ("python benchmarks/long_memory.py --tasks adding --adding-steps 3000 "
+                                             "--eval-every 100 --out runs/long-memory-adding3000 --threads 1")
+    assert "a run with `--tasks adding --adding-steps 3000 --eval-every 100`" in text
+    assert (f"reached {final['chrono']:.1f}% while default and forget-bias stayed at {final['default']:.1f}% and "
+            f"{final['forget-bias']:.1f}%") in text
+
+
+# ---- benchmarks/gate_variants.py: docs/why-gates.md's table ----
+
+def test_the_gate_variants_table_is_that_of_its_results_file():
+    import statistics
+
+    variants = results("gate_variants.json")
+    tasks = ["adding-100", "adding-200", "rows", "rows-blank"]
+    rows = ["| constant answer | " + " | ".join(f"{100 * variants['tasks'][t]['baseline']['score']:.1f}%"
+                                              for t in tasks) + " |"]
+    for cell in variants["cells"]:
+        parts = []
+        for t in tasks:
+            scores = [run["history"][-1]["test_score"] for run in variants["runs"][t][cell].values()]
+            assert len(scores) == 3, (t, cell)
+            parts.append(f"{100 * statistics.median(scores):.1f}% [{100 * min(scores):.1f}, {100 * max(scores):.1f}]")
+        rows.append(f"| `{cell}` | " + " | ".join(parts) + " |")
+    measured = variants["measured"]
+    rows.append(f"| {measured['date']} | `{measured['command']}` | the table above; [results/gate_variants.json]"
+                f"(results/gate_variants.json), 120 runs in {variants['minutes']:.1f} minutes")
+    assert not missing(page("docs/why-gates.md"), rows), missing(page("docs/why-gates.md"), rows)

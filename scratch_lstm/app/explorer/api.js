@@ -23,13 +23,15 @@ function float64Base64(arrays) {
 window.explorer = {
   ready: false,
   check: null,
-  /** The state: digit, t, layer, unit, heat (the overview's model), sort, clamps, term. */
+  /** The state: digit, t, layer, unit, heat (the overview's model), sort, clamps, term, epoch. */
   state: () => JSON.parse(JSON.stringify(state)),
-  /** Change the state as a user would (any of the keys of state()); redraws. */
+  /** Change the state as a user would (any of the keys of state(); an epoch the slider has, or null for the
+   *  checkpoint's own); redraws. */
   set(change) {
-    const data = "digit" in change || "clamps" in change;
+    const data = "digit" in change || "clamps" in change || "epoch" in change;
     if (change.clamps) change = { ...change, clamps: change.clamps.map((cl) => ({ steps: null, ...cl })) };
     Object.assign(state, change);
+    if ("epoch" in change) useEpoch(change.epoch);
     if (data) recompute();
     drawAll();
   },
