@@ -18,7 +18,7 @@ kind of run (the embedded sample; full MNIST) with fewer steps. The pages' place
   the folder and extras it names (installing from the network is not tried).
 
 An inline span is checked lightly: its script exists; a ``scratch-lstm CMD`` span alone names a
-command, and one with flags is parsed as written, its files found.
+command; one with flags (a script's or the command's) is parsed as written, its files found.
 """
 
 from __future__ import annotations
@@ -201,12 +201,18 @@ def check_pip(args: list[str], folder: Path, command: str) -> None:
             assert not extra or extra in extras, f"{command}: no extra {extra} in {extras}"
 
 
-def check_inline(command: str, folder: Path, capsys) -> None:
-    """A span that names a script: the script exists. A ``scratch-lstm CMD`` span names the
-    command; with flags it is a command to run, parsed as written with its files found."""
+def check_inline(command: str, folder: Path, capsys, monkeypatch) -> None:
+    """A span that names a script: the script exists; with flags it is a command to run, parsed as
+    written by the script's own parser, its files found (a usage line with ``[...]`` is not a
+    command). A ``scratch-lstm CMD`` span names the command; with flags it is parsed the same way."""
     words = words_of(command)
     if words[0] in ("python", "python3") and words[1].endswith(".py"):
         assert (folder / words[1]).is_file(), f"{command}: {words[1]} does not exist"
+        if len(words) > 2 and not any(w.startswith("[") for w in words):
+            ns = parse_script(folder / words[1], words[2:], command, monkeypatch)
+            if ns is not None:
+                check_files(ns, command)
+        return
     args = words[1:] if words[0] == "scratch-lstm" else words[3:] if words[1:3] == ["-m", "scratch_lstm"] else None
     if not args:
         return
@@ -258,4 +264,4 @@ def test_every_command_on_the_page_works_as_written(page, stand_ins, tmp_path, c
     for command in commands:
         run_one(command, folder, capsys, monkeypatch)
     for command in inline:
-        check_inline(command, folder, capsys)
+        check_inline(command, folder, capsys, monkeypatch)
