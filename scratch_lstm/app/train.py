@@ -346,7 +346,13 @@ def restore_snapshots(run: Run, log) -> None:
     run.snapshots = {e: s for e, s in held.items() if e < epoch}
     run.snapshots[epoch] = snapshot(run.model)  # last.pt's weights, just restored
     if sorted(held) != sorted(run.snapshots):
-        run.write(path, lambda p: save_checkpoint(p, snapshots_file(run.cfg.model_config(), run.snapshots)))
+        write_snapshots(run)
+
+
+def write_snapshots(run: Run) -> None:
+    """Write the run's snapshots.pt (every epoch it holds) atomically."""
+    run.write(run.out / SNAPSHOTS_FILE, lambda p: save_checkpoint(p, snapshots_file(run.cfg.model_config(),
+                                                                                      run.snapshots)))
 
 
 def make_step(run: Run, log):
@@ -451,7 +457,7 @@ def save_epoch(run: Run, metrics: dict, log) -> None:
     run.write(out / "last.pt", lambda p: save_checkpoint(p, checkpoint))
     run.saved_epoch = epoch
     run.snapshots[epoch] = snapshot(run.model)  # a resume restores one missed here from last.pt
-    run.write(out / SNAPSHOTS_FILE, lambda p: save_checkpoint(p, snapshots_file(cfg.model_config(), run.snapshots)))
+    write_snapshots(run)
     if is_best:
         run.write(out / "best.pt", lambda p: save_checkpoint(p, checkpoint))
     run.write(out / "metrics.jsonl", lambda p: write_metrics(out, run.history))

@@ -221,11 +221,7 @@ def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
         logits = {name: model(x) for name, model in models.items()}  # (N, C): the page checks itself
     shown = []
     for n, (index, label) in enumerate(zip(digits, labels.tolist())):
-        grads = {}
-        for model_name, model in models.items():
-            flow = gradient_flow(model, x[n : n + 1], labels[n : n + 1])
-            grads[model_name] = {"dc": _b64(torch.log10(flow.dc)),  # -inf where a norm underflowed float64
-                                 "forget": _b64(flow.log10_forget_product)}
+        grads = {model_name: _gradient(model, x[n : n + 1], labels[n : n + 1]) for model_name, model in models.items()}
         shown.append({"label": label, "index": index, "source": f"{ds.name} test image {index}",
                       "pixels": _b64(images[n].numpy(), "u1"),
                       "logits": {m: logits[m][n].tolist() for m in models}, "gradient": grads})
@@ -248,6 +244,13 @@ def _explore(checkpoint, digits, dataset, data_dir, download) -> ExplorerPage:
     summary = (f"{name} ({trained.rnn.num_layers} x {trained.hidden_size} LSTM, {sequence}) and its fresh start"
                f"{between} on {len(shown)} {ds.name} test image{'s' if len(shown) != 1 else ''} (labels {label_text})")
     return ExplorerPage(render(data), summary, notes, [(d["label"], d["source"]) for d in shown])
+
+
+def _gradient(model: LSTMClassifier, x: torch.Tensor, label: torch.Tensor) -> dict:
+    """One digit's gradient through time as the page carries it: ``log10`` of ``‖dL/dc_t‖`` (-inf
+    where a norm underflowed float64) and of the mean forget-gate product, float32 base64."""
+    flow = gradient_flow(model, x, label)
+    return {"dc": _b64(torch.log10(flow.dc)), "forget": _b64(flow.log10_forget_product)}
 
 
 def pick_epochs(available: list[int], n: int = EPOCHS_SHOWN) -> list[int]:
@@ -306,10 +309,7 @@ def _epoch_entry(epoch: int, state: dict, ckpt: dict, x: torch.Tensor, labels, d
         logits = model(x)  # (N, C)
         diff = max(float((getattr(a, q) - getattr(b, q)).abs().max())
                    for a, b in zip(trace_gates(model.rnn, x), trace_gates(full.rnn, x)) for q in QUANTITIES)
-    gradient = []
-    for n in range(len(x)):
-        flow = gradient_flow(model, x[n : n + 1], labels[n : n + 1])
-        gradient.append({"dc": _b64(torch.log10(flow.dc)), "forget": _b64(flow.log10_forget_product)})
+    gradient = [_gradient(model, x[n : n + 1], labels[n : n + 1]) for n in range(len(x))]
     history = {m.get("epoch"): m for m in ckpt.get("history") or []}
     return {"epoch": epoch, "test_acc": history.get(epoch, {}).get("test_acc"), "weights": weights,
             "logits": logits.tolist(), "gradient": gradient, "gate_diff": diff,

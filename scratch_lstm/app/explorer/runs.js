@@ -31,6 +31,13 @@ function recompute() {
   }
 }
 
+/** The largest difference between `logits` (PyTorch's, after the last step) and the forward of `net` on
+ *  embedded digit n: how the page checks its own arithmetic. */
+function logitGap(net, n, logits) {
+  const run = runClassifier(net, sequenceOf(digitPixels[n], M), []);
+  return Math.max(...logits.map((v, k) => Math.abs(v - run.logits[(T - 1) * C + k])));
+}
+
 /** The value of quantity q (i, f, g, o, c, h) of model m, layer k, step t, unit j, as run (with the clamps). */
 const valueAt = (m, q, k, t, j) => runs[m].run.layers[k][q][t * H + j];
 
