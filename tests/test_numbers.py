@@ -363,14 +363,22 @@ def test_the_explorers_sizes_and_differences_are_those_of_its_results_file():
 
 
 def test_the_readmes_training_figures_are_those_of_docs_training_md():
-    """The runs with no results file here (2 threads on the sample, the H200): one table, the README repeats it."""
+    """The runs with no results file here (2 threads on the sample, the H200): one table, the README repeats it;
+    the H200 run's best accuracy is the one its best.pt recorded, as docs/explorer.html embeds it."""
     table = (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
     two = re.search(r"^\| `scratch-lstm train` \(the embedded sample, 10 epochs\), 2 threads .*? \| ([\d-]+ s) \| "
                     r"([\d.]+%) \(best", table, re.M)
-    gpu = re.search(r"^\| full MNIST on an NVIDIA H200, .*? \| (\d+ s) \| ([\d.]+%) \(best", table, re.M)
+    gpu = re.search(r"^\| full MNIST on an NVIDIA H200, .*? \| (\d+ s) \| ([\d.]+%) \(best ([\d.]+%)\)", table, re.M)
     quoted = [f"takes {two.group(1)} with 2 threads ({two.group(2)})",
               f"trains the same configuration in {gpu.group(1)} ({gpu.group(2)};"]
     assert not missing(page("README.md"), quoted), missing(page("README.md"), quoted)
+    # The H200 run's best.pt is the model docs/explorer.html carries, with the test accuracy it recorded.
+    html = (ROOT / "docs" / "explorer.html").read_text(encoding="utf-8")
+    model = json.loads(re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', html, re.S)
+                       .group(1))["model"]
+    assert (model["checkpoint"], model["trained_on"], model["fresh_drawn_on_gpu"]) == ("best.pt", "mnist", True)
+    assert gpu.group(3) == f"{100 * model['test_acc']:.2f}%"
+    assert f"reached {gpu.group(2)} (best {gpu.group(3)}): the model of the explorer's page" in page("docs/gpu.md")
 
 
 # ---- the lecture's configuration on full MNIST, scratch and nn.LSTM: README's table ----
