@@ -26,9 +26,11 @@ cell)::
     python benchmarks/gate_variants.py --out runs/gate-variants-full --data-dir DIR --full
 
 Without ``--data-dir`` the MNIST tasks read the embedded 5,000/1,000-image sample (the script
-says so). The default budget is designed to run in at most 40 minutes on a 2-core CPU with
-nothing else running (``--jobs 2``, one thread each; the estimate from short runs is printed at
-the start); ``--full`` is a longer run (more steps, seeds and test sequences, a larger model).
+says so). The default budget is designed to run in 40 minutes or less on the 2-core CPU its cost
+model was measured on, with nothing else running (``--jobs 2``, one thread each); CPUs of the same
+name have run it 1.5 times slower, so the estimate printed at the start times a few training steps
+on the machine itself and scales the model by them. ``--full`` is a longer run (more steps, seeds
+and test sequences).
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ class Budget:
 
 
 FULL = {"adding_steps": 5_000, "mnist_steps": 3_000, "eval_every": 250, "test_size": 10_000,
-        "seeds": 5}  # --full: about 4 hours on a 2-core CPU (estimate_seconds)
+        "seeds": 5}  # --full: about 4 hours of the cost model's machine (estimate_seconds)
 
 BUDGET_FLAGS = {
     "adding_steps": (flags.positive_int, "optimizer steps on each adding task"),
@@ -102,9 +104,9 @@ BUDGET_FLAGS = {
 
 # Seconds of one training step per time step of the sequence, by cell, with the default budget's
 # sizes (batch 64, hidden 64, one thread), and of an evaluation per test sequence and time step:
-# measured on the 2-core AMD EPYC development machine beside other work (load about 2), so an
-# upper estimate for the machine alone. At hidden 128 and batch 128 a training step took 4.3 times
-# as long.
+# measured on a 2-core AMD EPYC beside other work (load about 2). Another machine, another load or
+# other sizes change every figure by about the same factor, which probe_speed measures before a run:
+# at hidden 128 and batch 128 a training step took 4.3 times as long.
 SECONDS_PER_STEP = {"rnn": 0.08e-3, "gru": 0.24e-3, "peephole": 0.30e-3}
 SECONDS_PER_STEP_LSTM = 0.24e-3  # vanilla and the other variants
 SECONDS_PER_TEST_STEP = 1.0e-6  # an evaluation: per test sequence and time step
@@ -284,6 +286,30 @@ def estimate_seconds(budget: Budget, tasks, cells, jobs: int) -> float:
     return total * budget.seeds / jobs
 
 
+def probe_speed(task: Task, steps: int = 4) -> float:
+    """This machine's speed against the cost model: the time of ``steps`` training steps of the
+    vanilla cell on ``task`` at the budget's sizes (after one untimed step), over what
+    :data:`SECONDS_PER_STEP_LSTM` predicts for them (1: as fast as the model; 2: twice as slow)."""
+    b = task.budget
+    torch.manual_seed(0)
+    model = Model("vanilla", task.input_size, b.hidden_size, task.num_classes).to(task.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=b.lr)
+    batches = task.batches(0)
+
+    def step():
+        x, y = (t.to(task.device) for t in next(batches))
+        loss = task.loss(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - t0) / steps / (SECONDS_PER_STEP_LSTM * task.T)
+
+
 def check_budget_fits(key: str, budget: Budget) -> None:
     """Refuse (:class:`~scratch_lstm.app.errors.TrainingError`) a budget whose model, batch and test
     set cannot fit in memory on task ``key``, before anything is allocated: a lower bound (the
@@ -328,11 +354,11 @@ def run(args) -> dict:
               "--data-dir for full MNIST", flush=True)
     print(f"gate variants: {plural(len(jobs), 'run')} ({', '.join(args.tasks)} x {plural(len(args.cells), 'cell')} "
           f"x {plural(len(seeds), 'seed')}) on {where}; {budget}; init {args.init}", flush=True)
-    sizes = "" if (budget.hidden_size, budget.batch_size) == (64, 64) else (
-        " for hidden 64 and batch 64; more with these sizes")
-    minutes = estimate_seconds(budget, tasks.values(), args.cells, args.jobs) / 60
-    print(f"estimate: about {minutes:.0f} minutes with {args.jobs} process(es) on a 2-core CPU with nothing else "
-          f"running{sizes} (from the cost of short runs, measured on a 2-core AMD EPYC)", flush=True)
+    speed = probe_speed(next(iter(tasks.values())))
+    minutes = speed * estimate_seconds(budget, tasks.values(), args.cells, args.jobs) / 60
+    about = f"about {minutes:.0f} minutes" if minutes >= 1 else "less than a minute"
+    print(f"estimate: {about} with {args.jobs} process(es), if nothing else needs the CPU (the "
+          f"cost model of short runs, scaled by a few steps timed here just now: {speed:.2f}x its time)", flush=True)
     make_folders(out)
     t0 = time.perf_counter()
 

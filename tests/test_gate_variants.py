@@ -31,7 +31,7 @@ def test_the_script_writes_table_json_and_figure(tmp_path, capsys):
                                "nfg", "vanilla", "--seeds", "2", "--jobs", "1", *TINY, "--blank-rows", "3"]) == 0
     text = capsys.readouterr().out
     assert "note: the MNIST tasks read the embedded sample" in text
-    assert "estimate: about " in text
+    assert "estimate: less than a minute with 1 process(es)" in text
     results = json.loads((out / "gate_variants.json").read_text())
     assert results["seeds"] == [0, 1] and results["cells"] == ["rnn", "gru", "vanilla", "nfg"]  # the table's order
     for key, T in (("adding-100", 100), ("rows-blank", 31)):
@@ -79,6 +79,27 @@ def test_every_cell_of_a_seed_starts_from_the_same_head_and_lstm_weights():
             lstm = models["vanilla"].rnn
             assert torch.allclose(b_z, (lstm.bias_ih_l0 + lstm.bias_hh_l0)[6:12])
             assert (b_z >= 0).all() and (b_z <= torch.log(torch.tensor(49.0))).all()
+
+
+def test_the_estimate_is_the_cost_model_scaled_by_steps_timed_here(tmp_path, capsys, monkeypatch):
+    budget = gate_variants.Budget(hidden_size=4, batch_size=8)
+    task = gate_variants.Task("adding-100", budget, None, torch.device("cpu"))
+    clock = iter([10.0, 10.0 + 4 * 0.048])  # the probe reads the clock twice: 4 steps of 48 ms
+    monkeypatch.setattr(gate_variants, "time", type("Clock", (), {"perf_counter": staticmethod(lambda: next(clock))}))
+    expected = 0.048 / (gate_variants.SECONDS_PER_STEP_LSTM * 100)
+    assert gate_variants.probe_speed(task, steps=4) == pytest.approx(expected)
+    monkeypatch.undo()
+
+    probed = []
+    monkeypatch.setattr(gate_variants, "probe_speed", lambda task: probed.append(task.key) or 1e4)
+    args = ["--tasks", "adding-200", "rows", "--cells", "rnn", "vanilla", "--seeds", "1", "--jobs", "1", *TINY]
+    assert gate_variants.main(["--out", str(tmp_path / "gv"), *args]) == 0
+    budget = gate_variants.Budget(adding_steps=2, mnist_steps=2, eval_every=1, test_size=20, hidden_size=4,
+                                  batch_size=8, seeds=1)
+    tasks = [gate_variants.Task(key, budget, None, torch.device("cpu")) for key in ("adding-200", "rows")]
+    minutes = 1e4 * gate_variants.estimate_seconds(budget, tasks, ["rnn", "vanilla"], jobs=1) / 60
+    assert probed == ["adding-200"]  # the first task, at the budget's sizes
+    assert f"estimate: about {minutes:.0f} minutes with 1 process(es)" in capsys.readouterr().out
 
 
 def test_the_default_budget_is_designed_for_40_minutes():
