@@ -4,9 +4,8 @@ each test here formats the numbers from a file as the pages quote them and finds
 number changed on a page, or a new run's file with other numbers, fails a test: the two cannot
 drift apart. (docs/why_gates.json, example 07's, is checked in tests/test_docs.py.)
 
-The long runs of the 10-epoch full-MNIST table and of benchmarks/long_memory.py have their results
-files too; benchmarks/gate_variants.py's full table (120 runs, about an hour of both cores) has none
-yet: its ranges are checked against the table itself, and its subset against a results file.
+The long runs (the 10-epoch full-MNIST table, benchmarks/long_memory.py, benchmarks/gate_variants.py's
+120 runs) have their results files too.
 Timings are not checked here: they sit in a results section or "Measured" box with their machine,
 date and command.
 """
@@ -443,3 +442,37 @@ def test_the_long_memory_table_is_that_of_its_results_file():
     assert (f"reached {final['chrono']:.1f}% while default and forget-bias stayed at {final['default']:.1f}% and "
             f"{final['forget-bias']:.1f}%") in text
 
+
+
+# ---- benchmarks/gate_variants.py, the full experiment: docs/why-gates.md's table and the README ----
+
+def test_the_gate_variants_table_is_that_of_its_results_file():
+    import statistics
+
+    variants = results("gate_variants.json")
+    measured = variants["measured"]
+    tasks = ["adding-100", "adding-200", "rows", "rows-blank"]
+    assert list(variants["tasks"]) == tasks and variants["seeds"] == [0, 1, 2]
+    rows = ["| constant answer | " + " | ".join(f"{100 * variants['tasks'][t]['baseline']['score']:.1f}%"
+                                              for t in tasks) + " |"]
+    for cell in variants["cells"]:
+        parts = []
+        for t in tasks:
+            scores = [run["history"][-1]["test_score"] for run in variants["runs"][t][cell].values()]
+            assert len(scores) == 3, (t, cell)
+            parts.append(f"{100 * statistics.median(scores):.1f}% [{100 * min(scores):.1f}, {100 * max(scores):.1f}]")
+        rows.append(f"| `{cell}` | " + " | ".join(parts) + " |")
+    rows.append(f"| {measured['date']} | `{measured['command']}` | the table above, "
+                f"[results/gate_variants.json](results/gate_variants.json)")
+    assert not missing(page("docs/why-gates.md"), rows), missing(page("docs/why-gates.md"), rows)
+    minutes = f"{variants['minutes']:.0f} minutes"
+    readme = f"(`{measured['command']}`, {measured['date']}, 2-core {measured['cpu']}, {minutes})"
+    assert readme in page("README.md"), readme
+    # the RNN and NIG on the blank rows: the constant answer's score with two seeds, a little more with the third
+    blank = {cell: sorted(run["history"][-1]["test_score"] for run in variants["runs"]["rows-blank"][cell].values())
+             for cell in ("rnn", "nig")}
+    constant = variants["tasks"]["rows-blank"]["baseline"]["score"]
+    assert all(scores[:2] == [constant, constant] and scores[2] > constant for scores in blank.values()), blank
+    quoted = (f"the third carries a little of the digit through the blank rows (the RNN {100 * blank['rnn'][2]:.1f}%, "
+              f"NIG {100 * blank['nig'][2]:.1f}%)")
+    assert quoted in page("docs/why-gates.md"), quoted
