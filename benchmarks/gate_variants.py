@@ -105,8 +105,8 @@ BUDGET_FLAGS = {
 # Seconds of one training step per time step of the sequence, by cell, with the default budget's
 # sizes (batch 64, hidden 64, one thread), and of an evaluation per test sequence and time step:
 # measured on a 2-core AMD EPYC beside other work (load about 2). Another machine, another load or
-# other sizes change every figure by about the same factor, which probe_speed measures before a run:
-# at hidden 128 and batch 128 a training step took 4.3 times as long.
+# other sizes change them (at hidden 128 and batch 128 a training step took 4.3 times as long):
+# probe_speed measures the factor for the vanilla cell before a run, and the estimate scales all by it.
 SECONDS_PER_STEP = {"rnn": 0.08e-3, "gru": 0.24e-3, "peephole": 0.30e-3}
 SECONDS_PER_STEP_LSTM = 0.24e-3  # vanilla and the other variants
 SECONDS_PER_TEST_STEP = 1.0e-6  # an evaluation: per test sequence and time step
